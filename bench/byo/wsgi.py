@@ -1,0 +1,5 @@
+"""gunicorn's entry: the Flask app of predictor.py."""
+
+import predictor
+
+app = predictor.app

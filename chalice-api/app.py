@@ -1,0 +1,109 @@
+"""The prediction API in front of the prod SageMaker endpoint (IAM auth on every route).
+
+POST /predict validates `{"records": [...]}`, calls InvokeEndpoint with the records as the
+model's JSON `{"instances": [...]}` and answers its predictions; GET /health says whether the
+endpoint is InService. The endpoint name comes from ENDPOINT_NAME, which the API's stack sets
+from the prod endpoint stack's output; boto3 takes the region (and, locally, the endpoint URL)
+from the environment. Errors are JSON `{"Code", "Message"}`: 4xx for the caller's mistakes,
+502 when the model fails, 503/504 when the endpoint cannot answer; never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from chalice import Chalice, IAMAuthorizer
+from chalicelib.errors import BadGatewayError, GatewayTimeoutError, ServiceUnavailableError
+from chalicelib.records import parse_records
+
+app = Chalice(app_name="sagepipe-api")
+iam = IAMAuthorizer()
+
+JSON = "application/json"
+# API Gateway gives up after 29 s: two attempts of at most 2 s to connect and 10 s to answer.
+AWS_CONFIG = Config(connect_timeout=2, read_timeout=10,
+                    retries={"mode": "standard", "total_max_attempts": 2})
+# Errors meaning the endpoint cannot serve now (missing, not InService, overloaded).
+UNAVAILABLE = {"ValidationError", "ValidationException", "ModelNotReadyException",
+               "ServiceUnavailable", "ThrottlingException", "InternalFailure",
+               "InternalDependencyException"}
+
+
+@functools.cache
+def aws(service: str) -> Any:
+    """One client per service for the life of the function, made on first use."""
+    return boto3.client(service, config=AWS_CONFIG)
+
+
+def endpoint_name() -> str:
+    name = os.environ.get("ENDPOINT_NAME", "")
+    if not name:
+        raise ServiceUnavailableError("the API is not configured: ENDPOINT_NAME is not set "
+                                      "(its stack sets it to the prod endpoint's name)")
+    return name
+
+
+def endpoint_failure(name: str, exc: Exception) -> Exception:
+    """The HTTP error for a failed call to endpoint `name`, logged with its cause."""
+    app.log.warning("call to endpoint %s failed: %r", name, exc)
+    if isinstance(exc, ReadTimeoutError):
+        return GatewayTimeoutError(f"endpoint {name} did not answer in time; retry later")
+    if isinstance(exc, BotoCoreError):
+        return ServiceUnavailableError(f"endpoint {name} is unreachable: {exc}")
+    error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+    code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))
+    if code == "ModelError":
+        original = exc.response.get("OriginalStatusCode", "?")
+        return BadGatewayError(f"the model behind endpoint {name} failed (status {original}): "
+                               f"{exc.response.get('OriginalMessage', message)}")
+    if code in UNAVAILABLE:
+        return ServiceUnavailableError(f"endpoint {name} is unavailable: {message}")
+    return BadGatewayError(f"endpoint {name} refused the call: {code}: {message}")
+
+
+def predictions_of(name: str, body: bytes, count: int) -> dict[str, Any]:
+    """The model's answer, checked to hold one prediction per record."""
+    try:
+        answer = json.loads(body)
+        predictions = [{"survived": int(p["survived"]), "probability": float(p["probability"])}
+                       for p in answer["predictions"]]
+        version = str(answer["model_version"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadGatewayError(f"endpoint {name} answered in an unexpected form: {exc!r}") \
+            from None
+    if len(predictions) != count:
+        raise BadGatewayError(f"endpoint {name} answered {len(predictions)} predictions for "
+                              f"{count} records")
+    return {"predictions": predictions, "model_version": version}
+
+
+@app.route("/predict", methods=["POST"], authorizer=iam)
+def predict() -> dict[str, Any]:
+    records = parse_records(app.current_request.raw_body)
+    name = endpoint_name()
+    try:
+        reply = aws("sagemaker-runtime").invoke_endpoint(
+            EndpointName=name, ContentType=JSON, Accept=JSON,
+            Body=json.dumps({"instances": records}))
+        body = reply["Body"].read()
+    except (BotoCoreError, ClientError) as exc:
+        raise endpoint_failure(name, exc) from None
+    return {**predictions_of(name, body, len(records)), "endpoint": name}
+
+
+@app.route("/health", methods=["GET"], authorizer=iam)
+def health() -> dict[str, str]:
+    name = endpoint_name()
+    try:
+        status = aws("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"]
+    except (BotoCoreError, ClientError) as exc:
+        raise endpoint_failure(name, exc) from None
+    if status != "InService":
+        raise ServiceUnavailableError(f"endpoint {name} is {status}, not InService")
+    return {"status": "ok", "endpoint": name, "endpoint_status": status}

@@ -1,0 +1,136 @@
+"""Request bodies of `/invocations` -> passengers, and predictions -> response bodies.
+
+Every problem with a body is a `PayloadError` whose message says where (CSV line or JSON
+instance, and column) and what is wrong, for a 400 answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+
+import orjson
+
+from titanic.schema import FEATURES, LABEL, FieldError, Passenger, Scalar
+
+CSV = "text/csv"
+JSON = "application/json"
+COLUMNS = ",".join(FEATURES)
+REQUIRED_FIELDS = ("Pclass", "Sex")  # of a JSON record: Age may be left out (imputed)
+
+Parse = Callable[[Scalar, Scalar, Scalar], Passenger]
+
+
+class PayloadError(ValueError):
+    pass
+
+
+def decode(body: bytes) -> str:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"body is not UTF-8 text: {error.reason} at byte {error.start}"
+                           ) from None
+    if not text.strip():
+        raise PayloadError("empty body: send at least one passenger")
+    return text
+
+
+def _header(cells: list[str]) -> list[int] | None:
+    """Column positions of Pclass, Sex, Age if `cells` is a header line, else None."""
+    names = [cell.strip().lower() for cell in cells]
+    wanted = [name.lower() for name in FEATURES]
+    if not {*wanted, LABEL.lower()}.intersection(names):
+        return None
+    if sorted(name for name in names if name != LABEL.lower()) != sorted(wanted):
+        raise PayloadError(f"line 1: header {','.join(cells)!r} must name each of {COLUMNS} "
+                           f"once ({LABEL} may be present and is ignored)")
+    return [names.index(name) for name in wanted]
+
+
+def _blank(cells: list[str]) -> bool:
+    return not cells or (len(cells) == 1 and not cells[0].strip())
+
+
+def parse_csv(text: str, parse: Parse) -> list[Passenger]:
+    """CSV rows `Pclass,Sex,Age`, with or without a header line; an empty Age is imputed."""
+    reader = csv.reader(text.splitlines())
+    passengers = []
+    try:
+        rows = (cells for cells in reader if not _blank(cells))
+        first = next(rows, None)
+        positions = _header(first) if first else None
+        if positions is None:  # no header: the first line is data
+            positions, width = list(range(len(FEATURES))), len(FEATURES)
+            rows = itertools.chain([first] if first else [], rows)
+        else:
+            width = len(first)
+        for cells in rows:
+            if len(cells) != width:
+                raise PayloadError(f"line {reader.line_num}: {len(cells)} columns, expected "
+                                   f"{width} ({COLUMNS})")
+            try:
+                passengers.append(parse(*(cells[position] for position in positions)))
+            except FieldError as error:
+                raise PayloadError(f"line {reader.line_num}, {error}") from None
+    except csv.Error as error:
+        raise PayloadError(f"line {reader.line_num}: not valid CSV: {error}") from None
+    if not passengers:
+        raise PayloadError(f"no data rows: send lines of {COLUMNS}")
+    return passengers
+
+
+def _instance_values(index: int, instance: object) -> tuple[Scalar, Scalar, Scalar]:
+    if isinstance(instance, list):
+        if len(instance) != len(FEATURES):
+            raise PayloadError(f"instance {index}: {len(instance)} values, expected "
+                               f"{len(FEATURES)} ([{COLUMNS}])")
+        return tuple(instance)
+    if isinstance(instance, dict):
+        unknown = sorted(set(instance) - {*FEATURES, LABEL})
+        missing = [name for name in REQUIRED_FIELDS if name not in instance]
+        if unknown or missing:
+            problem = (f"unknown field(s) {', '.join(unknown)}" if unknown
+                       else f"missing {', '.join(missing)}")
+            raise PayloadError(f"instance {index}: {problem}; fields are {COLUMNS} "
+                               "(Age may be null or absent)")
+        return instance["Pclass"], instance["Sex"], instance.get("Age")
+    raise PayloadError(f"instance {index}: expected an object {{Pclass, Sex, Age}} or an array "
+                       f"[{COLUMNS}], got {type(instance).__name__}")
+
+
+def parse_json(text: str, parse: Parse) -> list[Passenger]:
+    """`{"instances": [...]}` of records or of `[Pclass, Sex, Age]` arrays."""
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        hint = ""
+        if text[error.pos:].lstrip("-").startswith(("NaN", "Infinity")) or "infinity" in error.msg:
+            hint = " (numbers must be finite: NaN and Infinity are not JSON; a missing Age is null)"
+        raise PayloadError(f"malformed JSON at line {error.lineno} column {error.colno}: "
+                           f"{error.msg}{hint}") from None
+    instances = document.get("instances") if isinstance(document, dict) else None
+    if not isinstance(instances, list) or not instances:
+        raise PayloadError('JSON body must be {"instances": [...]} with at least one instance')
+    passengers = []
+    for index, instance in enumerate(instances):
+        try:
+            passengers.append(parse(*_instance_values(index, instance)))
+        except FieldError as error:
+            raise PayloadError(f"instance {index}, {error}") from None
+    return passengers
+
+
+PARSERS: dict[str, Callable[[str, Parse], list[Passenger]]] = {CSV: parse_csv, JSON: parse_json}
+
+
+def encode(media_type: str, labels: Sequence[int], probabilities: Sequence[float],
+           version: str) -> bytes:
+    """`label,probability` lines for CSV; `{"predictions": [...], "model_version"}` for JSON."""
+    pairs: Iterable[tuple[int, float]] = zip(labels, probabilities, strict=True)
+    if media_type == CSV:
+        return "".join(f"{label},{probability}\n" for label, probability in pairs).encode()
+    return orjson.dumps({"predictions": [{"survived": label, "probability": probability}
+                                         for label, probability in pairs],
+                         "model_version": version})

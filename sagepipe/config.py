@@ -1,0 +1,49 @@
+"""Where the local AWS keeps its state, and which address it listens on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 4580
+HOST = "127.0.0.1"
+ACCOUNT_ID = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The local AWS's home directory and port; one value object shared by every service."""
+
+    home: Path
+    port: int = DEFAULT_PORT
+    region: str = DEFAULT_REGION
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "state.db"
+
+    def subdir(self, name: str) -> Path:
+        path = self.home / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def default_home() -> Path:
+    """`$SAGEPIPE_HOME`, else `.sagepipe/` at the top of the repository the command runs in."""
+    if env := os.environ.get("SAGEPIPE_HOME"):
+        return Path(env).resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return folder / ".sagepipe"
+    return cwd / ".sagepipe"
+
+
+def arn(service: str, resource: str, region: str = DEFAULT_REGION) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"

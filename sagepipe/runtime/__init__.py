@@ -1,0 +1,1 @@
+"""Local SageMaker Runtime: InvokeEndpoint over the REST-JSON protocol of `sagemaker-runtime`."""

@@ -1,0 +1,65 @@
+"""Conditional and partial reads as S3 applies them (RFC 9110 sections 13 and 14).
+
+`check_preconditions` raises PreconditionFailed (412) or NotModified (304); `byte_range` turns a
+Range header into the inclusive (first, last) byte positions to send, or None for the whole body.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sagepipe.errors import AWSError
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
+
+
+def _matches(header: str, etag: str) -> bool:
+    tags = _etags(header)
+    return "*" in tags or etag.strip('"') in tags
+
+
+def check_preconditions(etag: str, modified: float, *, if_match: str | None = None,
+                        if_none_match: str | None = None,
+                        if_modified_since: float | None = None,
+                        if_unmodified_since: float | None = None) -> None:
+    """Evaluate the request's conditions against the current object (dates to the second)."""
+    seconds = math.floor(modified)
+    if if_match is not None:
+        if not _matches(if_match, etag):
+            raise AWSError("PreconditionFailed", "At least one of the pre-conditions you "
+                           "specified did not hold", 412, Condition="If-Match")
+    elif if_unmodified_since is not None and seconds > if_unmodified_since:
+        raise AWSError("PreconditionFailed", "At least one of the pre-conditions you specified "
+                       "did not hold", 412, Condition="If-Unmodified-Since")
+    if if_none_match is not None:
+        if _matches(if_none_match, etag):
+            raise AWSError("NotModified", "Not Modified", 304, Condition="If-None-Match")
+    elif if_modified_since is not None and seconds <= if_modified_since:
+        raise AWSError("NotModified", "Not Modified", 304, Condition="If-Modified-Since")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single `bytes=` range; syntax S3 does not honour (several ranges, other units) is
+    ignored, as RFC 9110 allows, so the whole object is sent."""
+    found = RANGE.match(header.strip()) if header else None
+    if found is None or found.groups() == ("", ""):
+        return None
+    first, last = found.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+        satisfiable = int(last) > 0 and size > 0
+    else:
+        start = int(first)
+        if last and int(last) < start:
+            return None
+        end = min(int(last), size - 1) if last else size - 1
+        satisfiable = start < size
+    if not satisfiable:
+        raise AWSError("InvalidRange", "The requested range is not satisfiable", 416,
+                       RangeRequested=header.strip(), ActualObjectSize=str(size))
+    return start, end

@@ -1,0 +1,441 @@
+"""The local S3: buckets, objects and multipart uploads in the store, their bytes as blob files.
+
+Every write follows one order: stream the bytes to a temp file, seal it as a blob (a rename),
+commit the row that points at it, and only then remove the blob it replaced. A failure before
+the commit removes the new blob, so a failed request leaves nothing behind; a crash leaves at
+most unreferenced files, which the next start sweeps away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import json
+import re
+import secrets
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from sagepipe.config import ACCOUNT_ID, Settings
+from sagepipe.errors import AWSError, validation
+from sagepipe.s3.blobs import BlobStore, BlobWriter
+from sagepipe.s3.checksums import BodyDigests
+from sagepipe.s3.conditions import check_preconditions
+from sagepipe.s3.listing import Page, list_page
+from sagepipe.store import Store
+
+DDL = """
+CREATE TABLE IF NOT EXISTS s3_buckets (
+    name TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS s3_objects (
+    bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+    key TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified REAL NOT NULL,
+    attrs TEXT NOT NULL,  -- JSON: what GetObject answers besides the bytes (type, metadata...)
+    PRIMARY KEY (bucket, key)
+);
+CREATE TABLE IF NOT EXISTS s3_uploads (
+    id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+    key TEXT NOT NULL,
+    initiated REAL NOT NULL,
+    attrs TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS s3_parts (
+    upload TEXT NOT NULL REFERENCES s3_uploads(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified REAL NOT NULL,
+    PRIMARY KEY (upload, number)
+);
+"""
+
+OWNER_ID = hashlib.sha256(ACCOUNT_ID.encode()).hexdigest()
+SCAN_BATCH = 1000
+SCAN_FROM = "SELECT * FROM s3_objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?"
+SCAN_AFTER = "SELECT * FROM s3_objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?"
+Attrs = dict[str, Any]  # S3 output member name -> value, e.g. {"ContentType": ..., "Metadata": {}}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    region: str
+    created: float
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    blob: str
+    size: int
+    etag: str
+    modified: float
+    attrs: Attrs
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredObject:
+        return cls(row["key"], row["blob"], row["size"], row["etag"], row["modified"],
+                   json.loads(row["attrs"]))
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    bucket: str
+    key: str
+    initiated: float
+    attrs: Attrs
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    blob: str
+    size: int
+    etag: str
+    modified: float
+
+
+def multipart_etag(parts: list[Part]) -> str:
+    digest = hashlib.md5(b"".join(bytes.fromhex(p.etag.strip('"')) for p in parts),
+                         usedforsecurity=False)
+    return f'"{digest.hexdigest()}-{len(parts)}"'
+
+
+def _claim(lock_path: Path) -> IO[bytes] | None:
+    """Hold the S3 directory for this process's lifetime, or None if another process does."""
+    handle = open(lock_path, "ab")  # noqa: SIM115 - held open on purpose
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+class S3Backend:
+    """State and behaviour of the local S3; `responses.S3Service` puts it on the wire."""
+
+    parse_s3_uri = staticmethod(parse_s3_uri)
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        store.declare(DDL)
+        root = settings.subdir("s3")
+        self.blobs = BlobStore(root)
+        # Only the process that owns the directory may sweep: another one's temp files are live.
+        self._owner = _claim(root / "owner.lock")
+        if self._owner is not None:
+            self.blobs.sweep(self._referenced_blobs())
+
+    def _referenced_blobs(self) -> set[str]:
+        rows = self.store.query("SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts")
+        return {row["blob"] for row in rows}
+
+    # Buckets ------------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, region: str) -> Bucket:
+        check_bucket_name(name)
+        bucket = Bucket(name, region, time.time())
+        with self.store.tx() as db:
+            if db.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
+                raise AWSError("BucketAlreadyOwnedByYou", "Your previous request to create the "
+                               "named bucket succeeded and you already own it.", 409,
+                               BucketName=name)
+            db.execute("INSERT INTO s3_buckets(name, region, created) VALUES (?, ?, ?)",
+                       (name, region, bucket.created))
+        return bucket
+
+    def get_bucket(self, name: str) -> Bucket:
+        row = self.store.one("SELECT * FROM s3_buckets WHERE name = ?", name)
+        if row is None:
+            raise no_such_bucket(name)
+        return Bucket(row["name"], row["region"], row["created"])
+
+    def list_buckets(self, *, prefix: str = "", region: str | None = None, after: str = "",
+                     limit: int = 10_000) -> list[Bucket]:
+        rows = self.store.query(
+            "SELECT * FROM s3_buckets WHERE name > ? AND substr(name, 1, ?) = ? "
+            "AND (? IS NULL OR region = ?) ORDER BY name LIMIT ?",
+            after, len(prefix), prefix, region, region, limit)
+        return [Bucket(r["name"], r["region"], r["created"]) for r in rows]
+
+    def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket, aborting any multipart uploads still open in it."""
+        with self.store.tx() as db:
+            self._require_bucket(db, name)
+            if db.execute("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1",
+                          (name,)).fetchone():
+                raise AWSError("BucketNotEmpty", "The bucket you tried to delete is not empty; "
+                               "delete its objects first (e.g. `aws s3 rm --recursive`).", 409,
+                               BucketName=name)
+            parts = db.execute("SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON "
+                               "p.upload = u.id WHERE u.bucket = ?", (name,)).fetchall()
+            db.execute("DELETE FROM s3_uploads WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM s3_buckets WHERE name = ?", (name,))
+        self.blobs.remove(*(row["blob"] for row in parts))
+
+    @staticmethod
+    def _require_bucket(db: sqlite3.Connection, name: str) -> None:
+        if db.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone() is None:
+            raise no_such_bucket(name)
+
+    # Objects ------------------------------------------------------------------------------
+
+    def writer(self, digests: BodyDigests | None = None) -> BlobWriter:
+        """A temp file to stream a body into; pass it to `put_object` or `upload_part`."""
+        return self.blobs.writer(digests)
+
+    def put_object(self, bucket: str, key: str, body: BlobWriter, attrs: Attrs, *,
+                   if_match: str | None = None,
+                   if_none_match: str | None = None) -> StoredObject:
+        check_key(key)
+        body.verify()
+        blob = body.seal()
+        return self._commit(bucket, key, blob, body.size, f'"{body.md5.hex()}"', attrs,
+                            if_match=if_match, if_none_match=if_none_match)
+
+    def _commit(self, bucket: str, key: str, blob: str, size: int, etag: str, attrs: Attrs, *,
+                if_match: str | None = None, if_none_match: str | None = None,
+                also: Callable[[sqlite3.Connection], list[str]] | None = None) -> StoredObject:
+        """Point (bucket, key) at a sealed blob in one transaction (plus `also`'s changes, which
+        return blobs to drop); the replaced blob goes after the commit, `blob` if it fails."""
+        obj = StoredObject(key, blob, size, etag, time.time(), attrs)
+        try:
+            with self.store.tx() as db:
+                self._require_bucket(db, bucket)
+                old = db.execute("SELECT * FROM s3_objects WHERE bucket = ? AND key = ?",
+                                 (bucket, key)).fetchone()
+                _check_write(old, key, if_match, if_none_match)
+                db.execute(
+                    "INSERT INTO s3_objects(bucket, key, blob, size, etag, modified, attrs) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, key) DO UPDATE SET "
+                    "blob = excluded.blob, size = excluded.size, etag = excluded.etag, "
+                    "modified = excluded.modified, attrs = excluded.attrs",
+                    (bucket, key, blob, size, etag, obj.modified, json.dumps(attrs)))
+                garbage = ([old["blob"]] if old else []) + (also(db) if also else [])
+        except BaseException:
+            self.blobs.remove(blob)
+            raise
+        self.blobs.remove(*garbage)
+        return obj
+
+    def head_object(self, bucket: str, key: str) -> StoredObject:
+        row = self.store.one("SELECT * FROM s3_objects WHERE bucket = ? AND key = ?", bucket, key)
+        if row is None:
+            self.get_bucket(bucket)
+            raise no_such_key(key)
+        return StoredObject.from_row(row)
+
+    def open_object(self, bucket: str, key: str) -> tuple[StoredObject, BinaryIO]:
+        """The object and an open handle on its bytes (the caller closes it)."""
+        while True:
+            obj = self.head_object(bucket, key)
+            with contextlib.suppress(FileNotFoundError):  # overwritten since the lookup
+                return obj, self.blobs.open(obj.blob)
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        [error] = self.delete_objects(bucket, [key])
+        if error is not None:
+            raise error
+
+    def delete_objects(self, bucket: str, keys: list[str]) -> list[AWSError | None]:
+        """Delete each key (a missing key is deleted already); per key, the error or None."""
+        results: list[AWSError | None] = []
+        garbage = []
+        with self.store.tx() as db:
+            self._require_bucket(db, bucket)
+            for key in keys:
+                try:
+                    check_key(key)
+                except AWSError as err:
+                    results.append(err)
+                    continue
+                row = db.execute("DELETE FROM s3_objects WHERE bucket = ? AND key = ? "
+                                 "RETURNING blob", (bucket, key)).fetchone()
+                garbage += [row["blob"]] if row else []
+                results.append(None)
+        self.blobs.remove(*garbage)
+        return results
+
+    def copy_object(self, source: tuple[str, str], bucket: str, key: str,
+                    attrs: Attrs | None, conditions: dict[str, Any]) -> StoredObject:
+        """Copy `source` (bucket, key) to bucket/key, with the source's attrs if `attrs` is
+        None; `conditions` are check_preconditions' keywords, about the source."""
+        check_key(key)
+        if attrs is None and source == (bucket, key):
+            raise AWSError("InvalidRequest", "This copy request is illegal because it is trying "
+                           "to copy an object to itself without changing the object's metadata; "
+                           "pass MetadataDirective=REPLACE with the new metadata.")
+        original, handle = self.open_object(*source)
+        with handle:
+            try:
+                check_preconditions(original.etag, original.modified, **conditions)
+            except AWSError as err:
+                if err.code != "NotModified":
+                    raise
+                raise precondition_failed(f"x-amz-copy-source-{err.extra['Condition']}") from None
+            blob, etag = self._copy_blob(original, handle)
+        return self._commit(bucket, key, blob, original.size, etag,
+                            original.attrs if attrs is None else attrs)
+
+    def _copy_blob(self, original: StoredObject, handle: BinaryIO) -> tuple[str, str]:
+        """A new blob with the original's bytes; a copy is one part, so a multipart ETag is
+        replaced by the MD5 of the bytes."""
+        if "-" not in original.etag:
+            with contextlib.suppress(FileNotFoundError):
+                return self.blobs.duplicate(original.blob), original.etag
+        body = self.writer()
+        try:
+            body.copy_from(handle)
+            return body.seal(), f'"{body.md5.hex()}"'
+        finally:
+            body.discard()
+
+    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str | None = None,
+                     after: str = "", max_keys: int = 1000) -> Page[StoredObject]:
+        self.get_bucket(bucket)
+        return list_page(lambda start, inclusive: self._scan(bucket, start, inclusive),
+                         lambda obj: obj.key, prefix=prefix, delimiter=delimiter, after=after,
+                         max_keys=max_keys)
+
+    def _scan(self, bucket: str, start: str, inclusive: bool) -> Iterator[StoredObject]:
+        """Objects from `start` on, in key order, read in batches."""
+        sql = SCAN_FROM if inclusive else SCAN_AFTER
+        while True:
+            rows = self.store.query(sql, bucket, start, SCAN_BATCH)
+            yield from map(StoredObject.from_row, rows)
+            if len(rows) < SCAN_BATCH:
+                return
+            start, sql = rows[-1]["key"], SCAN_AFTER
+
+    # Multipart uploads --------------------------------------------------------------------
+
+    def create_upload(self, bucket: str, key: str, attrs: Attrs) -> Upload:
+        check_key(key)
+        upload = Upload(secrets.token_urlsafe(48), bucket, key, time.time(), attrs)
+        with self.store.tx() as db:
+            self._require_bucket(db, bucket)
+            db.execute("INSERT INTO s3_uploads(id, bucket, key, initiated, attrs) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (upload.id, bucket, key, upload.initiated, json.dumps(attrs)))
+        return upload
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        row = self.store.one("SELECT * FROM s3_uploads WHERE id = ? AND bucket = ? AND key = ?",
+                             upload_id, bucket, key)
+        if row is None:
+            self.get_bucket(bucket)
+            raise no_such_upload(upload_id)
+        return Upload(row["id"], row["bucket"], row["key"], row["initiated"],
+                      json.loads(row["attrs"]))
+
+    def upload_part(self, upload: Upload, number: int, body: BlobWriter) -> Part:
+        check_part_number(number)
+        body.verify()
+        part = Part(number, body.seal(), body.size, f'"{body.md5.hex()}"', time.time())
+        try:
+            with self.store.tx() as db:
+                if db.execute("SELECT 1 FROM s3_uploads WHERE id = ?",
+                              (upload.id,)).fetchone() is None:
+                    raise no_such_upload(upload.id)
+                old = db.execute("SELECT blob FROM s3_parts WHERE upload = ? AND number = ?",
+                                 (upload.id, number)).fetchone()
+                db.execute("INSERT OR REPLACE INTO s3_parts(upload, number, blob, size, etag, "
+                           "modified) VALUES (?, ?, ?, ?, ?, ?)",
+                           (upload.id, number, part.blob, part.size, part.etag, part.modified))
+        except BaseException:
+            self.blobs.remove(part.blob)
+            raise
+        if old:
+            self.blobs.remove(old["blob"])
+        return part
+
+    def list_parts(self, upload: Upload, *, after: int = 0,
+                   max_parts: int = 1000) -> tuple[list[Part], bool]:
+        rows = self.store.query("SELECT * FROM s3_parts WHERE upload = ? AND number > ? "
+                                "ORDER BY number LIMIT ?", upload.id, after, max_parts + 1)
+        parts = [Part(r["number"], r["blob"], r["size"], r["etag"], r["modified"]) for r in rows]
+        return parts[:max_parts], len(parts) > max_parts
+
+    def complete_upload(self, upload: Upload, chosen: list[tuple[int, str]], *,
+                        if_match: str | None = None,
+                        if_none_match: str | None = None) -> StoredObject:
+        """Join the chosen (part number, ETag) parts into the object; other parts are dropped."""
+        parts = self._chosen_parts(upload, chosen)
+        body = self.writer()
+        try:
+            with contextlib.ExitStack() as stack:
+                try:
+                    handles = [stack.enter_context(self.blobs.open(p.blob)) for p in parts]
+                except FileNotFoundError:  # re-uploaded since the check: ETags changed
+                    raise _invalid_part() from None
+                for handle in handles:
+                    body.copy_from(handle)
+            blob = body.seal()
+        finally:
+            body.discard()
+
+        def close_upload(db: sqlite3.Connection) -> list[str]:
+            blobs = db.execute("DELETE FROM s3_parts WHERE upload = ? RETURNING blob",
+                               (upload.id,)).fetchall()
+            if db.execute("DELETE FROM s3_uploads WHERE id = ?", (upload.id,)).rowcount == 0:
+                raise no_such_upload(upload.id)
+            return [row["blob"] for row in blobs]
+
+        return self._commit(upload.bucket, upload.key, blob, body.size, multipart_etag(parts),
+                            upload.attrs, if_match=if_match, if_none_match=if_none_match,
+                            also=close_upload)
+
+    def _chosen_parts(self, upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:
+        if not chosen:
+            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
+                           "validate against our published schema: list at least one Part.")
+        numbers = [number for number, _ in chosen]
+        if numbers != sorted(set(numbers)):
+            raise AWSError("InvalidPartOrder", "The list of parts was not in ascending order. "
+                           "Parts must be ordered by part number, each listed once.")
+        stored, _ = self.list_parts(upload, max_parts=MAX_PART_NUMBER)
+        by_number = {p.number: p for p in stored}
+        parts = []
+        for number, etag in chosen:
+            part = by_number.get(number)
+            if part is None or part.etag.strip('"') != etag.strip('"'):
+                raise _invalid_part(number, etag)
+            parts.append(part)
+        for part in parts[:-1]:
+            if part.size < MIN_PART_SIZE:
+                raise AWSError("EntityTooSmall", "Your proposed upload is smaller than the "
+                               f"minimum allowed object size: every part but the last must be "
+                               f"at least {MIN_PART_SIZE} bytes.", ProposedSize=str(part.size),
+                               MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.number),
+                               ETag=part.etag)
+        return parts
+
+    def abort_upload(self, upload: Upload) -> None:
+        with self.store.tx() as db:
+            blobs = db.execute("DELETE FROM s3_parts WHERE upload = ? RETURNING blob",
+                               (upload.id,)).fetchall()
+            if db.execute("DELETE FROM s3_uploads WHERE id = ?", (upload.id,)).rowcount == 0:
+                raise no_such_upload(upload.id)
+        self.blobs.remove(*(row["blob"] for row in blobs))
+
+
+

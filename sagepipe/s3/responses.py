@@ -1,0 +1,529 @@
+"""The local S3 on the wire: S3's REST-XML requests in, its XML bodies, headers and errors out.
+
+Routing, input members and output layout come from botocore's S3 model (`s3.routing`,
+`protocols.rest_xml`); each handler below turns one operation's parameters (botocore member
+names) into calls on `S3Backend` and returns the output members, or a streaming response.
+Bodies are streamed to disk, never held whole in memory; file and database work runs in
+worker threads, off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import quote, quote_plus, unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from sagepipe.config import ACCOUNT_ID
+from sagepipe.errors import AWSError
+from sagepipe.protocols.aws_json import operation_name, service_model
+from sagepipe.protocols.rest_xml import (
+    error_body,
+    read_input,
+    read_payload,
+    write_body,
+    write_headers,
+)
+from sagepipe.s3.blobs import CHUNK, BlobWriter
+from sagepipe.s3.checksums import BodyDigests
+from sagepipe.s3.conditions import byte_range, check_preconditions
+from sagepipe.s3.listing import Page
+from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject, check_part_number
+from sagepipe.s3.routing import Router, locate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Params = dict[str, Any]
+Result = dict[str, Any] | Response
+
+# The result element S3 wraps each XML response body in (the model leaves it unnamed).
+ROOT_ELEMENTS = {
+    "ListBuckets": "ListAllMyBucketsResult", "GetBucketLocation": "LocationConstraint",
+    "ListObjects": "ListBucketResult", "ListObjectsV2": "ListBucketResult",
+    "DeleteObjects": "DeleteResult", "CopyObject": "CopyObjectResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult", "ListParts": "ListPartsResult",
+}
+# Request members kept with an object and answered back by GetObject / HeadObject.
+STORED_MEMBERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
+                  "ContentLanguage", "Expires", "Metadata", "StorageClass",
+                  "WebsiteRedirectLocation")
+# GetObject's response-* query parameters and the headers they override.
+OVERRIDES = {"ResponseContentType": "ContentType", "ResponseCacheControl": "CacheControl",
+             "ResponseContentDisposition": "ContentDisposition",
+             "ResponseContentEncoding": "ContentEncoding",
+             "ResponseContentLanguage": "ContentLanguage", "ResponseExpires": "Expires"}
+ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+OWNER = {"ID": OWNER_ID, "DisplayName": "sagepipe"}
+MAX_METADATA_BYTES = 2048
+MAX_OBJECT_BYTES = 5 * 1024**3
+MAX_XML_BYTES = 10 * 1024**2
+MAX_KEYS = 1000
+MAX_DELETE_KEYS = 1000
+SIGNING_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/]+)/")
+
+
+async def run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Blocking backend work (files, SQLite) in a worker thread."""
+    return await run_in_threadpool(partial(func, *args, **kwargs))
+
+
+def encode_token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.b64decode(token, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise AWSError("InvalidArgument", "The continuation token provided is incorrect; pass "
+                       "back the NextContinuationToken of the previous page.",
+                       ArgumentName="continuation-token", ArgumentValue=token) from None
+
+
+class S3Service:
+    def __init__(self, backend: S3Backend) -> None:
+        self.backend = backend
+        self.model = service_model("s3")
+        self.handlers: dict[str, Callable[[Request, Params], Awaitable[Result]]] = {
+            name: getattr(self, operation_name(name)) for name in self.model.operation_names
+            if hasattr(type(self), operation_name(name))}
+        self.router = Router(self.model, self.handlers)
+        self.location_constraints = set(self.model.shape_for("BucketLocationConstraint").enum)
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = secrets.token_hex(8).upper()
+        try:
+            response = await self._dispatch(request)
+        except AWSError as err:
+            response = self._error(err, request_id, request.method)
+        except ClientDisconnect:  # nobody is left to answer; the body was discarded
+            response = Response(status_code=400)
+        except Exception:  # a bug of ours: log it, never send a traceback to the client
+            log.exception("internal error in S3 %s %s", request.method, request.url.path)
+            response = self._error(AWSError("InternalError", "sagepipe's local S3 hit an "
+                                            "internal error; see the gateway log.", 500),
+                                   request_id, request.method)
+        response.headers["x-amz-request-id"] = request_id
+        if _declares_body(request) and not getattr(request.state, "body_read", False):
+            # Unread body bytes would be parsed as the next request on this connection.
+            response.headers["connection"] = "close"
+        return response
+
+    @staticmethod
+    def _error(err: AWSError, request_id: str, method: str) -> Response:
+        headers = {"Content-Range": f"bytes */{err.extra['ActualObjectSize']}"} \
+            if err.code == "InvalidRange" else {}
+        if method == "HEAD" or err.status == 304:  # S3 sends these without a body
+            return Response(status_code=err.status, headers=headers)
+        return Response(error_body(err, request_id), err.status, headers,
+                        media_type="application/xml")
+
+    async def _dispatch(self, request: Request) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        bucket, key = locate(request.headers.get("host", ""), raw_path)
+        target = "object" if key is not None else "bucket" if bucket else "service"
+        op = self.router.match(request.method, target, request.query_params, request.headers)
+        handler = self.handlers.get(op.name)
+        if handler is None:
+            raise AWSError("NotImplemented", f"sagepipe's local S3 does not emulate {op.name}; "
+                           "run it against AWS.", 501)
+        params = read_input(op.input_shape, {"Bucket": bucket or "", "Key": key or ""},
+                            request.query_params, request.headers) if op.input_shape else {}
+        if params.get("ExpectedBucketOwner", ACCOUNT_ID) != ACCOUNT_ID:
+            raise AWSError("AccessDenied", "Access Denied: the bucket is owned by account "
+                           f"{ACCOUNT_ID}, not {params['ExpectedBucketOwner']}.", 403)
+        payload = op.input_shape.serialization.get("payload") if op.input_shape else None
+        if payload and op.input_shape.members[payload].type_name == "structure":
+            body = await self._small_body(request, op.http_checksum.get(
+                "requestChecksumRequired", False))
+            if body.strip():
+                params[payload] = read_payload(op.input_shape.members[payload], body)
+        result = await handler(request, params)
+        if isinstance(result, Response):
+            return result
+        body = write_body(op.output_shape, result, ROOT_ELEMENTS[op.name]) \
+            if op.name in ROOT_ELEMENTS else b""
+        return Response(body, 204 if request.method == "DELETE" else 200,
+                        write_headers(op.output_shape, result),
+                        media_type="application/xml" if body else None)
+
+    # Request bodies -----------------------------------------------------------------------
+
+    @staticmethod
+    async def _small_body(request: Request, checksum_required: bool) -> bytes:
+        """An XML request body, bounded in size and checked against its digests."""
+        digests = BodyDigests(request.headers)
+        if checksum_required and not digests.sent_any:
+            raise AWSError("InvalidRequest", "Missing required header for this request: "
+                           "Content-MD5 (or an x-amz-checksum-* header).")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_XML_BYTES:
+                raise AWSError("MaxMessageLengthExceeded", "Your request was too big: XML "
+                               f"request bodies are limited to {MAX_XML_BYTES} bytes.")
+            chunks.append(chunk)
+        request.state.body_read = True
+        body = b"".join(chunks)
+        digests.update(body)
+        digests.verify()
+        return body
+
+    @asynccontextmanager
+    async def _object_body(self, request: Request, params: Params) -> AsyncIterator[BlobWriter]:
+        """Stream an object body to a temp file; it is gone at exit unless a commit took it."""
+        if "aws-chunked" in params.get("ContentEncoding", "") or \
+                request.headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+            raise AWSError("NotImplemented", "sagepipe's local S3 does not accept aws-chunked "
+                           "(streaming-signed) bodies; send the body with a Content-Length, as "
+                           "boto3 and the AWS CLI do over http.", 501)
+        length = params.get("ContentLength")
+        if length is None and "chunked" not in request.headers.get("transfer-encoding", ""):
+            raise AWSError("MissingContentLength", "You must provide the Content-Length HTTP "
+                           "header.", 411)
+        if length is not None and length > MAX_OBJECT_BYTES:
+            raise AWSError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed "
+                           f"size of {MAX_OBJECT_BYTES} bytes; use a multipart upload.",
+                           ProposedSize=str(length), MaxSizeAllowed=str(MAX_OBJECT_BYTES))
+        body = await run(self.backend.writer, BodyDigests(request.headers))
+        try:
+            buffer = bytearray()
+            async for chunk in request.stream():
+                buffer += chunk
+                if len(buffer) >= CHUNK:
+                    await run(body.write, bytes(buffer))
+                    buffer.clear()
+            await run(body.write, bytes(buffer))
+            request.state.body_read = True
+            if length is not None and body.size != length:
+                raise AWSError("IncompleteBody", "You did not provide the number of bytes "
+                               f"specified by the Content-Length HTTP header ({body.size} of "
+                               f"{length}).")
+            yield body
+        finally:
+            await run(body.discard)
+
+    def _stored_members(self, params: Params) -> dict[str, Any]:
+        attrs = {name: params[name] for name in STORED_MEMBERS if name in params}
+        attrs.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
+        attrs["ContentEncoding"] = ",".join(
+            e for e in attrs.get("ContentEncoding", "").split(",") if e.strip() != "aws-chunked")
+        if not attrs["ContentEncoding"]:
+            del attrs["ContentEncoding"]
+        if attrs.get("StorageClass", "STANDARD") not in self.model.shape_for("StorageClass").enum:
+            raise AWSError("InvalidStorageClass", "The storage class you specified is not "
+                           "valid.", StorageClassRequested=attrs["StorageClass"])
+        metadata_size = sum(len(k.encode()) + len(v.encode())
+                            for k, v in attrs.get("Metadata", {}).items())
+        if metadata_size > MAX_METADATA_BYTES:
+            raise AWSError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed "
+                           f"metadata size ({metadata_size} > {MAX_METADATA_BYTES} bytes).",
+                           Size=str(metadata_size), MaxSizeAllowed=str(MAX_METADATA_BYTES))
+        return attrs
+
+    # Buckets ------------------------------------------------------------------------------
+
+    async def list_buckets(self, _request: Request, params: Params) -> Result:
+        limit = params.get("MaxBuckets", 10_000)
+        if not 1 <= limit <= 10_000:
+            raise AWSError("InvalidArgument", "max-buckets must be between 1 and 10000.",
+                           ArgumentName="max-buckets", ArgumentValue=str(limit))
+        token = params.get("ContinuationToken")
+        buckets = await run(self.backend.list_buckets, prefix=params.get("Prefix", ""),
+                            region=params.get("BucketRegion"),
+                            after=decode_token(token) if token else "", limit=limit + 1)
+        page = buckets[:limit]
+        return {"Buckets": [{"Name": b.name, "CreationDate": b.created, "BucketRegion": b.region}
+                            for b in page],
+                "Owner": OWNER, "Prefix": params.get("Prefix"),
+                "ContinuationToken": encode_token(page[-1].name) if len(buckets) > limit
+                else None}
+
+    async def create_bucket(self, request: Request, params: Params) -> Result:
+        config = params.get("CreateBucketConfiguration", {})
+        region = self._new_bucket_region(config.get("LocationConstraint"), request)
+        await run(self.backend.create_bucket, params["Bucket"], region)
+        return {"Location": f"/{params['Bucket']}"}
+
+    def _new_bucket_region(self, constraint: str | None, request: Request) -> str:
+        """Where a new bucket lives: S3's rules for LocationConstraint against the region the
+        request was signed for (us-east-1 takes no constraint, other regions their own)."""
+        found = SIGNING_REGION.search(request.headers.get("authorization", ""))
+        endpoint_region = found.group(1) if found else self.backend.settings.region
+        if not constraint:
+            if endpoint_region != "us-east-1":
+                raise AWSError("IllegalLocationConstraintException", "The unspecified location "
+                               "constraint is incompatible for the region specific endpoint "
+                               f"this request was sent to; pass CreateBucketConfiguration="
+                               f"{{'LocationConstraint': '{endpoint_region}'}}.")
+            return "us-east-1"
+        if constraint not in self.location_constraints:
+            raise AWSError("InvalidLocationConstraint", f"The specified location-constraint "
+                           f"{constraint!r} is not valid (us-east-1 takes none).",
+                           LocationConstraint=constraint)
+        region = "eu-west-1" if constraint == "EU" else constraint
+        if endpoint_region not in ("us-east-1", region):
+            raise AWSError("IllegalLocationConstraintException", f"The {constraint} location "
+                           "constraint is incompatible for the region specific endpoint this "
+                           f"request was sent to ({endpoint_region}).")
+        return region
+
+    async def head_bucket(self, _request: Request, params: Params) -> Result:
+        bucket = await run(self.backend.get_bucket, params["Bucket"])
+        return {"BucketRegion": bucket.region}
+
+    async def get_bucket_location(self, _request: Request, params: Params) -> Result:
+        bucket = await run(self.backend.get_bucket, params["Bucket"])
+        return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
+
+    async def delete_bucket(self, _request: Request, params: Params) -> Result:
+        await run(self.backend.delete_bucket, params["Bucket"])
+        return {}
+
+    # Listing ------------------------------------------------------------------------------
+
+    async def list_objects_v2(self, _request: Request, params: Params) -> Result:
+        token = params.get("ContinuationToken")
+        after = decode_token(token) if token is not None else params.get("StartAfter", "")
+        page = await self._page(params, after)
+        return {**self._listing(params, page, ("Delimiter", "Prefix", "StartAfter")),
+                "KeyCount": len(page.objects) + len(page.prefixes), "ContinuationToken": token,
+                "NextContinuationToken": encode_token(page.last) if page.truncated else None,
+                "StartAfter": params.get("StartAfter")}
+
+    async def list_objects(self, _request: Request, params: Params) -> Result:
+        page = await self._page(params, params.get("Marker", ""))
+        # S3 names the next marker only when a delimiter is given (else it is the last key).
+        next_marker = page.last if page.truncated and params.get("Delimiter") else None
+        return {**self._listing(params, page, ("Delimiter", "Marker", "NextMarker"), owner=True),
+                "Marker": params.get("Marker", ""), "NextMarker": next_marker}
+
+    async def _page(self, params: Params, after: str) -> Page[StoredObject]:
+        max_keys = params.get("MaxKeys", MAX_KEYS)
+        if max_keys < 0:
+            raise AWSError("InvalidArgument", "max-keys must not be negative.",
+                           ArgumentName="max-keys", ArgumentValue=str(max_keys))
+        if params.get("EncodingType", "url") != "url":
+            raise AWSError("InvalidArgument", "Invalid Encoding Method specified in Request; "
+                           "the only one is 'url'.", ArgumentName="encoding-type",
+                           ArgumentValue=params["EncodingType"])
+        return await run(self.backend.list_objects, params["Bucket"],
+                         prefix=params.get("Prefix", ""), delimiter=params.get("Delimiter"),
+                         after=after, max_keys=min(max_keys, MAX_KEYS))
+
+    @staticmethod
+    def _listing(params: Params, page: Page[StoredObject], encoded: tuple[str, ...],
+                 owner: bool = False) -> dict[str, Any]:
+        """The members both list versions share; with encoding-type=url, keys and the fields
+        in `encoded` are URL-encoded (the fields botocore decodes for that version)."""
+        url = params.get("EncodingType") == "url"
+
+        def enc(value: str) -> str:
+            return quote_plus(value, safe="/") if url else value
+
+        contents = [{"Key": enc(o.key), "LastModified": o.modified, "ETag": o.etag,
+                     "Size": o.size, "StorageClass": o.attrs.get("StorageClass", "STANDARD"),
+                     "Owner": OWNER if owner or params.get("FetchOwner") else None}
+                    for o in page.objects]
+        fields = {"Name": params["Bucket"], "Prefix": params.get("Prefix", ""),
+                  "Delimiter": params.get("Delimiter"), "MaxKeys": params.get("MaxKeys", MAX_KEYS),
+                  "EncodingType": params.get("EncodingType"), "IsTruncated": page.truncated,
+                  "Contents": contents,
+                  "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes]}
+        for name in encoded:
+            if isinstance(fields.get(name), str):
+                fields[name] = enc(fields[name])
+        return fields
+
+    # Objects ------------------------------------------------------------------------------
+
+    async def put_object(self, request: Request, params: Params) -> Result:
+        attrs = self._stored_members(params)
+        await run(self.backend.get_bucket, params["Bucket"])  # before taking in the body
+        async with self._object_body(request, params) as body:
+            obj = await run(self.backend.put_object, params["Bucket"], params["Key"], body,
+                            attrs, if_match=params.get("IfMatch"),
+                            if_none_match=params.get("IfNoneMatch"))
+        return {"ETag": obj.etag}
+
+    async def get_object(self, _request: Request, params: Params) -> Result:
+        if "PartNumber" in params:
+            raise AWSError("NotImplemented", "sagepipe's local S3 does not emulate GetObject "
+                           "with partNumber; use a Range instead.", 501)
+        return await self._read_object("GetObject", params, send_body=True)
+
+    async def head_object(self, _request: Request, params: Params) -> Result:
+        return await self._read_object("HeadObject", params, send_body=False)
+
+    async def _read_object(self, op_name: str, params: Params, send_body: bool) -> Response:
+        obj, handle = await run(self.backend.open_object, params["Bucket"], params["Key"])
+        try:
+            headers = self._object_headers(op_name, obj, params)
+            check_preconditions(obj.etag, obj.modified, if_match=params.get("IfMatch"),
+                                if_none_match=params.get("IfNoneMatch"),
+                                if_modified_since=params.get("IfModifiedSince"),
+                                if_unmodified_since=params.get("IfUnmodifiedSince"))
+            span = byte_range(params.get("Range"), obj.size)
+            if send_body and obj.attrs.get("StorageClass") in ARCHIVED:
+                raise AWSError("InvalidObjectState", "The operation is not valid for the "
+                               "object's storage class", 403,
+                               StorageClass=obj.attrs["StorageClass"])
+        except AWSError as err:
+            handle.close()
+            if err.code != "NotModified":
+                raise
+            return Response(status_code=304, headers={
+                k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")})
+        first, last = span if span else (0, obj.size - 1)
+        headers["Content-Length"] = str(last - first + 1)
+        if span:
+            headers["Content-Range"] = f"bytes {first}-{last}/{obj.size}"
+        if not send_body:
+            handle.close()
+            return Response(status_code=206 if span else 200, headers=headers)
+        return StreamingResponse(_read_chunks(handle, first, last - first + 1),
+                                 206 if span else 200, headers)
+
+    def _object_headers(self, op_name: str, obj: StoredObject, params: Params) -> dict[str, str]:
+        result = {**obj.attrs, "ETag": obj.etag, "LastModified": obj.modified,
+                  "AcceptRanges": "bytes"}
+        if result.get("StorageClass") == "STANDARD":
+            del result["StorageClass"]  # S3 names the class only when it is not STANDARD
+        result.update({header: params[name] for name, header in OVERRIDES.items()
+                       if name in params})
+        return write_headers(self.model.operation_model(op_name).output_shape, result)
+
+    async def delete_object(self, _request: Request, params: Params) -> Result:
+        await run(self.backend.delete_object, params["Bucket"], params["Key"])
+        return {}
+
+    async def delete_objects(self, _request: Request, params: Params) -> Result:
+        request = params.get("Delete")
+        if request is None:
+            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
+                           "validate against our published schema: send a <Delete> document.")
+        keys = [entry.get("Key", "") for entry in request.get("Objects", [])]
+        if not 1 <= len(keys) <= MAX_DELETE_KEYS:
+            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
+                           f"validate against our published schema: list 1 to "
+                           f"{MAX_DELETE_KEYS} <Object> elements.")
+        errors = await run(self.backend.delete_objects, params["Bucket"], keys)
+        quiet = request.get("Quiet", False)
+        return {"Deleted": [] if quiet else [{"Key": key} for key, error in zip(keys, errors,
+                                                                                 strict=True)
+                                             if error is None],
+                "Errors": [{"Key": key, "Code": error.code, "Message": error.message}
+                           for key, error in zip(keys, errors, strict=True) if error]}
+
+    async def copy_object(self, _request: Request, params: Params) -> Result:
+        source = _copy_source(params["CopySource"])
+        directive = params.get("MetadataDirective", "COPY")
+        if directive not in ("COPY", "REPLACE"):
+            raise AWSError("InvalidArgument", "Unknown metadata directive: use COPY or REPLACE.",
+                           ArgumentName="x-amz-metadata-directive", ArgumentValue=directive)
+        attrs = self._stored_members(params) if directive == "REPLACE" else None
+        conditions = {"if_match": params.get("CopySourceIfMatch"),
+                      "if_none_match": params.get("CopySourceIfNoneMatch"),
+                      "if_modified_since": params.get("CopySourceIfModifiedSince"),
+                      "if_unmodified_since": params.get("CopySourceIfUnmodifiedSince")}
+        obj = await run(self.backend.copy_object, source, params["Bucket"], params["Key"],
+                        attrs, conditions)
+        return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.modified}}
+
+    # Multipart uploads --------------------------------------------------------------------
+
+    async def create_multipart_upload(self, _request: Request, params: Params) -> Result:
+        upload = await run(self.backend.create_upload, params["Bucket"], params["Key"],
+                           self._stored_members(params))
+        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id}
+
+    async def upload_part(self, request: Request, params: Params) -> Result:
+        check_part_number(params["PartNumber"])
+        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+                           params["UploadId"])
+        async with self._object_body(request, params) as body:
+            part = await run(self.backend.upload_part, upload, params["PartNumber"], body)
+        return {"ETag": part.etag}
+
+    async def complete_multipart_upload(self, request: Request, params: Params) -> Result:
+        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+                           params["UploadId"])
+        chosen = [(part.get("PartNumber"), part.get("ETag", ""))
+                  for part in params.get("MultipartUpload", {}).get("Parts", [])]
+        if any(number is None for number, _ in chosen):
+            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
+                           "validate against our published schema: every <Part> needs a "
+                           "<PartNumber>.")
+        obj = await run(self.backend.complete_upload, upload, chosen,
+                        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"))
+        location = f"{str(request.base_url).rstrip('/')}/{upload.bucket}/{quote(upload.key)}"
+        return {"Location": location, "Bucket": upload.bucket, "Key": upload.key,
+                "ETag": obj.etag}
+
+    async def abort_multipart_upload(self, _request: Request, params: Params) -> Result:
+        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+                           params["UploadId"])
+        await run(self.backend.abort_upload, upload)
+        return {}
+
+    async def list_parts(self, _request: Request, params: Params) -> Result:
+        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+                           params["UploadId"])
+        max_parts = min(max(params.get("MaxParts", 1000), 0), 1000)
+        marker = params.get("PartNumberMarker", 0)
+        parts, truncated = await run(self.backend.list_parts, upload, after=marker,
+                                     max_parts=max_parts)
+        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id,
+                "PartNumberMarker": marker,
+                "NextPartNumberMarker": parts[-1].number if parts else marker,
+                "MaxParts": max_parts, "IsTruncated": truncated,
+                "Parts": [{"PartNumber": p.number, "LastModified": p.modified, "ETag": p.etag,
+                           "Size": p.size} for p in parts],
+                "Initiator": OWNER, "Owner": OWNER,
+                "StorageClass": upload.attrs.get("StorageClass", "STANDARD")}
+
+
+def _declares_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or \
+        "chunked" in request.headers.get("transfer-encoding", "")
+
+
+def _copy_source(header: str) -> tuple[str, str]:
+    """`x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded."""
+    path, _, query = header.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise AWSError("InvalidArgument", "Copy Source must mention the source bucket and key: "
+                       "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source",
+                       ArgumentValue=header)
+    if query and query not in ("versionId=null", "versionId="):
+        raise AWSError("InvalidArgument", "Invalid version id specified: the local S3 keeps no "
+                       "versions.", ArgumentName="versionId", ArgumentValue=query)
+    return bucket, key
+
+
+async def _read_chunks(handle: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
+    """`length` bytes of an open blob from `first` on, read in worker threads; closes it."""
+    try:
+        await run(handle.seek, first)
+        while length > 0:
+            chunk = await run(handle.read, min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()

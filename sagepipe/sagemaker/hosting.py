@@ -1,0 +1,286 @@
+"""Serving fleets: the `serve` processes behind an endpoint, one per production variant.
+
+A SageMaker variant runs `InitialInstanceCount` instances of its image; locally one process
+stands in for them all (the count is recorded and reported, not multiplied), bound to a free
+127.0.0.1 port and seeing its model under `/opt/ml/model` through its own Sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from sagepipe.config import HOST, Settings
+from sagepipe.errors import AWSError
+from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.s3.models import S3Backend
+from sagepipe.sagemaker.deployments import Deployment, VariantSpec
+from sagepipe.sagemaker.sandbox import Sandbox
+
+PING_INTERVAL = 0.25
+STOP_GRACE = 10.0
+FAILURE_REASON_MAX = 1024  # SageMaker's limit on FailureReason
+
+
+class DeploymentFailed(Exception):
+    """A fleet could not come up; the message is the endpoint's FailureReason."""
+
+
+class Cancelled(Exception):
+    """The deployment was abandoned (endpoint deleted or local AWS stopping)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot): tells a live pid from a reused one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def kill_stale(processes: list[list[int]]) -> None:
+    """Kill the process groups a crashed gateway left serving ([pid, start ticks] pairs)."""
+    for pid, ticks in processes:
+        if start_ticks(pid) not in (None, ticks):
+            continue  # the pid now belongs to another process: its group is not ours
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def clip(reason: str) -> str:
+    """Fit a FailureReason into SageMaker's limit, keeping its start and its last lines."""
+    if len(reason) <= FAILURE_REASON_MAX:
+        return reason
+    return reason[:400] + "\n...\n" + reason[-(FAILURE_REASON_MAX - 405):]
+
+
+def failure_reason(summary: str, log_path: Path) -> str:
+    """`summary` plus the end of the process's log."""
+    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}")
+
+
+class Replica:
+    """The one `serve` process of one variant in one deployment."""
+
+    def __init__(self, settings: Settings, endpoint: str, deployment: str,
+                 spec: VariantSpec) -> None:
+        self.spec = spec
+        self.root = settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}"
+        self.log_path = (settings.subdir("logs") / "Endpoints" / endpoint
+                         / f"{spec.name}-{deployment}.log")
+        self.image_dir: Path | None = None
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.deadline = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def prepare(self, s3: S3Backend, images: ImageRegistry) -> Sandbox:
+        """A fresh sandbox with the model archive unpacked into its /opt/ml/model."""
+        try:
+            self.image_dir = images.resolve(self.spec.image)
+        except UnknownImage as exc:
+            raise DeploymentFailed(str(exc)) from None
+        shutil.rmtree(self.root, ignore_errors=True)
+        sandbox = Sandbox(self.root)
+        if url := self.spec.model_data_url:
+            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+                archive = Path(tmp) / "model.tar.gz"
+                try:
+                    s3.download_object(url, archive)
+                except AWSError as err:
+                    raise DeploymentFailed(f"Could not access model data at {url}: "
+                                           f"{err.message}") from None
+                try:
+                    with tarfile.open(archive) as tar:
+                        tar.extractall(sandbox.host("/opt/ml/model"), filter="data")
+                except (tarfile.TarError, OSError) as exc:
+                    raise DeploymentFailed(
+                        f"Failed to extract model data archive from URL {url} ({exc}). "
+                        "Please ensure that the object located at the URL is a valid tar.gz "
+                        "archive.") from None
+        return sandbox
+
+    def launch(self, sandbox: Sandbox, region: str) -> None:
+        self.port = free_port()
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(os.cpu_count() or 1),
+               **self.spec.environment,
+               "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
+               "AWS_REGION": region}
+        assert self.image_dir is not None
+        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log_path)
+        self.deadline = time.monotonic() + self.spec.startup_timeout
+
+    def process_record(self) -> list[int]:
+        assert self.proc is not None
+        return [self.proc.pid, start_ticks(self.proc.pid) or 0]
+
+    def healthy(self) -> bool:
+        """True once /ping answers 200; DeploymentFailed if the process died or time ran out."""
+        assert self.proc is not None
+        if (code := self.proc.poll()) is not None:
+            raise DeploymentFailed(failure_reason(
+                f"The primary container for production variant {self.spec.name} did not pass "
+                f"the ping health check: its serve process exited with code {code}.",
+                self.log_path))
+        try:
+            if httpx.get(f"{self.url}/ping", timeout=2, trust_env=False).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > self.deadline:
+            raise DeploymentFailed(failure_reason(
+                f"The primary container for production variant {self.spec.name} did not pass "
+                f"the ping health check within {self.spec.startup_timeout:.0f}s.",
+                self.log_path))
+        return False
+
+    def exit_note(self) -> str:
+        """`, exited with code N` once the server process has ended, else nothing."""
+        code = None if self.proc is None else self.proc.poll()
+        return "" if code is None else f", its process exited with code {code}"
+
+    def send(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signum)
+
+
+def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:
+    """SIGTERM every process group, SIGKILL what is left after `grace`, drop the sandboxes."""
+    for replica in replicas:
+        replica.send(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for replica in replicas:
+        if replica.proc is None:
+            continue
+        try:
+            replica.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:  # it ignored SIGTERM
+            replica.send(signal.SIGKILL)
+            replica.proc.wait()
+    for replica in replicas:
+        shutil.rmtree(replica.root, ignore_errors=True)
+
+
+class Fleet:
+    """One deployment's replicas, with the number of invocations in flight through them."""
+
+    def __init__(self, settings: Settings, endpoint: str, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.replicas = {v.name: Replica(settings, endpoint, deployment.id, v)
+                         for v in deployment.variants}
+        self.inflight = 0  # guarded by the Router's lock
+
+    def bring_up(self, s3: S3Backend, images: ImageRegistry, region: str,
+                 cancelled: threading.Event,
+                 on_launch: Callable[[list[list[int]]], None]) -> None:
+        """Prepare, launch and health-check every replica; `on_launch(records)` once started.
+
+        Raises DeploymentFailed or Cancelled; the caller stops the fleet either way.
+        """
+        sandboxes = [r.prepare(s3, images) for r in self.replicas.values()]
+        if cancelled.is_set():
+            raise Cancelled
+        for replica, sandbox in zip(self.replicas.values(), sandboxes, strict=True):
+            replica.launch(sandbox, region)
+        on_launch([r.process_record() for r in self.replicas.values()])
+        pending = list(self.replicas.values())
+        while pending:
+            pending = [r for r in pending if not r.healthy()]
+            if pending and cancelled.wait(PING_INTERVAL):
+                raise Cancelled
+
+    def resolved_images(self) -> dict[str, str]:
+        """Variant name -> the image directory its server runs from."""
+        return {name: str(r.image_dir) for name, r in self.replicas.items()}
+
+    def pick(self, endpoint: str, target_variant: str | None) -> Replica:
+        """The variant named by TargetVariant, else one drawn by the variants' weights."""
+        if target_variant is not None:
+            if target_variant not in self.replicas:
+                raise AWSError("ValidationError", f"The variant {target_variant} is not a "
+                               f"production variant of endpoint {endpoint}; it has "
+                               f"{', '.join(self.replicas)}.")
+            return self.replicas[target_variant]
+        replicas = list(self.replicas.values())
+        weights = [r.spec.weight for r in replicas]
+        if sum(weights) <= 0:
+            raise AWSError("ValidationError", f"Every production variant of endpoint {endpoint}"
+                           " has weight 0; name one with TargetVariant.")
+        return random.choices(replicas, weights)[0]  # noqa: S311 - traffic split, not crypto
+
+    def stop(self) -> None:
+        stop_replicas(list(self.replicas.values()))
+
+
+class Router:
+    """Endpoint name -> the fleet serving it; switched atomically, with in-flight counts."""
+
+    def __init__(self) -> None:
+        self._fleets: dict[str, Fleet] = {}
+        self._changed = threading.Condition()
+
+    def acquire(self, endpoint: str) -> Fleet | None:
+        with self._changed:
+            fleet = self._fleets.get(endpoint)
+            if fleet is not None:
+                fleet.inflight += 1
+            return fleet
+
+    def release(self, fleet: Fleet) -> None:
+        with self._changed:
+            fleet.inflight -= 1
+            if fleet.inflight == 0:
+                self._changed.notify_all()
+
+    def switch(self, endpoint: str, fleet: Fleet | None) -> Fleet | None:
+        """Route `endpoint` to `fleet` (None: stop routing); returns the fleet it replaced."""
+        with self._changed:
+            old = self._fleets.pop(endpoint, None)
+            if fleet is not None:
+                self._fleets[endpoint] = fleet
+            return old
+
+    def drain(self, fleet: Fleet, timeout: float) -> bool:
+        """Wait until no invocation is in flight through `fleet` (no longer routed to)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: fleet.inflight == 0, timeout)
+
+    def get(self, endpoint: str) -> Fleet | None:
+        with self._changed:
+            return self._fleets.get(endpoint)
+
+    def fleets(self) -> list[Fleet]:
+        with self._changed:
+            return list(self._fleets.values())

@@ -1,0 +1,232 @@
+"""One job run in a background thread: sandbox, inputs, the process, metrics, outputs, end state.
+
+Whatever happens, a run ends its job in a final state (Completed, Failed with a reason, or
+Stopped) and never leaves its process behind: an error inside the runner itself fails the job
+with an InternalServerError reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.sagemaker.job_kind import (
+    FAILURE_REASON_MAX,
+    JobFailure,
+    JobKind,
+    Launch,
+    add_transition,
+)
+from sagepipe.sagemaker.metrics import MetricScraper
+from sagepipe.sagemaker.resources import Document, Resources
+from sagepipe.sagemaker.sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+# Set in every job process's environment: lets a restarted gateway recognise its orphans.
+MARKER = "SAGEPIPE_JOB_ARN"
+POLL_SECONDS = 0.25
+# SIGTERM, then SIGKILL after this long (SageMaker waits 120 s; locally a stop should be quick).
+STOP_GRACE_SECONDS = 10
+LOG_TAIL_LINES = 10
+ACTIVE = ("InProgress", "Stopping")
+
+
+class JobRun:
+    def __init__(self, kind: JobKind, doc: Document, resources: Resources,
+                 images: ImageRegistry, done: Callable[[JobRun], None]) -> None:
+        self.kind = kind
+        self.doc = doc
+        self.name: str = doc[kind.name_field]
+        self.resources = resources
+        self.images = images
+        self.log_path = kind.log_path(self.name)
+        self.stop_requested = threading.Event()
+        self._done = done
+        self._thread = threading.Thread(target=self._main, daemon=True,
+                                        name=f"{kind.resource}:{self.name}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def update(self, change: Callable[[Document], None]) -> Document:
+        return self.resources.update(self.kind.resource, self.name, change)
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except JobFailure as failure:
+            self._finish("Failed", reason=str(failure))
+        except Exception as exc:
+            log.exception("%s %s: the runner failed", self.kind.resource, self.name)
+            self._finish("Failed", reason=f"InternalServerError: the local AWS failed while "
+                         f"running this job ({type(exc).__name__}: {exc}); see the gateway log.")
+        finally:
+            self._done(self)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            image_dir = self.images.resolve(self.kind.image_uri(self.doc))
+        except UnknownImage as exc:
+            raise JobFailure(str(exc)) from None
+        root = self.kind.sandbox_root(self.name)
+        shutil.rmtree(root, ignore_errors=True)  # a leftover of a job whose state was wiped
+        sandbox = Sandbox(root)
+        self._step("Downloading", started=True)
+        launch = self.kind.prepare(self.doc, sandbox)
+        if self.stop_requested.is_set():
+            self._finish("Stopped")
+            return
+        self._step("Training")
+        code, stopped_as = self._execute(image_dir, sandbox, launch,
+                                         started + self.kind.max_runtime(self.doc))
+        fields = self.kind.exit_fields(sandbox)
+        if stopped_as is None and code != 0:
+            reason = self.kind.failure_reason(sandbox) or self._algorithm_error(launch, code)
+            self._finish("Failed", reason=reason, fields=fields)
+            return
+        if stopped_as is None:
+            self._step("Uploading")
+        fields |= self.kind.collect(self.doc, sandbox, stopped=stopped_as is not None)
+        reason = None
+        if stopped_as == "MaxRuntimeExceeded" and not self.kind.secondary:
+            reason = (f"MaxRuntimeExceeded: the job ran longer than StoppingCondition."
+                      f"MaxRuntimeInSeconds ({self.kind.max_runtime(self.doc)} s) and was stopped.")
+        self._finish("Stopped" if stopped_as else "Completed", secondary=stopped_as,
+                     reason=reason, fields=fields)
+
+    def _execute(self, image_dir: Path, sandbox: Sandbox, launch: Launch,
+                 deadline: float) -> tuple[int, str | None]:
+        """Run the process to its end; returns its exit code and, if we stopped it, why."""
+        scraper = MetricScraper(launch.metric_definitions, self.log_path)
+        env = {**launch.env, MARKER: self.doc[self.kind.arn_field]}
+        try:
+            proc = sandbox.launch(image_dir, launch.argv, env, self.log_path)
+        except OSError as exc:
+            raise JobFailure(f"AlgorithmError: could not start {launch.argv[0]!r} from the "
+                             f"image at {image_dir}: {exc}") from None
+        pid_file = self.kind.pid_file(self.name)
+        pid_file.write_text(str(proc.pid))
+        stopped_as = None
+        try:
+            while proc.poll() is None:
+                self._record_metrics(scraper)
+                if self.stop_requested.is_set():
+                    stopped_as = "Stopped"
+                elif time.monotonic() >= deadline:
+                    stopped_as = "MaxRuntimeExceeded"
+                    self._mark_stopping(self.kind.max_runtime(self.doc))
+                if stopped_as:
+                    _terminate(proc)
+                    break
+                self.stop_requested.wait(POLL_SECONDS)
+        finally:
+            signal_group(proc.pid, signal.SIGKILL)  # helpers it left behind, or all on error
+            proc.wait()
+            pid_file.unlink(missing_ok=True)
+        self._record_metrics(scraper, final=True)
+        return proc.returncode, stopped_as
+
+    def _record_metrics(self, scraper: MetricScraper, final: bool = False) -> None:
+        if scraper.poll(final):
+            data = scraper.metric_data
+            self.update(lambda doc: doc.update(FinalMetricDataList=data))
+
+    def _mark_stopping(self, limit: int) -> None:
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] == "InProgress":
+                self.kind.mark_stopping(doc, f"Stopping the job: it exceeded "
+                                             f"StoppingCondition.MaxRuntimeInSeconds ({limit} s)")
+        self.update(change)
+
+    def _step(self, status: str, started: bool = False) -> None:
+        """Enter a phase: a SecondaryStatus transition, and the start time when it starts."""
+        if not (started or self.kind.secondary):
+            return
+
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] != "InProgress":
+                return
+            now = time.time()
+            doc["LastModifiedTime"] = now
+            if started:
+                doc[self.kind.start_field] = now
+            if self.kind.secondary:
+                add_transition(doc, status, now)
+        self.update(change)
+
+    def _finish(self, status: str, *, reason: str | None = None, secondary: str | None = None,
+                fields: Document | None = None) -> None:
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] in ACTIVE:
+                doc.update(fields or {})
+                self.kind.end(doc, status, reason=reason, secondary=secondary)
+        self.update(change)
+
+    def _algorithm_error(self, launch: Launch, code: int) -> str:
+        """FailureReason when the process failed without writing one."""
+        how = f"exit code {code}" if code >= 0 else f"signal {_signal_name(-code)}"
+        if code == 127:
+            how += " (command not found: is it an executable in the image?)"
+        head = f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
+        return head + _last_lines(self.log_path)[-(FAILURE_REASON_MAX - len(head)):]
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the job's process group; SIGKILL it if it is still there after the grace period."""
+    signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        signal_group(proc.pid, signal.SIGKILL)
+
+
+def kill_orphan(pid_file: Path, job_arn: str) -> None:
+    """End the process group of a job whose gateway died while it ran.
+
+    The pid is only trusted if that process still carries the job's marker in its environment
+    (a recycled pid belongs to someone else).
+    """
+    try:
+        pid = int(pid_file.read_text())
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except (OSError, ValueError):
+        environ = b""
+    if f"{MARKER}={job_arn}".encode() in environ.split(b"\0"):
+        signal_group(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _last_lines(path: Path, count: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as log_file:
+            log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 8192))
+            tail = log_file.read().decode(errors="replace")
+    except OSError:
+        return "(no output)"
+    return "\n".join(tail.splitlines()[-count:]) or "(no output)"

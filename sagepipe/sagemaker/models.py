@@ -1,0 +1,28 @@
+"""The local SageMaker control plane: jobs and endpoints over one resource store."""
+
+from __future__ import annotations
+
+from sagepipe.config import Settings
+from sagepipe.images import ImageRegistry
+from sagepipe.s3.models import S3Backend
+from sagepipe.sagemaker.endpoints import Endpoints
+from sagepipe.sagemaker.jobs import Jobs
+from sagepipe.sagemaker.resources import Resources
+from sagepipe.store import Store
+
+
+class SageMakerBackend:
+    def __init__(self, store: Store, settings: Settings, s3: S3Backend,
+                 images: ImageRegistry) -> None:
+        self.resources = Resources(store)
+        self.jobs = Jobs(self.resources, settings, s3, images)
+        self.endpoints = Endpoints(self.resources, settings, s3, images)
+
+    def start(self) -> None:
+        """Settle jobs the last run left behind and bring every endpoint back up."""
+        self.jobs.start()
+        self.endpoints.start()
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown()
+        self.endpoints.shutdown()

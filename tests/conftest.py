@@ -1,0 +1,56 @@
+"""Fixtures that start a real local AWS (a gateway process) and real boto3 clients for it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sagepipe.clients import client
+from sagepipe.config import Settings
+from sagepipe.images import ImageRegistry
+from sagepipe.server import start_background, stop
+from sagepipe.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                   "AWS_DEFAULT_REGION": "us-east-1"})
+os.environ.pop("AWS_PROFILE", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+client_for = client
+
+
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One local AWS for the whole session, with the example model registered as an image."""
+    settings = Settings(home=tmp_path_factory.mktemp("sagepipe-home"), port=free_port())
+    start_background(settings)
+    ImageRegistry(Store(settings.db_path)).register(REPO / "model", MODEL_IMAGE_URI)
+    yield settings
+    stop(settings)
+
+
+@pytest.fixture
+def aws(local_aws: Settings) -> Callable[[str], object]:
+    """`aws("s3")` -> a real boto3 client pointed at the session's local AWS."""
+    return lambda service: client_for(local_aws, service)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"test data missing: {SHARED_DATA} (see DEVELOPERS.md, 'Data')")
+    return SHARED_DATA

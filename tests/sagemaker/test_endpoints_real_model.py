@@ -1,0 +1,84 @@
+"""The example model (`model/`, registered by the session fixture) trained by its own entry points
+and served by a local endpoint, invoked through boto3 like the API in front of it will."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import MODEL_IMAGE_URI, REPO
+from endpoint_kit import Deployer, unique
+
+MODEL_DIR = REPO / "model"
+
+
+def run_entry_point(argv: list[str], env: dict[str, str]) -> None:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    done = subprocess.run([str(MODEL_DIR / argv[0]), *argv[1:]], cwd=MODEL_DIR,
+                          env={**os.environ, **env, "PATH": path}, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"{argv[0]} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def trained_model_archive(tmp_path: Path, shared_data: Path) -> Path:
+    """prepare -> train on the shared Titanic data, packed as a training job packs model.tar.gz."""
+    raw, prepared, model = tmp_path / "raw", tmp_path / "prepared", tmp_path / "model"
+    raw.mkdir()
+    shutil.copy(shared_data / "titanic_train.csv", raw)
+    run_entry_point(["prepare", "--input", str(raw), "--output", str(prepared)],
+                    {"SM_OUTPUT_DIR": str(tmp_path / "prepare-output")})
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "hyperparameters.json").write_text(json.dumps({"n_estimators": "20"}))
+    run_entry_point(["train"], {
+        "SM_MODEL_DIR": str(model), "SM_INPUT_CONFIG_DIR": str(config),
+        "SM_OUTPUT_DIR": str(tmp_path / "train-output"),
+        "SM_OUTPUT_DATA_DIR": str(tmp_path / "train-output" / "data"),
+        **{f"SM_CHANNEL_{c.upper()}": str(prepared / c)
+           for c in ("train", "validation", "preprocessor")}})
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in sorted(model.iterdir()):
+            tar.add(item, arcname=item.name)
+    return archive
+
+
+def test_example_model_serves_predictions(aws, tmp_path, shared_data):
+    sm, s3, runtime = aws("sagemaker"), aws("s3"), aws("sagemaker-runtime")
+    deployer = Deployer(sm, s3)
+    key = f"{unique('titanic')}/model.tar.gz"
+    s3.upload_file(str(trained_model_archive(tmp_path, shared_data)), "endpoint-models", key)
+    model = unique("titanic")
+    sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::000000000000:role/x",
+                    PrimaryContainer={"Image": MODEL_IMAGE_URI,
+                                      "ModelDataUrl": f"s3://endpoint-models/{key}",
+                                      "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
+    endpoint = deployer.endpoint(deployer.config(("AllTraffic", model, 1.0)))
+
+    csv = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"1,female,29\n3,male,\n",
+                                  ContentType="text/csv", Accept="text/csv")
+    rows = [line.split(",") for line in csv["Body"].read().decode().splitlines()]
+    assert len(rows) == 2
+    for label, probability in rows:
+        assert label in ("0", "1") and 0 <= float(probability) <= 1
+
+    reply = runtime.invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Accept="application/json",
+        Body=json.dumps({"instances": [{"Pclass": 1, "Sex": "female", "Age": 29}]}))
+    answer = json.loads(reply["Body"].read())
+    assert [p["survived"] for p in answer["predictions"]] == [int(rows[0][0])]
+    assert answer["model_version"]
+
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"1,robot,29\n",
+                                ContentType="text/csv")
+    assert caught.value.response["Error"]["Code"] == "ModelError"
+    assert caught.value.response["OriginalStatusCode"] == 400
+    deployer.delete(endpoint)

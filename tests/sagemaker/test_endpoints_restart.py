@@ -1,0 +1,51 @@
+"""Endpoints outlive the gateway: restored after a clean stop and after a crash (stale servers
+killed, new ones started on new ports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from endpoint_kit import Deployer, alive, register_test_images, wait_until_gone
+
+from sagepipe.clients import client as client_for
+from sagepipe.config import Settings
+from sagepipe.sagemaker.hosting import free_port
+from sagepipe.server import running_pid, start_background, stop
+
+
+def served_by(runtime, endpoint: str) -> dict:
+    reply = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"1,male,40",
+                                    ContentType="text/csv", Accept="application/json")
+    return json.loads(reply["Body"].read())
+
+
+def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    try:
+        register_test_images(settings, tmp_path / "images")
+        deployer = Deployer(client_for(settings, "sagemaker"), client_for(settings, "s3"))
+        endpoint = deployer.endpoint(deployer.config(("AllTraffic", deployer.model("v1"), 1.0)))
+        first = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
+
+        stop(settings)  # a clean stop takes the model servers down with the gateway
+        assert not alive(first["pid"])
+        start_background(settings)
+        assert deployer.wait(endpoint)["EndpointStatus"] == "InService"
+        second = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
+        assert second["version"] == "v1" and second["pid"] != first["pid"]
+
+        gateway = running_pid(settings)
+        assert gateway is not None
+        os.kill(gateway, signal.SIGKILL)  # a crash: the model server is left running
+        assert wait_until_gone(gateway)
+        assert alive(second["pid"])
+        start_background(settings)
+        assert wait_until_gone(second["pid"])  # the new gateway killed the stale server
+        assert deployer.wait(endpoint)["EndpointStatus"] == "InService"
+        third = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
+        assert third["version"] == "v1" and third["pid"] not in (first["pid"], second["pid"])
+    finally:
+        stop(settings)

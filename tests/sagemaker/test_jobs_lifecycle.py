@@ -1,0 +1,74 @@
+"""Jobs across gateway restarts: a clean shutdown stops them, a killed gateway fails them."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+from jobs_support import (
+    log_text,
+    new_bucket,
+    process_alive,
+    register_toy_image,
+    training_request,
+    unique,
+    wait_until,
+)
+
+from sagepipe.clients import client as client_for
+from sagepipe.config import Settings
+from sagepipe.sagemaker.hosting import free_port
+from sagepipe.server import running_pid, start_background, stop
+
+
+@pytest.fixture
+def gateway(tmp_path) -> Iterator[Settings]:
+    """A gateway of this test's own (the session's one must survive)."""
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    register_toy_image(settings)
+    yield settings
+    stop(settings)
+
+
+def start_sleeping_job(settings: Settings) -> tuple[str, int]:
+    """A training job whose process is running; returns its name and pid."""
+    sm = client_for(settings, "sagemaker")
+    name = unique("sleeper")
+    bucket = new_bucket(client_for(settings, "s3"))
+    sm.create_training_job(**training_request(name, bucket, HyperParameters={"mode": "sleep"}))
+    wait_until(lambda: log_text(settings, "TrainingJobs", name), lambda t: "sleeping" in t,
+               "the job to start sleeping")
+    pid_file = settings.home / "jobs" / "TrainingJob" / name / "output" / "data" / "pid"
+    return name, int(pid_file.read_text())
+
+
+def describe(settings: Settings, name: str) -> dict:
+    return client_for(settings, "sagemaker").describe_training_job(TrainingJobName=name)
+
+
+def test_gateway_shutdown_stops_running_jobs(gateway):
+    name, pid = start_sleeping_job(gateway)
+    assert stop(gateway)
+    assert not process_alive(pid)
+    start_background(gateway)
+    job = describe(gateway, name)
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert job["SecondaryStatusTransitions"][-2]["StatusMessage"] == (
+        "Stopping the job: the local AWS is shutting down")
+
+
+def test_killed_gateway_leaves_no_job_in_progress_nor_its_process(gateway):
+    name, pid = start_sleeping_job(gateway)
+    gateway_pid = running_pid(gateway)
+    os.kill(gateway_pid, signal.SIGKILL)
+    wait_until(lambda: process_alive(gateway_pid), lambda alive: not alive, "the gateway to die")
+    assert process_alive(pid)  # the job's process group outlived its gateway...
+    start_background(gateway)
+    job = describe(gateway, name)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "The local AWS stopped while this job ran" in job["FailureReason"]
+    # ...and the new gateway ended it
+    wait_until(lambda: process_alive(pid), lambda alive: not alive, "the orphan to end")

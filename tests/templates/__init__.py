@@ -1,0 +1,1 @@
+"""Checks of the cloud definition: CloudFormation templates, stage configurations, buildspecs."""

@@ -1,0 +1,176 @@
+"""The pipeline's actions fit together: variables, environment, artifacts and stack parameters.
+
+These are the contracts a CodePipeline execution (and sagepipe's local executor) relies on and
+that cfn-lint cannot see, because they cross from pipeline.yaml into the buildspecs, the
+endpoint template and its stage configurations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cfn import (
+    ENDPOINT,
+    PIPELINE_VARIABLE,
+    REPO,
+    Action,
+    action,
+    artifact_path,
+    buildspec,
+    exported_variables,
+    glob_matches,
+    pipeline_actions,
+    substitute,
+    template,
+)
+
+# Output variables of the CodeStarSourceConnection source action.
+SOURCE_VARIABLES = {"AuthorDate", "BranchName", "CommitId", "CommitMessage", "ConnectionArn",
+                    "FullRepositoryName"}
+# Set by CodeBuild itself in every build.
+CODEBUILD_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "CODEBUILD_BUILD_ID",
+                       "CODEBUILD_RESOLVED_SOURCE_VERSION", "CODEBUILD_SRC_DIR"}
+REQUIRED_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?")
+# Stand-ins for what CloudFormation substitutes into the pipeline's `Fn::Sub` strings.
+PLACEHOLDERS = {
+    "ProjectName": "sagepipe",
+    "ArtifactBucket": "bucket",
+    "SageMakerExecutionRole.Arn": "arn:aws:iam::123456789012:role/sagepipe-sagemaker-role",
+}
+
+CODEBUILD_ACTIONS = [a for a in pipeline_actions() if a.provider == "CodeBuild"]
+ENDPOINT_DEPLOYS = [a for a in pipeline_actions() if "TemplateConfiguration" in a.configuration]
+
+
+def _variables_of(producer: Action) -> set[str]:
+    if producer.provider == "CodeStarSourceConnection":
+        return SOURCE_VARIABLES
+    if producer.provider == "CodeBuild":
+        return set(exported_variables(producer.buildspec_path()))
+    if producer.provider == "CloudFormation":
+        _, path = artifact_path(producer.configuration["TemplatePath"])
+        return set(template(REPO / path)["Outputs"])
+    return set()
+
+
+def test_every_variable_comes_from_an_earlier_action():
+    by_namespace = {a.namespace: a for a in pipeline_actions() if a.namespace}
+    references = [(consumer, namespace, variable)
+                  for consumer in pipeline_actions()
+                  for namespace, variable in PIPELINE_VARIABLE.findall(
+                      json.dumps(consumer.configuration))]
+    assert references
+    for consumer, namespace, variable in references:
+        producer = by_namespace.get(namespace)
+        assert producer is not None, f"{consumer.name}: no action has namespace {namespace}"
+        assert producer.runs_before(consumer), f"{consumer.name} runs before {producer.name}"
+        assert variable in _variables_of(producer), f"{consumer.name}: {namespace}.{variable}"
+
+
+@pytest.mark.parametrize("codebuild", CODEBUILD_ACTIONS, ids=lambda a: a.name)
+def test_exported_variables_are_set_by_the_buildspec(codebuild: Action):
+    path = codebuild.buildspec_path()
+    text = (REPO / path).read_text()
+    for variable in exported_variables(path):
+        assert re.search(rf"(^|\s|export ){variable}=", text, re.MULTILINE), f"{path}: {variable}"
+
+
+@pytest.mark.parametrize("codebuild", CODEBUILD_ACTIONS, ids=lambda a: a.name)
+def test_required_environment_is_provided(codebuild: Action):
+    """Each `${VAR:?...}` of a buildspec is set by CodeBuild, the project or the action."""
+    path = codebuild.buildspec_path()
+    required = set(REQUIRED_VARIABLE.findall((REPO / path).read_text()))
+    project = codebuild.project()["Environment"].get("EnvironmentVariables", [])
+    provided = (CODEBUILD_VARIABLES | {v["Name"] for v in project}
+                | {v["name"] for v in codebuild.environment_overrides()})
+    assert required - provided == set(), f"{path} needs what {codebuild.name} does not set"
+
+
+def _producer_of(artifact: str) -> Action:
+    (producer,) = [a for a in pipeline_actions() if artifact in a.outputs]
+    return producer
+
+
+@pytest.mark.parametrize("deploy", ENDPOINT_DEPLOYS, ids=lambda a: a.name)
+def test_deployed_files_are_in_the_input_artifact(deploy: Action):
+    for key in ("TemplatePath", "TemplateConfiguration"):
+        artifact, path = artifact_path(deploy.configuration[key])
+        assert artifact in deploy.inputs, f"{deploy.name}: {key} reads {artifact}"
+        assert (REPO / path).is_file(), path
+        producer = _producer_of(artifact)
+        if producer.provider == "CodeBuild":
+            patterns = buildspec(producer.buildspec_path())["artifacts"]["files"]
+            assert any(glob_matches(p, path) for p in patterns), f"{artifact} lacks {path}"
+
+
+def _parameter_accepts(declaration: dict[str, Any], value: str) -> bool:
+    if "AllowedValues" in declaration and value not in declaration["AllowedValues"]:
+        return False
+    if "AllowedPattern" in declaration and not re.fullmatch(declaration["AllowedPattern"], value):
+        return False
+    if declaration["Type"] == "Number":
+        number = float(value)
+        return declaration.get("MinValue", number) <= number <= declaration.get("MaxValue", number)
+    return True
+
+
+@pytest.mark.parametrize("deploy", ENDPOINT_DEPLOYS, ids=lambda a: a.name)
+def test_stage_parameters_are_complete_and_valid(deploy: Action):
+    declared = template(ENDPOINT)["Parameters"]
+    _, config_path = artifact_path(deploy.configuration["TemplateConfiguration"])
+    configuration = json.loads((REPO / config_path).read_text())
+    overrides = json.loads(substitute(deploy.configuration["ParameterOverrides"], PLACEHOLDERS))
+
+    given = set(configuration["Parameters"]) | set(overrides)
+    assert given <= set(declared), f"undeclared: {given - set(declared)}"
+    required = {name for name, declaration in declared.items() if "Default" not in declaration}
+    assert required <= given, f"missing: {required - given}"
+    for name, value in configuration["Parameters"].items():
+        assert isinstance(value, str), f"{config_path}: {name} must be a string"
+        assert _parameter_accepts(declared[name], value), f"{config_path}: {name}={value}"
+
+    stage = Path(config_path).stem
+    assert configuration["Parameters"]["StageName"] == stage
+    assert configuration["Tags"] == {"Project": PLACEHOLDERS["ProjectName"], "Stage": stage}
+    assert overrides["DataCaptureS3Uri"].endswith(f"/data-capture/{stage}")
+    assert deploy.configuration["StackName"] == {"Fn::Sub": f"${{ProjectName}}-endpoint-{stage}"}
+
+
+def test_prod_is_bigger_and_guarded_compared_to_qa():
+    qa, prod = (json.loads((REPO / f"CloudFormation/config/{stage}.json").read_text())["Parameters"]
+                for stage in ("qa", "prod"))
+    assert (qa["InstanceType"], qa["InstanceCount"]) == ("ml.m5.large", "1")
+    assert (prod["InstanceType"], prod["InstanceCount"]) == ("ml.m5.xlarge", "2")
+    assert (qa["EnableAutoScaling"], qa["DeploymentStrategy"], qa["DataCaptureEnabled"]) == (
+        "false", "AllAtOnce", "false")
+    assert (prod["EnableAutoScaling"], prod["AutoScalingMinCapacity"],
+            prod["AutoScalingMaxCapacity"]) == ("true", "2", "4")
+    assert (prod["DeploymentStrategy"], prod["CanarySizePercent"]) == ("Canary", "10")
+    assert (prod["DataCaptureEnabled"], prod["DataCaptureSamplingPercent"]) == ("true", "100")
+
+
+def test_the_api_gets_the_prod_endpoint_name():
+    deploy_api = action("DeployApi")
+    packaging = _producer_of(artifact_path(deploy_api.configuration["TemplatePath"])[0])
+    assert action("DeployProd").runs_before(packaging)
+    overrides = json.loads(deploy_api.configuration["ParameterOverrides"])
+    assert overrides == {"EndpointName": "#{ProdEndpoint.EndpointName}"}
+    # The packaging merges a template that declares that parameter into chalice's SAM template.
+    merge = re.search(r"--merge-template\s+(\S+)",
+                      (REPO / packaging.buildspec_path()).read_text())
+    assert merge is not None
+    merged = json.loads((REPO / "chalice-api" / merge.group(1)).resolve().read_text())
+    assert set(merged["Parameters"]) == set(overrides)
+
+
+def test_prod_stage_runs_in_the_documented_order():
+    prod = [a.name for a in pipeline_actions() if a.stage == "Prod"]
+    assert prod == ["DeployProd", "PackageApi", "DeployApi", "SmokeTest", "TeardownQA"]
+    assert action("TeardownQA").configuration["ActionMode"] == "DELETE_ONLY"
+    assert action("TeardownQA").configuration["StackName"] == action("DeployQA").configuration[
+        "StackName"]

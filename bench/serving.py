@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,17 +38,25 @@ MODEL = REPO / "model"
 BYO = Path(__file__).resolve().parent / "byo"
 SHARED_DATA = REPO.parent / "shared" / "data"
 PAYLOAD = "3,male,22\n"
-SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 sys.path.insert(0, str(MODEL))  # the BYO forest is fitted by the model's own training code
 from titanic.dataset import read_split  # noqa: E402
 from titanic.preprocessor import Preprocessor  # noqa: E402
+from titanic.serve import SINGLE_THREADED  # noqa: E402
 from titanic.train import fit_forest  # noqa: E402
+
+
+@dataclass
+class Stack:
+    name: str
+    url: str
+    log: Path
+    process: subprocess.Popen | None = None
 
 
 def missing_tools() -> list[str]:
     problems = []
-    absent = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
+    absent = [tool for tool in ("wrk", "nginx") if shutil.which(tool, path=env()["PATH"]) is None]
     if absent:
         problems.append(f"apt-get install -y {' '.join(absent)}")
     modules = [m for m in ("flask", "gunicorn", "gevent", "pandas")
@@ -108,28 +117,25 @@ def post(url: str, body: str) -> str:
     return response.text
 
 
-def wait_ready(name: str, url: str, process: subprocess.Popen, log: Path) -> None:
+def start(stack: Stack, command: Path, **variables: str | Path) -> None:
+    """Start a stack in its own process group and wait until its /ping answers 200."""
+    with stack.log.open("wb") as out:
+        stack.process = subprocess.Popen([str(command)], cwd=command.parent,
+                                         env=env(**variables), stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"{name} exited:\n{log.read_text()}")
+    while time.monotonic() < deadline and stack.process.poll() is None:
         try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+            if httpx.get(f"{stack.url}/ping", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
-    sys.exit(f"{name} did not answer /ping within 60 s:\n{log.read_text()}")
+    sys.exit(f"{stack.name} did not come up:\n{stack.log.read_text()}")
 
 
-def start(command: list[str], cwd: Path, log: Path, **variables: str | Path,
-          ) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=cwd, env=env(**variables), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
+def stop(stack: Stack) -> None:
+    process = stack.process
+    if process is not None and process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
@@ -170,35 +176,30 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sagepipe-bench-"))
     work.chmod(0o755)  # nginx workers run unprivileged and must reach the gunicorn socket
-    processes: list[subprocess.Popen] = []
+    byo_port, our_port = free_port(), free_port()
+    stacks = {
+        "byo": Stack("classic BYO: nginx + gunicorn gevent + Flask + pandas + sklearn",
+                     f"http://127.0.0.1:{byo_port}", work / "byo.log"),
+        "ours": Stack("model/serve: granian WSGI + ONNX Runtime",
+                      f"http://127.0.0.1:{our_port}", work / "serve.log"),
+    }
     try:
         print(f"training the model in {work} ...", flush=True)
         prepared, model_dir = train_model(work)
         byo_model(prepared, model_dir, work / "byo-model")
-        byo_port, our_port = free_port(), free_port()
         conf = string.Template((BYO / "nginx.conf").read_text())
         (work / "nginx.conf").write_text(conf.safe_substitute(RUN_DIR=work, PORT=byo_port))
-        stacks = {
-            "byo": ("classic BYO: nginx + gunicorn gevent + Flask + pandas + sklearn",
-                    f"http://127.0.0.1:{byo_port}",
-                    start([str(BYO / "serve")], BYO, work / "byo.log", BYO_RUN_DIR=work,
-                          SM_MODEL_DIR=work / "byo-model", MODEL_SERVER_WORKERS=args.workers)),
-            "ours": ("model/serve: granian WSGI + ONNX Runtime",
-                     f"http://127.0.0.1:{our_port}",
-                     start([str(MODEL / "serve")], MODEL, work / "serve.log",
-                           SM_MODEL_DIR=model_dir, SAGEMAKER_BIND_TO_PORT=our_port,
-                           MODEL_SERVER_HOST="127.0.0.1",
-                           SAGEMAKER_MODEL_SERVER_WORKERS=args.workers)),
-        }
-        processes.extend(process for _, _, process in stacks.values())
-        for key, (name, url, process) in stacks.items():
-            wait_ready(name, url, process, work / ("byo.log" if key == "byo" else "serve.log"))
+        start(stacks["byo"], BYO / "serve", BYO_RUN_DIR=work, SM_MODEL_DIR=work / "byo-model",
+              MODEL_SERVER_WORKERS=args.workers)
+        start(stacks["ours"], MODEL / "serve", SM_MODEL_DIR=model_dir,
+              SAGEMAKER_BIND_TO_PORT=our_port, MODEL_SERVER_HOST="127.0.0.1",
+              SAGEMAKER_MODEL_SERVER_WORKERS=args.workers)
 
         rows = [line.split(",") for line in
                 (SHARED_DATA / "titanic_test.csv").read_text().splitlines()[1:]]
         batch = "".join(f"{pclass},{sex},{age}\n" for _, pclass, sex, age in rows)
-        byo_labels = post(stacks["byo"][1], batch).split()
-        our_labels = [line.split(",")[0] for line in post(stacks["ours"][1], batch).split()]
+        byo_labels = post(stacks["byo"].url, batch).split()
+        our_labels = [line.split(",")[0] for line in post(stacks["ours"].url, batch).split()]
         if byo_labels != our_labels:
             sys.exit("the two stacks disagree on the test rows: not the same model")
         print(f"both stacks predict the same {len(rows)} test labels; "
@@ -209,20 +210,20 @@ def main() -> int:
                           'wrk.headers["Content-Type"] = "text/csv"\n')
         runs: dict[str, list[dict[str, float]]] = {key: [] for key in stacks}
         for _ in range(args.rounds):
-            for key, (_, url, _) in stacks.items():
-                load(url, script, 2, args.connections)  # warm-up
-                runs[key].append(load(url, script, args.duration, args.connections))
+            for key, stack in stacks.items():
+                load(stack.url, script, 2, args.connections)  # warm-up
+                runs[key].append(load(stack.url, script, args.duration, args.connections))
     finally:
-        for process in processes:
-            stop(process)
+        for stack in stacks.values():
+            stop(stack)
         shutil.rmtree(work, ignore_errors=True)
 
     results = {key: {metric: statistics.median(run[metric] for run in runs[key])
                      for metric in ("req_per_s", "p50_ms", "p99_ms")} for key in runs}
     print(f"\n{'stack':<66}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    for key, (name, _, _) in stacks.items():
+    for key, stack in stacks.items():
         result = results[key]
-        print(f"{name:<66}{result['req_per_s']:>10.0f}{result['p50_ms']:>9.2f}"
+        print(f"{stack.name:<66}{result['req_per_s']:>10.0f}{result['p50_ms']:>9.2f}"
               f"{result['p99_ms']:>9.2f}")
         for run in runs[key]:
             if run["non_2xx"] or run["socket_errors"]:

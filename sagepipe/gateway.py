@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sagepipe import __version__
+from sagepipe.apigateway.models import ApiHosting
+from sagepipe.apigateway.responses import ServerlessService
 from sagepipe.config import Settings
 from sagepipe.ecr.models import Ecr
 from sagepipe.errors import AWSError
@@ -55,6 +57,8 @@ class LocalAWS:
             "sagemaker", [self.sagemaker.jobs, self.sagemaker.endpoints], "SageMaker")
         self._runtime = RuntimeService(self.sagemaker.endpoints)
         self._ecr = JsonProtocolService("ecr", [Ecr(settings, self.images)], "ECR")
+        self.apis = ApiHosting(self.store, settings, self.s3)
+        self._serverless = ServerlessService(self.apis)
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,
                            methods=["GET", "PUT", "POST", "DELETE", "HEAD"])
@@ -62,15 +66,19 @@ class LocalAWS:
     @asynccontextmanager
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
+        self.apis.start()
         try:
             yield
         finally:
+            self.apis.shutdown()
             self.sagemaker.shutdown()
 
     async def _route(self, request: Request) -> Response:
         if request.url.path == "/_sagepipe/health":
             return JSONResponse({"status": "running", "version": __version__,
                                  "home": str(self.settings.home)})
+        if request.url.path.startswith(ServerlessService.PREFIX):
+            return await self._serverless(request)
         service = signing_service(request)
         if service == "sagemaker":
             if request.headers.get("x-amz-target", "").startswith("SageMaker."):

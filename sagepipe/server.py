@@ -18,6 +18,10 @@ import uvicorn
 from sagepipe.config import HOST, Settings
 
 
+class StartError(RuntimeError):
+    """The local AWS did not come up; the message says where its log is."""
+
+
 def pid_file(settings: Settings) -> Path:
     return settings.home / "gateway.pid"
 
@@ -57,14 +61,14 @@ def start_background(settings: Settings, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the local AWS exited at start (code {proc.returncode}); "
+            raise StartError(f"the local AWS exited at start (code {proc.returncode}); "
                                f"see {log_file(settings)}")
         if is_up(settings):
             pid_file(settings).write_text(str(proc.pid))
             return proc.pid
         time.sleep(0.1)
     proc.terminate()
-    raise RuntimeError(f"the local AWS did not answer within {timeout:.0f}s; "
+    raise StartError(f"the local AWS did not answer within {timeout:.0f}s; "
                        f"see {log_file(settings)}")
 
 

@@ -23,7 +23,7 @@ class Row:
     line: int
     passenger: Passenger
     label: int
-    missing: tuple[str, ...] = ()  # columns left empty in the file
+    missing: tuple[str, ...]  # columns left empty in the file
 
 
 @dataclass(frozen=True)

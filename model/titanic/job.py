@@ -22,8 +22,8 @@ class ArgumentParser(argparse.ArgumentParser):
         raise JobFailure(f"bad arguments: {message} (usage: {self.format_usage().strip()})")
 
 
-def run_job(main: Callable[[], None], failure_file: Callable[[], Path]) -> int:
-    """Run `main`; on any failure write the reason to `failure_file()` and return 1."""
+def run_job(main: Callable[[], None], failure_file: Path) -> int:
+    """Run `main`; on any failure write the reason to `failure_file` and return 1."""
     try:
         main()
     except JobFailure as failure:
@@ -35,7 +35,6 @@ def run_job(main: Callable[[], None], failure_file: Callable[[], Path]) -> int:
         return 0
     reason = " ".join(reason.split())  # one line, as SageMaker shows it
     print(f"FAILED: {reason}", file=sys.stderr)
-    path = failure_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(reason + "\n")
+    failure_file.parent.mkdir(parents=True, exist_ok=True)
+    failure_file.write_text(reason + "\n")
     return 1

@@ -37,14 +37,14 @@ def decode(body: bytes) -> str:
     return text
 
 
-def _header(cells: list[str]) -> list[int] | None:
+def _header(cells: list[str], line: int) -> list[int] | None:
     """Column positions of Pclass, Sex, Age if `cells` is a header line, else None."""
     names = [cell.strip().lower() for cell in cells]
     wanted = [name.lower() for name in FEATURES]
     if not {*wanted, LABEL.lower()}.intersection(names):
         return None
     if sorted(name for name in names if name != LABEL.lower()) != sorted(wanted):
-        raise PayloadError(f"line 1: header {','.join(cells)!r} must name each of {COLUMNS} "
+        raise PayloadError(f"line {line}: header {','.join(cells)!r} must name each of {COLUMNS} "
                            f"once ({LABEL} may be present and is ignored)")
     return [names.index(name) for name in wanted]
 
@@ -60,7 +60,7 @@ def parse_csv(text: str, parse: Parse) -> list[Passenger]:
     try:
         rows = (cells for cells in reader if not _blank(cells))
         first = next(rows, None)
-        positions = _header(first) if first else None
+        positions = _header(first, reader.line_num) if first else None
         if positions is None:  # no header: the first line is data
             positions, width = list(range(len(FEATURES))), len(FEATURES)
             rows = itertools.chain([first] if first else [], rows)

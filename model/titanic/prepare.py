@@ -26,7 +26,7 @@ REPORT_FILE = "validation_report.json"
 REJECTED_EXAMPLES = 20  # rejected rows quoted in the report; all are counted
 
 
-def _fraction(text: str) -> float:
+def fraction(text: str) -> float:
     value = float(text)
     if not 0 < value < 0.5:
         raise ValueError(text)
@@ -39,9 +39,9 @@ def _arguments(argv: Sequence[str] | None) -> tuple[Path, Path, int, float, floa
                         help="directory of raw CSV files (Survived,Pclass,Sex,Age)")
     parser.add_argument("--output", type=Path, default=PROCESSING_OUTPUT)
     parser.add_argument("--seed", type=int, default=42, help="seed of the stratified split")
-    parser.add_argument("--validation-fraction", type=_fraction, default=0.15,
+    parser.add_argument("--validation-fraction", type=fraction, default=0.15,
                         help="share of the rows for validation, in (0, 0.5)")
-    parser.add_argument("--test-fraction", type=_fraction, default=0.15,
+    parser.add_argument("--test-fraction", type=fraction, default=0.15,
                         help="share of the rows for test, in (0, 0.5)")
     args = parser.parse_args(argv)
     return args.input, args.output, args.seed, args.validation_fraction, args.test_fraction
@@ -120,4 +120,4 @@ def prepare(input_dir: Path, output: Path, seed: int, validation: float, test: f
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_job(lambda: prepare(*_arguments(argv)), lambda: output_dir() / "message")
+    return run_job(lambda: prepare(*_arguments(argv)), output_dir() / "message")

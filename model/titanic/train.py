@@ -142,4 +142,4 @@ def train() -> None:
 
 
 def main() -> int:
-    return run_job(train, lambda: output_dir() / "failure")
+    return run_job(train, output_dir() / "failure")

@@ -17,7 +17,7 @@ from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry
-from sagepipe.server import is_up, log_file, start_background, stop
+from sagepipe.server import StartError, is_up, log_file, start_background, stop
 from sagepipe.store import Store
 
 console = Console()
@@ -50,7 +50,7 @@ def up(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     try:
         pid = start_background(settings)
-    except RuntimeError as exc:
+    except StartError as exc:
         raise fail(str(exc)) from None
     err.print(f"[green]local AWS up[/green] at {settings.endpoint_url} (pid {pid}, "
               f"home {settings.home})\nPoint AWS clients at it with:")

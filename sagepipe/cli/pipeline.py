@@ -18,7 +18,7 @@ from sagepipe.cloudformation.template import TemplateError
 from sagepipe.config import Settings
 from sagepipe.pipeline.executor import PipelineError, executor_for
 from sagepipe.pipeline.history import History
-from sagepipe.server import is_up
+from sagepipe.server import StartError, is_up
 from sagepipe.store import Store
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "InProgress": "yellow", "Pending": "dim"}
@@ -44,7 +44,7 @@ def run(
     try:
         executor = executor_for(settings, repo_root(), auto_approve, template)
         doc = executor.run()
-    except (PipelineError, TemplateError) as exc:
+    except (PipelineError, TemplateError, StartError) as exc:
         raise fail(str(exc)) from None
     if doc["Status"] != "Succeeded":
         raise typer.Exit(1)

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from sagepipe.cloudformation import serverless
 from sagepipe.config import arn
 from sagepipe.protocols.aws_json import service_model
 
@@ -145,5 +146,5 @@ def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
 
 
-EMULATED: dict[str, SageMakerResource] = {t.type_name: t for t in
-                                          (Model(), EndpointConfig(), Endpoint())}
+EMULATED: dict[str, Any] = {t.type_name: t for t in
+                            (Model(), EndpointConfig(), Endpoint(), *serverless.TYPES)}

@@ -156,7 +156,7 @@ class Stacks:
             self._delete_all(created, order)
             self._save(name, self._doc("ROLLBACK_COMPLETE", {}, [], {}, parameters, str(exc)))
             raise StackError(f"stack {name} failed to create and was rolled back: {exc}") from None
-        outputs = self._outputs(rendered)
+        outputs = self._outputs(rendered, planned)
         self._save(name, self._doc("CREATE_COMPLETE", planned, order, outputs, parameters))
         self.log(f"stack {name}: CREATE_COMPLETE")
         return outputs
@@ -190,7 +190,7 @@ class Stacks:
         leftovers = {k: v for k, v in previous.items()
                      if k not in planned or planned[k].name != v.name}
         self._delete_all(leftovers, current["Order"])
-        outputs = self._outputs(rendered)
+        outputs = self._outputs(rendered, planned)
         self._save(name, self._doc("UPDATE_COMPLETE", planned, order, outputs, parameters))
         self.log(f"stack {name}: UPDATE_COMPLETE")
         return outputs
@@ -221,9 +221,18 @@ class Stacks:
                 self.log(f"  {logical} ({item.type}): deleting {item.name}")
                 handler.delete(self.sm, item.name)
 
-    @staticmethod
-    def _outputs(rendered: dict[str, Any]) -> dict[str, str]:
-        return {k: str(v["Value"]) for k, v in rendered.get("Outputs", {}).items()}
+    def _outputs(self, rendered: dict[str, Any],
+                 deployed: dict[str, Deployed]) -> dict[str, str]:
+        """The outputs, with an emulated resource's AWS address made local where its type can
+        (`localize`: a REST API's execute-api URL becomes the 127.0.0.1 one it answers on)."""
+        outputs = {k: str(v["Value"]) for k, v in rendered.get("Outputs", {}).items()}
+        for item in deployed.values():
+            localize = getattr(EMULATED.get(item.type), "localize", None)
+            for key, value in list(outputs.items()) if localize else ():
+                outputs[key] = localize(self.sm, item.name, value)
+                if outputs[key] != value:
+                    self.log(f"  output {key}: {outputs[key]} (in AWS: {value})")
+        return outputs
 
     @staticmethod
     def _doc(status: str, resources: dict[str, Deployed], order: list[str],

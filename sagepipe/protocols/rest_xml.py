@@ -7,7 +7,6 @@ lists, timestamp formats), so member and element names here are botocore's, not 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import email.utils
 import xml.etree.ElementTree as ET  # builds XML only; parsing goes through defusedxml
@@ -23,7 +22,7 @@ from sagepipe.errors import AWSError
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
-def _malformed(detail: str) -> AWSError:
+def malformed_xml(detail: str) -> AWSError:
     return AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
                     f"validate against our published schema: {detail}")
 
@@ -65,13 +64,12 @@ def _from_text(shape: Shape, text: str) -> Any:
 
 
 def _to_text(shape: Shape, value: Any, default_time_format: str) -> str:
+    """A scalar's wire text; timestamps are epoch seconds, formatted as the model says."""
     if shape.type_name == "boolean":
         return "true" if value else "false"
     if shape.type_name == "timestamp":
-        style = shape.serialization.get("timestampFormat", default_time_format)
-        if isinstance(value, dt.datetime):
-            value = calendar.timegm(value.utctimetuple())
-        return format_timestamp(value, style)
+        return format_timestamp(value, shape.serialization.get("timestampFormat",
+                                                               default_time_format))
     return str(value)
 
 
@@ -109,10 +107,10 @@ def read_payload(member: Shape, body: bytes) -> dict[str, Any]:
     try:
         root = fromstring(body)
     except (ParseError, DefusedXmlException) as exc:
-        raise _malformed(str(exc)) from None
+        raise malformed_xml(str(exc)) from None
     expected = member.serialization.get("name", member.name)
     if _local(root.tag) != expected:
-        raise _malformed(f"expected a <{expected}> document, got <{_local(root.tag)}>")
+        raise malformed_xml(f"expected a <{expected}> document, got <{_local(root.tag)}>")
     return _from_element(member, root)
 
 
@@ -140,7 +138,7 @@ def _from_element(shape: Shape, element: ET.Element) -> Any:
     try:
         return _from_text(shape, text)
     except ValueError:
-        raise _malformed(f"<{_local(element.tag)}> holds {text!r}, not a "
+        raise malformed_xml(f"<{_local(element.tag)}> holds {text!r}, not a "
                          f"{shape.type_name}") from None
 
 

@@ -23,6 +23,11 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in tags or etag.strip('"') in tags
 
 
+def precondition_failed(condition: str) -> AWSError:
+    return AWSError("PreconditionFailed", "At least one of the pre-conditions you specified did "
+                    "not hold", 412, Condition=condition)
+
+
 def check_preconditions(etag: str, modified: float, *, if_match: str | None = None,
                         if_none_match: str | None = None,
                         if_modified_since: float | None = None,
@@ -31,11 +36,9 @@ def check_preconditions(etag: str, modified: float, *, if_match: str | None = No
     seconds = math.floor(modified)
     if if_match is not None:
         if not _matches(if_match, etag):
-            raise AWSError("PreconditionFailed", "At least one of the pre-conditions you "
-                           "specified did not hold", 412, Condition="If-Match")
+            raise precondition_failed("If-Match")
     elif if_unmodified_since is not None and seconds > if_unmodified_since:
-        raise AWSError("PreconditionFailed", "At least one of the pre-conditions you specified "
-                       "did not hold", 412, Condition="If-Unmodified-Since")
+        raise precondition_failed("If-Unmodified-Since")
     if if_none_match is not None:
         if _matches(if_none_match, etag):
             raise AWSError("NotModified", "Not Modified", 304, Condition="If-None-Match")

@@ -1,4 +1,5 @@
-"""The local S3: buckets, objects and multipart uploads in the store, their bytes as blob files.
+"""The local S3: buckets and objects in the store, their bytes as blob files (multipart
+uploads in `s3.multipart`, file transfers for the other local services in `s3.transfers`).
 
 Every write follows one order: stream the bytes to a temp file, seal it as a blob (a rename),
 commit the row that points at it, and only then remove the blob it replaced. A failure before
@@ -11,11 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import ipaddress
 import json
-import re
-import secrets
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -24,11 +21,21 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from sagepipe.config import ACCOUNT_ID, Settings
-from sagepipe.errors import AWSError, validation
+from sagepipe.errors import AWSError
 from sagepipe.s3.blobs import BlobStore, BlobWriter
 from sagepipe.s3.checksums import BodyDigests
-from sagepipe.s3.conditions import check_preconditions
+from sagepipe.s3.conditions import check_preconditions, precondition_failed
 from sagepipe.s3.listing import Page, list_page
+from sagepipe.s3.multipart import MultipartUploads
+from sagepipe.s3.rules import (
+    check_bucket_name,
+    check_key,
+    check_write,
+    no_such_bucket,
+    no_such_key,
+    parse_s3_uri,
+)
+from sagepipe.s3.transfers import LocalTransfers
 from sagepipe.store import Store
 
 DDL = """
@@ -94,30 +101,6 @@ class StoredObject:
                    json.loads(row["attrs"]))
 
 
-@dataclass(frozen=True)
-class Upload:
-    id: str
-    bucket: str
-    key: str
-    initiated: float
-    attrs: Attrs
-
-
-@dataclass(frozen=True)
-class Part:
-    number: int
-    blob: str
-    size: int
-    etag: str
-    modified: float
-
-
-def multipart_etag(parts: list[Part]) -> str:
-    digest = hashlib.md5(b"".join(bytes.fromhex(p.etag.strip('"')) for p in parts),
-                         usedforsecurity=False)
-    return f'"{digest.hexdigest()}-{len(parts)}"'
-
-
 def _claim(lock_path: Path) -> IO[bytes] | None:
     """Hold the S3 directory for this process's lifetime, or None if another process does."""
     handle = open(lock_path, "ab")  # noqa: SIM115 - held open on purpose
@@ -129,7 +112,7 @@ def _claim(lock_path: Path) -> IO[bytes] | None:
     return handle
 
 
-class S3Backend:
+class S3Backend(MultipartUploads, LocalTransfers):
     """State and behaviour of the local S3; `responses.S3Service` puts it on the wire."""
 
     parse_s3_uri = staticmethod(parse_s3_uri)
@@ -223,7 +206,8 @@ class S3Backend:
                 self._require_bucket(db, bucket)
                 old = db.execute("SELECT * FROM s3_objects WHERE bucket = ? AND key = ?",
                                  (bucket, key)).fetchone()
-                _check_write(old, key, if_match, if_none_match)
+                check_write(key, (old["etag"], old["modified"]) if old else None, if_match,
+                            if_none_match)
                 db.execute(
                     "INSERT INTO s3_objects(bucket, key, blob, size, etag, modified, attrs) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, key) DO UPDATE SET "
@@ -325,117 +309,3 @@ class S3Backend:
             if len(rows) < SCAN_BATCH:
                 return
             start, sql = rows[-1]["key"], SCAN_AFTER
-
-    # Multipart uploads --------------------------------------------------------------------
-
-    def create_upload(self, bucket: str, key: str, attrs: Attrs) -> Upload:
-        check_key(key)
-        upload = Upload(secrets.token_urlsafe(48), bucket, key, time.time(), attrs)
-        with self.store.tx() as db:
-            self._require_bucket(db, bucket)
-            db.execute("INSERT INTO s3_uploads(id, bucket, key, initiated, attrs) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (upload.id, bucket, key, upload.initiated, json.dumps(attrs)))
-        return upload
-
-    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        row = self.store.one("SELECT * FROM s3_uploads WHERE id = ? AND bucket = ? AND key = ?",
-                             upload_id, bucket, key)
-        if row is None:
-            self.get_bucket(bucket)
-            raise no_such_upload(upload_id)
-        return Upload(row["id"], row["bucket"], row["key"], row["initiated"],
-                      json.loads(row["attrs"]))
-
-    def upload_part(self, upload: Upload, number: int, body: BlobWriter) -> Part:
-        check_part_number(number)
-        body.verify()
-        part = Part(number, body.seal(), body.size, f'"{body.md5.hex()}"', time.time())
-        try:
-            with self.store.tx() as db:
-                if db.execute("SELECT 1 FROM s3_uploads WHERE id = ?",
-                              (upload.id,)).fetchone() is None:
-                    raise no_such_upload(upload.id)
-                old = db.execute("SELECT blob FROM s3_parts WHERE upload = ? AND number = ?",
-                                 (upload.id, number)).fetchone()
-                db.execute("INSERT OR REPLACE INTO s3_parts(upload, number, blob, size, etag, "
-                           "modified) VALUES (?, ?, ?, ?, ?, ?)",
-                           (upload.id, number, part.blob, part.size, part.etag, part.modified))
-        except BaseException:
-            self.blobs.remove(part.blob)
-            raise
-        if old:
-            self.blobs.remove(old["blob"])
-        return part
-
-    def list_parts(self, upload: Upload, *, after: int = 0,
-                   max_parts: int = 1000) -> tuple[list[Part], bool]:
-        rows = self.store.query("SELECT * FROM s3_parts WHERE upload = ? AND number > ? "
-                                "ORDER BY number LIMIT ?", upload.id, after, max_parts + 1)
-        parts = [Part(r["number"], r["blob"], r["size"], r["etag"], r["modified"]) for r in rows]
-        return parts[:max_parts], len(parts) > max_parts
-
-    def complete_upload(self, upload: Upload, chosen: list[tuple[int, str]], *,
-                        if_match: str | None = None,
-                        if_none_match: str | None = None) -> StoredObject:
-        """Join the chosen (part number, ETag) parts into the object; other parts are dropped."""
-        parts = self._chosen_parts(upload, chosen)
-        body = self.writer()
-        try:
-            with contextlib.ExitStack() as stack:
-                try:
-                    handles = [stack.enter_context(self.blobs.open(p.blob)) for p in parts]
-                except FileNotFoundError:  # re-uploaded since the check: ETags changed
-                    raise _invalid_part() from None
-                for handle in handles:
-                    body.copy_from(handle)
-            blob = body.seal()
-        finally:
-            body.discard()
-
-        def close_upload(db: sqlite3.Connection) -> list[str]:
-            blobs = db.execute("DELETE FROM s3_parts WHERE upload = ? RETURNING blob",
-                               (upload.id,)).fetchall()
-            if db.execute("DELETE FROM s3_uploads WHERE id = ?", (upload.id,)).rowcount == 0:
-                raise no_such_upload(upload.id)
-            return [row["blob"] for row in blobs]
-
-        return self._commit(upload.bucket, upload.key, blob, body.size, multipart_etag(parts),
-                            upload.attrs, if_match=if_match, if_none_match=if_none_match,
-                            also=close_upload)
-
-    def _chosen_parts(self, upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:
-        if not chosen:
-            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
-                           "validate against our published schema: list at least one Part.")
-        numbers = [number for number, _ in chosen]
-        if numbers != sorted(set(numbers)):
-            raise AWSError("InvalidPartOrder", "The list of parts was not in ascending order. "
-                           "Parts must be ordered by part number, each listed once.")
-        stored, _ = self.list_parts(upload, max_parts=MAX_PART_NUMBER)
-        by_number = {p.number: p for p in stored}
-        parts = []
-        for number, etag in chosen:
-            part = by_number.get(number)
-            if part is None or part.etag.strip('"') != etag.strip('"'):
-                raise _invalid_part(number, etag)
-            parts.append(part)
-        for part in parts[:-1]:
-            if part.size < MIN_PART_SIZE:
-                raise AWSError("EntityTooSmall", "Your proposed upload is smaller than the "
-                               f"minimum allowed object size: every part but the last must be "
-                               f"at least {MIN_PART_SIZE} bytes.", ProposedSize=str(part.size),
-                               MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.number),
-                               ETag=part.etag)
-        return parts
-
-    def abort_upload(self, upload: Upload) -> None:
-        with self.store.tx() as db:
-            blobs = db.execute("DELETE FROM s3_parts WHERE upload = ? RETURNING blob",
-                               (upload.id,)).fetchall()
-            if db.execute("DELETE FROM s3_uploads WHERE id = ?", (upload.id,)).rowcount == 0:
-                raise no_such_upload(upload.id)
-        self.blobs.remove(*(row["blob"] for row in blobs))
-
-
-

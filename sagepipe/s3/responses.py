@@ -3,8 +3,8 @@
 Routing, input members and output layout come from botocore's S3 model (`s3.routing`,
 `protocols.rest_xml`); each handler below turns one operation's parameters (botocore member
 names) into calls on `S3Backend` and returns the output members, or a streaming response.
-Bodies are streamed to disk, never held whole in memory; file and database work runs in
-worker threads, off the event loop.
+Bodies are streamed to and from disk (`s3.streams`); file and database work runs in worker
+threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ import binascii
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from functools import partial
-from typing import Any, BinaryIO, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -29,21 +26,28 @@ from sagepipe.errors import AWSError
 from sagepipe.protocols.aws_json import operation_name, service_model
 from sagepipe.protocols.rest_xml import (
     error_body,
+    malformed_xml,
     read_input,
     read_payload,
     write_body,
     write_headers,
 )
-from sagepipe.s3.blobs import CHUNK, BlobWriter
-from sagepipe.s3.checksums import BodyDigests
 from sagepipe.s3.conditions import byte_range, check_preconditions
 from sagepipe.s3.listing import Page
-from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject, check_part_number
+from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject
 from sagepipe.s3.routing import Router, locate
+from sagepipe.s3.rules import check_part_number
+from sagepipe.s3.streams import (
+    body_was_read,
+    declares_body,
+    read_blob,
+    read_xml_body,
+    receive_object,
+    run,
+)
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Params = dict[str, Any]
 Result = dict[str, Any] | Response
 
@@ -68,16 +72,9 @@ ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 OWNER = {"ID": OWNER_ID, "DisplayName": "sagepipe"}
 MAX_METADATA_BYTES = 2048
-MAX_OBJECT_BYTES = 5 * 1024**3
-MAX_XML_BYTES = 10 * 1024**2
 MAX_KEYS = 1000
 MAX_DELETE_KEYS = 1000
 SIGNING_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/]+)/")
-
-
-async def run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Blocking backend work (files, SQLite) in a worker thread."""
-    return await run_in_threadpool(partial(func, *args, **kwargs))
 
 
 def encode_token(marker: str) -> str:
@@ -117,7 +114,7 @@ class S3Service:
                                             "internal error; see the gateway log.", 500),
                                    request_id, request.method)
         response.headers["x-amz-request-id"] = request_id
-        if _declares_body(request) and not getattr(request.state, "body_read", False):
+        if declares_body(request) and not body_was_read(request):
             # Unread body bytes would be parsed as the next request on this connection.
             response.headers["connection"] = "close"
         return response
@@ -147,7 +144,7 @@ class S3Service:
                            f"{ACCOUNT_ID}, not {params['ExpectedBucketOwner']}.", 403)
         payload = op.input_shape.serialization.get("payload") if op.input_shape else None
         if payload and op.input_shape.members[payload].type_name == "structure":
-            body = await self._small_body(request, op.http_checksum.get(
+            body = await read_xml_body(request, op.http_checksum.get(
                 "requestChecksumRequired", False))
             if body.strip():
                 params[payload] = read_payload(op.input_shape.members[payload], body)
@@ -160,69 +157,10 @@ class S3Service:
                         write_headers(op.output_shape, result),
                         media_type="application/xml" if body else None)
 
-    # Request bodies -----------------------------------------------------------------------
-
-    @staticmethod
-    async def _small_body(request: Request, checksum_required: bool) -> bytes:
-        """An XML request body, bounded in size and checked against its digests."""
-        digests = BodyDigests(request.headers)
-        if checksum_required and not digests.sent_any:
-            raise AWSError("InvalidRequest", "Missing required header for this request: "
-                           "Content-MD5 (or an x-amz-checksum-* header).")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_XML_BYTES:
-                raise AWSError("MaxMessageLengthExceeded", "Your request was too big: XML "
-                               f"request bodies are limited to {MAX_XML_BYTES} bytes.")
-            chunks.append(chunk)
-        request.state.body_read = True
-        body = b"".join(chunks)
-        digests.update(body)
-        digests.verify()
-        return body
-
-    @asynccontextmanager
-    async def _object_body(self, request: Request, params: Params) -> AsyncIterator[BlobWriter]:
-        """Stream an object body to a temp file; it is gone at exit unless a commit took it."""
-        if "aws-chunked" in params.get("ContentEncoding", "") or \
-                request.headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
-            raise AWSError("NotImplemented", "sagepipe's local S3 does not accept aws-chunked "
-                           "(streaming-signed) bodies; send the body with a Content-Length, as "
-                           "boto3 and the AWS CLI do over http.", 501)
-        length = params.get("ContentLength")
-        if length is None and "chunked" not in request.headers.get("transfer-encoding", ""):
-            raise AWSError("MissingContentLength", "You must provide the Content-Length HTTP "
-                           "header.", 411)
-        if length is not None and length > MAX_OBJECT_BYTES:
-            raise AWSError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed "
-                           f"size of {MAX_OBJECT_BYTES} bytes; use a multipart upload.",
-                           ProposedSize=str(length), MaxSizeAllowed=str(MAX_OBJECT_BYTES))
-        body = await run(self.backend.writer, BodyDigests(request.headers))
-        try:
-            buffer = bytearray()
-            async for chunk in request.stream():
-                buffer += chunk
-                if len(buffer) >= CHUNK:
-                    await run(body.write, bytes(buffer))
-                    buffer.clear()
-            await run(body.write, bytes(buffer))
-            request.state.body_read = True
-            if length is not None and body.size != length:
-                raise AWSError("IncompleteBody", "You did not provide the number of bytes "
-                               f"specified by the Content-Length HTTP header ({body.size} of "
-                               f"{length}).")
-            yield body
-        finally:
-            await run(body.discard)
-
-    def _stored_members(self, params: Params) -> dict[str, Any]:
+    def _object_attrs(self, params: Params) -> dict[str, Any]:
+        """What an object keeps from the request that writes it, checked as S3 checks it."""
         attrs = {name: params[name] for name in STORED_MEMBERS if name in params}
         attrs.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
-        attrs["ContentEncoding"] = ",".join(
-            e for e in attrs.get("ContentEncoding", "").split(",") if e.strip() != "aws-chunked")
-        if not attrs["ContentEncoding"]:
-            del attrs["ContentEncoding"]
         if attrs.get("StorageClass", "STANDARD") not in self.model.shape_for("StorageClass").enum:
             raise AWSError("InvalidStorageClass", "The storage class you specified is not "
                            "valid.", StorageClassRequested=attrs["StorageClass"])
@@ -351,9 +289,9 @@ class S3Service:
     # Objects ------------------------------------------------------------------------------
 
     async def put_object(self, request: Request, params: Params) -> Result:
-        attrs = self._stored_members(params)
+        attrs = self._object_attrs(params)
         await run(self.backend.get_bucket, params["Bucket"])  # before taking in the body
-        async with self._object_body(request, params) as body:
+        async with receive_object(request, self.backend, params.get("ContentLength")) as body:
             obj = await run(self.backend.put_object, params["Bucket"], params["Key"], body,
                             attrs, if_match=params.get("IfMatch"),
                             if_none_match=params.get("IfNoneMatch"))
@@ -387,6 +325,9 @@ class S3Service:
                 raise
             return Response(status_code=304, headers={
                 k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")})
+        except BaseException:
+            handle.close()
+            raise
         first, last = span if span else (0, obj.size - 1)
         headers["Content-Length"] = str(last - first + 1)
         if span:
@@ -394,7 +335,7 @@ class S3Service:
         if not send_body:
             handle.close()
             return Response(status_code=206 if span else 200, headers=headers)
-        return StreamingResponse(_read_chunks(handle, first, last - first + 1),
+        return StreamingResponse(read_blob(handle, first, last - first + 1),
                                  206 if span else 200, headers)
 
     def _object_headers(self, op_name: str, obj: StoredObject, params: Params) -> dict[str, str]:
@@ -413,20 +354,16 @@ class S3Service:
     async def delete_objects(self, _request: Request, params: Params) -> Result:
         request = params.get("Delete")
         if request is None:
-            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
-                           "validate against our published schema: send a <Delete> document.")
+            raise malformed_xml("send a <Delete> document.")
         keys = [entry.get("Key", "") for entry in request.get("Objects", [])]
         if not 1 <= len(keys) <= MAX_DELETE_KEYS:
-            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
-                           f"validate against our published schema: list 1 to "
-                           f"{MAX_DELETE_KEYS} <Object> elements.")
+            raise malformed_xml(f"list 1 to {MAX_DELETE_KEYS} <Object> elements.")
         errors = await run(self.backend.delete_objects, params["Bucket"], keys)
-        quiet = request.get("Quiet", False)
-        return {"Deleted": [] if quiet else [{"Key": key} for key, error in zip(keys, errors,
-                                                                                 strict=True)
-                                             if error is None],
+        outcomes = list(zip(keys, errors, strict=True))
+        return {"Deleted": [] if request.get("Quiet") else
+                [{"Key": key} for key, error in outcomes if error is None],
                 "Errors": [{"Key": key, "Code": error.code, "Message": error.message}
-                           for key, error in zip(keys, errors, strict=True) if error]}
+                           for key, error in outcomes if error is not None]}
 
     async def copy_object(self, _request: Request, params: Params) -> Result:
         source = _copy_source(params["CopySource"])
@@ -434,7 +371,7 @@ class S3Service:
         if directive not in ("COPY", "REPLACE"):
             raise AWSError("InvalidArgument", "Unknown metadata directive: use COPY or REPLACE.",
                            ArgumentName="x-amz-metadata-directive", ArgumentValue=directive)
-        attrs = self._stored_members(params) if directive == "REPLACE" else None
+        attrs = self._object_attrs(params) if directive == "REPLACE" else None
         conditions = {"if_match": params.get("CopySourceIfMatch"),
                       "if_none_match": params.get("CopySourceIfNoneMatch"),
                       "if_modified_since": params.get("CopySourceIfModifiedSince"),
@@ -447,14 +384,14 @@ class S3Service:
 
     async def create_multipart_upload(self, _request: Request, params: Params) -> Result:
         upload = await run(self.backend.create_upload, params["Bucket"], params["Key"],
-                           self._stored_members(params))
+                           self._object_attrs(params))
         return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id}
 
     async def upload_part(self, request: Request, params: Params) -> Result:
         check_part_number(params["PartNumber"])
         upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
-        async with self._object_body(request, params) as body:
+        async with receive_object(request, self.backend, params.get("ContentLength")) as body:
             part = await run(self.backend.upload_part, upload, params["PartNumber"], body)
         return {"ETag": part.etag}
 
@@ -464,9 +401,7 @@ class S3Service:
         chosen = [(part.get("PartNumber"), part.get("ETag", ""))
                   for part in params.get("MultipartUpload", {}).get("Parts", [])]
         if any(number is None for number, _ in chosen):
-            raise AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
-                           "validate against our published schema: every <Part> needs a "
-                           "<PartNumber>.")
+            raise malformed_xml("every <Part> needs a <PartNumber>.")
         obj = await run(self.backend.complete_upload, upload, chosen,
                         if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"))
         location = f"{str(request.base_url).rstrip('/')}/{upload.bucket}/{quote(upload.key)}"
@@ -496,11 +431,6 @@ class S3Service:
                 "StorageClass": upload.attrs.get("StorageClass", "STANDARD")}
 
 
-def _declares_body(request: Request) -> bool:
-    return request.headers.get("content-length", "0") != "0" or \
-        "chunked" in request.headers.get("transfer-encoding", "")
-
-
 def _copy_source(header: str) -> tuple[str, str]:
     """`x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded."""
     path, _, query = header.partition("?")
@@ -515,15 +445,3 @@ def _copy_source(header: str) -> tuple[str, str]:
     return bucket, key
 
 
-async def _read_chunks(handle: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
-    """`length` bytes of an open blob from `first` on, read in worker threads; closes it."""
-    try:
-        await run(handle.seek, first)
-        while length > 0:
-            chunk = await run(handle.read, min(CHUNK, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
-    finally:
-        handle.close()

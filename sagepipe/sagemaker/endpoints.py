@@ -67,7 +67,9 @@ class Endpoints(ModelCatalog):
         self.router = Router()
         self.capture = CaptureWriter(s3)
         self._tasks: dict[str, _Task] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _tasks
+        # Create/Update/Delete run one at a time, so a delete always sees the task it cancels.
+        self._control = threading.Lock()
         self._stopping = threading.Event()
         self.invoker = Invoker(self.router, self.capture, resources, settings)
 
@@ -138,9 +140,10 @@ class Endpoints(ModelCatalog):
                "CreationTime": now, "LastModifiedTime": now}
         if "DeploymentConfig" in params:
             doc["LastDeploymentConfig"] = params["DeploymentConfig"]
-        self.insert(ENDPOINT, name, doc)
-        self.table.add(name, deployment, "pending")
-        self._spawn(name, self._bring_up, deployment, "create")
+        with self._control:
+            self.insert(ENDPOINT, name, doc)
+            self.table.add(name, deployment, "pending")
+            self._spawn(name, self._bring_up, deployment, "create")
         return {"EndpointArn": doc["EndpointArn"]}
 
     def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,9 +165,10 @@ class Endpoints(ModelCatalog):
             if "DeploymentConfig" in params:
                 doc["LastDeploymentConfig"] = params["DeploymentConfig"]
 
-        doc = self.change(ENDPOINT, name, begin)
-        self.table.add(name, deployment, "pending")
-        self._spawn(name, self._bring_up, deployment, "update")
+        with self._control:
+            doc = self.change(ENDPOINT, name, begin)
+            self.table.add(name, deployment, "pending")
+            self._spawn(name, self._bring_up, deployment, "update")
         return {"EndpointArn": doc["EndpointArn"]}
 
     def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -175,12 +179,13 @@ class Endpoints(ModelCatalog):
                 raise validation(f'Endpoint "{doc["EndpointArn"]}" is already being deleted.')
             doc.update(EndpointStatus="Deleting", LastModifiedTime=time.time())
 
-        self.change(ENDPOINT, name, begin)
-        with self._lock:
-            previous = self._tasks.get(name)
-        if previous is not None:
-            previous.cancelled.set()
-        self._spawn(name, self._delete, previous)
+        with self._control:
+            self.change(ENDPOINT, name, begin)
+            with self._lock:
+                previous = self._tasks.get(name)
+            if previous is not None:
+                previous.cancelled.set()
+            self._spawn(name, self._delete, previous)
         return {}
 
     def describe_endpoint(self, params: dict[str, Any]) -> Document:

@@ -88,7 +88,7 @@ def test_predictions_equal_scikit_learn_across_the_input_space(server, prepared,
     expected = forest.predict_proba(features(rows))[:, 1]
     answer = json_answer(invoke(server, json.dumps(
         {"instances": [[int(r["Pclass"]), r["Sex"], float(r["Age"])] for r in rows]}), JSON))
-    assert [label for label, _ in answer] == (expected > 0.5).astype(int).tolist()
+    assert [label for label, _ in answer] == forest.predict(features(rows)).tolist()
     assert max(abs(probability - p) for (_, probability), p in zip(answer, expected,
                                                                       strict=True)) <= 1e-6
 

@@ -111,3 +111,17 @@ def test_bad_listing_arguments(s3, filled, local_aws):
         assert http.get(f"/{filled}", params={"max-keys": "many"}).status_code == 400
         assert http.get(f"/{filled}", params={"encoding-type": "base64"}).status_code == 400
     assert error_of(s3.list_objects_v2, Bucket=filled, MaxKeys=-1) == ("InvalidArgument", 400)
+
+
+def test_other_delimiters_and_partial_prefixes(s3, bucket):
+    for key in ("logs__2024__a", "logs__2024__b", "logs__2025__c", "logsheet", "other"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    listed = s3.list_objects_v2(Bucket=bucket, Delimiter="__", Prefix="logs")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["logs__"]
+    assert [o["Key"] for o in listed["Contents"]] == ["logsheet"]
+    keys, prefixes = all_keys(s3, bucket, Delimiter="__", Prefix="logs__",
+                              PaginationConfig={"PageSize": 1})
+    assert (keys, prefixes) == ([], ["logs__2024__", "logs__2025__"])
+    owned = s3.list_objects_v2(Bucket=bucket, Prefix="other", FetchOwner=True)
+    assert owned["Contents"][0]["Owner"]["ID"]
+    assert "Owner" not in s3.list_objects_v2(Bucket=bucket, Prefix="other")["Contents"][0]

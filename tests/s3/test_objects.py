@@ -228,3 +228,18 @@ def test_method_not_allowed_is_clean(bucket, local_aws):
         reply = http.post(f"/{bucket}/key")
     assert reply.status_code == 405
     assert b"<Code>MethodNotAllowed</Code>" in reply.content
+
+
+def test_modeled_errors_raise_botocore_typed_exceptions(s3, bucket):
+    """Codes match botocore's S3 error shapes, so boto3's typed exceptions work."""
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=bucket, Key="absent")
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        s3.list_objects_v2(Bucket=f"{bucket}-absent")
+    with pytest.raises(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId="absent")
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
+    with pytest.raises(s3.exceptions.InvalidObjectState):
+        s3.get_object(Bucket=bucket, Key="cold")

@@ -1,0 +1,98 @@
+"""One REST API's server process: its Lambda function's code (an unpacked deployment package)
+served on 127.0.0.1 by chalice.local's API Gateway emulation, under the stage's path, with the
+API definition's IAM auth checked before the function runs.
+
+The gateway starts it (`python -m sagepipe.apigateway.host SPEC.json`, see models.py). Emulated:
+routing, the Lambda proxy event, IAM (SigV4) authentication with API Gateway's 403 answers.
+Not emulated: IAM policy evaluation (whoever holds the local credentials may invoke), Lambda's
+timeout, memory limit and cold starts, throttling, API Gateway's payload limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import sys
+import uuid
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from chalice.config import Config
+from chalice.local import (
+    ChaliceRequestHandler,
+    ForbiddenError,
+    LocalGateway,
+    RouteMatcher,
+    create_local_server,
+)
+
+from sagepipe.apigateway.definition import ApiDefinition
+from sagepipe.apigateway.sigv4 import AuthFailure, verify
+from sagepipe.clients import LOCAL_CREDENTIALS
+from sagepipe.config import HOST
+
+SECRETS = {LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+
+
+def forbidden(error_type: str, message: str) -> ForbiddenError:
+    return ForbiddenError({"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
+                          json.dumps({"message": message}).encode())
+
+
+class StageGateway(LocalGateway):
+    """chalice.local's gateway behind the stage path (`/<stage>/...`) and the API's auth."""
+
+    def __init__(self, app: Any, config: Config, stage: str, definition: ApiDefinition,
+                 region: str) -> None:
+        super().__init__(app, config)
+        self.prefix = f"/{stage}"
+        self.definition = definition
+        self.region = region
+        self.routes = RouteMatcher(list(app.routes))
+
+    def handle_request(self, method: str, path: str, headers: dict[str, Any],
+                       body: bytes | None) -> dict[str, Any]:
+        inner = path[len(self.prefix):]
+        if not path.startswith(self.prefix) or inner[:1] not in ("", "/", "?"):
+            raise forbidden("MissingAuthenticationTokenException", "Missing Authentication Token")
+        inner = inner if inner.startswith("/") else "/" + inner
+        try:
+            route = self.routes.match_route(inner).route
+        except ValueError:  # unknown route: chalice.local answers as API Gateway does
+            route = None
+        if route is not None and self.definition.needs_sigv4(route, method):
+            try:
+                verify(method, path, headers, body or b"", SECRETS, self.region)
+            except AuthFailure as exc:
+                raise forbidden(exc.error_type, exc.message) from None
+        return super().handle_request(method, inner, headers, body)
+
+
+class Handler(ChaliceRequestHandler):
+    """chalice.local's HTTP handler, answering through one shared StageGateway."""
+
+    def __init__(self, request: Any, client_address: Any, server: Any,
+                 gateway: StageGateway) -> None:
+        self.local_gateway = gateway
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+
+def serve(spec: dict[str, Any]) -> None:
+    """Import the function's handler from its code directory and serve it until killed."""
+    sys.path.insert(0, spec["code"])
+    module, _, attribute = spec["handler"].rpartition(".")
+    app = getattr(importlib.import_module(module), attribute)
+    config = Config(chalice_stage=spec["stage"], function_name=spec["function"],
+                    user_provided_params={"lambda_timeout": spec["timeout"],
+                                          "lambda_memory_size": spec["memory"]})
+    gateway = StageGateway(app, config, spec["stage"], ApiDefinition.parse(spec["definition"]),
+                           spec["region"])
+    server = create_local_server(app, config, HOST, spec["port"])
+    server.server.RequestHandlerClass = functools.partial(Handler, gateway=gateway)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    serve(json.loads(Path(sys.argv[1]).read_text()))

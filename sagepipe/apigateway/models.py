@@ -1,0 +1,268 @@
+"""Lambda functions and the REST APIs in front of them, as a SAM (Chalice) stack creates them.
+
+A function is its code's S3 location and configuration. Each REST API is served by one host
+process (host.py) running its function's code, on a 127.0.0.1 port that the API keeps across
+restarts of the local AWS while the port is free. Documents live in the store's resource table
+(kinds `lambda-function` and `rest-api`); like endpoints, the processes stop with the gateway
+and are started again when it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from sagepipe.apigateway.definition import ApiDefinition
+from sagepipe.clients import local_env
+from sagepipe.config import HOST, Settings, arn
+from sagepipe.errors import AWSError, in_use
+from sagepipe.s3.models import S3Backend
+from sagepipe.sagemaker.hosting import free_port, kill_stale, log_tail, start_ticks
+from sagepipe.sagemaker.resources import Document, Resources
+from sagepipe.store import Store
+
+log = logging.getLogger(__name__)
+
+FUNCTION, API = "lambda-function", "rest-api"
+READY_TIMEOUT = 60.0
+STOP_GRACE = 5.0
+HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+def invalid(message: str) -> AWSError:
+    return AWSError("InvalidParameterValueException", message)
+
+
+def code_uri(value: Any) -> str:
+    """SAM's CodeUri once packaged: `s3://bucket/key` or `{Bucket, Key}`."""
+    if isinstance(value, dict) and value.get("Bucket") and value.get("Key"):
+        return f"s3://{value['Bucket']}/{value['Key']}"
+    if isinstance(value, str) and value.startswith("s3://"):
+        return value
+    raise invalid(f"CodeUri {value!r} is not in S3: package the template first (`aws "
+                  "cloudformation package` uploads the code and rewrites CodeUri, as the "
+                  "PackageApi build does)")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def accepts_connections(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+        return True
+    return False
+
+
+class ApiHosting:
+    def __init__(self, store: Store, settings: Settings, s3: S3Backend) -> None:
+        self.resources = Resources(store)
+        self.settings = settings
+        self.s3 = s3
+        self._servers: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.RLock()
+
+    # -- functions ---------------------------------------------------------------------------
+
+    def put_function(self, name: str, params: dict[str, Any]) -> Document:
+        """Create or update a function; the APIs it serves restart on the new code."""
+        code = code_uri(params.get("CodeUri"))
+        if not self.s3.exists(code):
+            raise invalid(f"the function's code {code} does not exist in S3")
+        handler, runtime = str(params.get("Handler", "")), str(params.get("Runtime", ""))
+        if not HANDLER.match(handler):
+            raise invalid(f"Handler {handler!r} must name module.attribute (e.g. app.app)")
+        if not runtime.startswith("python3"):
+            raise invalid(f"Runtime {runtime!r} is not emulated: functions run locally on "
+                          "sagepipe's own Python, so only python3.x runtimes are accepted")
+        variables = (params.get("Environment") or {}).get("Variables") or {}
+        doc = {"FunctionName": name, "FunctionArn": arn("lambda", f"function:{name}"),
+               "CodeUri": code, "Handler": handler, "Runtime": runtime,
+               "Timeout": int(params.get("Timeout", 3)),
+               "MemorySize": int(params.get("MemorySize", 128)),
+               "Environment": {str(k): str(v) for k, v in variables.items()}}
+        with self._lock:
+            self._save(FUNCTION, name, doc)
+            for api in self.resources.all(API):
+                if api["FunctionName"] == name:
+                    self._serve_and_save(api)
+        return doc
+
+    def delete_function(self, name: str) -> None:
+        with self._lock:
+            users = [api["Id"] for api in self.resources.all(API) if api["FunctionName"] == name]
+            if users:
+                raise in_use(f"function {name} is behind REST API(s) {', '.join(users)}; "
+                             "delete them first")
+            self.resources.delete(FUNCTION, name)
+
+    # -- REST APIs ---------------------------------------------------------------------------
+
+    def put_api(self, api_id: str, params: dict[str, Any]) -> Document:
+        """Create or update an API and (re)start its server; the document says where it is."""
+        definition = ApiDefinition.parse(params.get("DefinitionBody"))
+        stage = str(params.get("StageName", ""))
+        if not STAGE.match(stage):
+            raise invalid(f"StageName {stage!r} must be 1-128 letters, digits, '-' or '_'")
+        if self.resources.find(FUNCTION, definition.function) is None:
+            raise AWSError("NotFoundException", f"the API's integrations call function "
+                           f"{definition.function}, which does not exist", 404)
+        with self._lock:
+            previous = self.resources.find(API, api_id) or {}
+            return self._serve_and_save({
+                "Id": api_id, "StageName": stage, "DefinitionBody": params["DefinitionBody"],
+                "FunctionName": definition.function, "Port": previous.get("Port", 0)})
+
+    def delete_api(self, api_id: str) -> None:
+        with self._lock:
+            self._stop(api_id)
+            self.resources.delete(API, api_id)
+            shutil.rmtree(self.settings.subdir("apis") / api_id, ignore_errors=True)
+
+    def list_apis(self) -> list[Document]:
+        return [{k: v for k, v in api.items() if k != "DefinitionBody"}
+                for api in self.resources.all(API)]
+
+    # -- gateway lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Kill what a crashed gateway left serving and bring every API back (in background)."""
+        apis = self.resources.all(API)
+        for api in apis:
+            kill_stale([api["Process"]] if api.get("Process") else [])
+        threading.Thread(target=self._restore, args=(apis,), name="restore-apis",
+                         daemon=True).start()
+
+    def _restore(self, apis: list[Document]) -> None:
+        for api in apis:
+            with self._lock:
+                if self.resources.find(API, api["Id"]) is None:
+                    continue  # deleted meanwhile
+                try:
+                    self._serve_and_save(api)
+                except AWSError as exc:
+                    log.error("REST API %s could not be restored: %s", api["Id"], exc.message)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for api_id in list(self._servers):
+                self._stop(api_id)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _save(self, kind: str, name: str, doc: Document) -> None:
+        def replace(old: Document) -> None:
+            old.clear()
+            old.update(doc)
+
+        if self.resources.find(kind, name) is None:
+            self.resources.create(kind, name, doc)
+        else:
+            self.resources.update(kind, name, replace)
+
+    def _serve_and_save(self, api: Document) -> Document:
+        """Serve `api` and save where; if it cannot start, an existing API is saved as Failed
+        with the reason (a new one is not saved) and the error is raised."""
+        try:
+            doc = self._serve(api)
+        except AWSError as exc:
+            if self.resources.find(API, api["Id"]) is not None:
+                self._save(API, api["Id"], {**api, "Status": "Failed", "Url": None,
+                                            "FailureReason": exc.message, "Process": None})
+            raise
+        self._save(API, api["Id"], doc)
+        return doc
+
+    def _serve(self, api: Document) -> Document:
+        """(Re)start `api`'s server on its port (another one if that is taken) and wait until
+        it accepts connections; returns the document with where it serves."""
+        self._stop(api["Id"])
+        function = self.resources.get(FUNCTION, api["FunctionName"])
+        root = self.settings.subdir("apis") / api["Id"]
+        code = self._unpack(function["CodeUri"], root)
+        port = api["Port"] if api.get("Port") and port_free(api["Port"]) else free_port()
+        if api.get("Port") and port != api["Port"]:
+            log.warning("REST API %s: port %s is taken, serving on %s", api["Id"], api["Port"],
+                        port)
+        spec = root / "host.json"
+        spec.write_text(json.dumps({
+            "code": str(code), "handler": function["Handler"], "port": port,
+            "stage": api["StageName"], "definition": api["DefinitionBody"],
+            "function": function["FunctionName"], "timeout": function["Timeout"],
+            "memory": function["MemorySize"], "region": self.settings.region}))
+        log_path = self.settings.subdir("logs") / "Apis" / f"{api['Id']}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**{k: os.environ[k] for k in PASSED_ENV if k in os.environ},
+               **function["Environment"], **local_env(self.settings),
+               "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
+               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["MemorySize"]),
+               "PYTHONUNBUFFERED": "1"}
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "sagepipe.apigateway.host", str(spec)],
+                                    cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self._servers[api["Id"]] = proc
+        self._wait_ready(api["Id"], proc, port, log_path)
+        url = f"http://{HOST}:{port}/{api['StageName']}/"
+        log.info("REST API %s (function %s) serving on %s", api["Id"], function["FunctionName"],
+                 url)
+        return {**api, "Port": port, "Url": url, "Status": "Serving", "FailureReason": None,
+                "Process": [proc.pid, start_ticks(proc.pid) or 0], "LogPath": str(log_path)}
+
+    def _unpack(self, uri: str, root: Path) -> Path:
+        """The deployment package at `uri`, unzipped into a fresh `root/code`."""
+        code = root / "code"
+        shutil.rmtree(code, ignore_errors=True)
+        code.mkdir(parents=True)
+        archive = self.s3.download_object(uri, root / "code.zip")
+        try:
+            with zipfile.ZipFile(archive) as package:
+                package.extractall(code)
+        except zipfile.BadZipFile as exc:
+            raise invalid(f"the function's code {uri} is not a zip archive ({exc})") from None
+        finally:
+            archive.unlink()
+        return code
+
+    def _wait_ready(self, api_id: str, proc: subprocess.Popen[bytes], port: int,
+                    log_path: Path) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not accepts_connections(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self._stop(api_id)
+                raise AWSError("BadRequestException", (
+                    f"the API's server did not start (exit code {proc.returncode}); log "
+                    f"{log_path}, last lines:\n{log_tail(log_path)}"))
+            time.sleep(0.1)
+
+    def _stop(self, api_id: str) -> None:
+        proc = self._servers.pop(api_id, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,71 @@
+"""`sagepipe api`: the REST APIs the local AWS serves (the Chalice API the pipeline deploys)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from sagepipe.apigateway.sigv4 import SERVICE, sign
+from sagepipe.cli.local import console, err, fail, require_up, settings_of
+from sagepipe.clients import LOCAL_CREDENTIALS
+from sagepipe.config import Settings
+
+api_app = typer.Typer(no_args_is_help=True, help="REST APIs served locally (IAM auth).")
+KEY, SECRET = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+
+
+def served_apis(settings: Settings) -> list[dict[str, Any]]:
+    require_up(settings)
+    apis = httpx.get(f"{settings.endpoint_url}/_sagepipe/serverless/restapis", timeout=10,
+                     trust_env=False).json()
+    if not apis:
+        raise fail("no API is deployed: the pipeline's Prod.DeployApi action deploys it "
+                   "(`sagepipe run`)")
+    return apis
+
+
+@api_app.command("url")
+def url(ctx: typer.Context) -> None:
+    """Print the URL of each API (stdout) and how to call it with IAM auth (stderr)."""
+    settings = settings_of(ctx)
+    for api in served_apis(settings):
+        if api.get("Url"):
+            console.print(api["Url"], highlight=False)
+        else:
+            err.print(f"[red]{api['Id']} is not serving:[/red] {api.get('FailureReason')}")
+        err.print(f"[dim]  REST API {api['Id']}, function {api['FunctionName']}, log "
+                  f"{api.get('LogPath')}[/dim]")
+    err.print(
+        f"[dim]Requests need SigV4 (IAM) signatures for service {SERVICE}, region "
+        f"{settings.region}, with the local credentials {KEY} / {SECRET}; for example:\n"
+        f"  curl --aws-sigv4 'aws:amz:{settings.region}:{SERVICE}' --user '{KEY}:{SECRET}' "
+        "-H 'Content-Type: application/json' "
+        "-d '{\"records\": [{\"Pclass\": 1, \"Sex\": \"female\", \"Age\": 29}]}' URL/predict\n"
+        "or `sagepipe api call predict --body '...'`[/dim]")
+
+
+@api_app.command("call")
+def call(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Route under the API's URL, e.g. predict")],
+    body: Annotated[str | None, typer.Option(help="JSON body (POST); none: GET")] = None,
+) -> None:
+    """Call the API with a SigV4-signed request, as an AWS SDK would, and print the answer."""
+    apis = [api for api in served_apis(settings_of(ctx)) if api.get("Url")]
+    if len(apis) != 1:
+        raise fail(f"{len(apis)} APIs are serving; `sagepipe api url` lists them")
+    target = apis[0]["Url"] + path.lstrip("/")
+    method, data = ("POST", body.encode()) if body is not None else ("GET", b"")
+    headers = sign(method, target, data, KEY, SECRET, settings_of(ctx).region,
+                   {"Content-Type": "application/json"} if body is not None else None)
+    reply = httpx.request(method, target, content=data, headers=headers, timeout=60,
+                          trust_env=False)
+    console.print(reply.text, highlight=False)
+    if reply.is_error:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(api_app, name="api")

@@ -5,15 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test bench lock clean
 
-$(STAMP): pyproject.toml model/requirements.txt
+$(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r model/requirements.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# The pipeline of CodePipeline/pipeline.yaml, run locally on the current commit; the approval is
+# given at once so that it finishes unattended (README: the manual approval flow).
 run: $(STAMP)
-	$(BIN)/sagepipe demo
+	$(BIN)/sagepipe run --auto-approve
+	$(BIN)/sagepipe invoke sagepipe-prod --content-type text/csv --body '1,female,29'
+	$(BIN)/sagepipe api url
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -21,6 +26,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/serving.py
+
+# Re-pin every package after changing pyproject.toml or model/requirements.txt.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -r model/requirements.txt -e '.[dev,bench]'
+	(echo "# Every package of the project's venv, pinned (regenerate with \`make lock\`)."; \
+	 echo "# Installed with --no-deps by the Makefile and by the CodeBuild buildspecs."; \
+	 .venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e') > requirements.lock
+	rm -rf .venv-lock
 
 clean:
 	-$(BIN)/sagepipe down

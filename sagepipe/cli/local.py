@@ -20,8 +20,8 @@ from sagepipe.images import ImageRegistry
 from sagepipe.server import StartError, is_up, log_file, start_background, stop
 from sagepipe.store import Store
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
 LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints")
 

@@ -69,7 +69,7 @@ class Executor:
                  console: Console | None = None) -> None:
         self.settings = settings
         self.repo = repo
-        self.console = console or Console()
+        self.console = console or Console(soft_wrap=True)
         self.auto_approve = auto_approve
         self.pipeline = load_pipeline(template, parameters)
         self.history = History(Store(settings.db_path))

@@ -67,8 +67,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_server(model_dir: Path, workers: int = 1, **variables: str | Path,
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     """`serve` on a free local port, once its /ping answers 200: (process, base URL)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -78,7 +77,7 @@ def start_server(model_dir: Path, workers: int = 1, **variables: str | Path,
             stdout=log, stderr=subprocess.STDOUT,
             env=entry_point_env(SM_MODEL_DIR=model_dir, SAGEMAKER_BIND_TO_PORT=str(port),
                                 MODEL_SERVER_HOST="127.0.0.1",
-                                SAGEMAKER_MODEL_SERVER_WORKERS=str(workers), **variables))
+                                SAGEMAKER_MODEL_SERVER_WORKERS=str(workers)))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             try:

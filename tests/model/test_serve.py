@@ -23,12 +23,9 @@ CSV, JSON = "text/csv", "application/json"
 MAX_BODY = 6 * 1024 * 1024
 
 
-def test_rows() -> list[dict[str, str]]:
+def shared_test_rows() -> list[dict[str, str]]:
     with (SHARED_DATA / "titanic_test.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-test_rows.__test__ = False  # a helper, not a test
 
 
 def invoke(server: httpx.Client, body: bytes | str, content_type: str = CSV,
@@ -66,7 +63,7 @@ def reference_forest(prepared, model_dir) -> tuple[RandomForestClassifier, calla
 
 
 def test_predictions_equal_scikit_learn_on_the_test_data(server, prepared, trained):
-    rows = test_rows()
+    rows = shared_test_rows()
     forest, features = reference_forest(prepared, trained.model_dir)
     expected = forest.predict_proba(features(rows))
     body = "Pclass,Sex,Age\n" + "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
@@ -94,7 +91,7 @@ def test_predictions_equal_scikit_learn_across_the_input_space(server, prepared,
 
 
 def test_every_input_format_gives_the_same_predictions(server):
-    rows = test_rows()[:25]
+    rows = shared_test_rows()[:25]
     triples = [(int(r["Pclass"]), r["Sex"], float(r["Age"]) if r["Age"] else None) for r in rows]
     plain = "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
     expected = csv_answer(invoke(server, plain))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-import uuid
 from pathlib import Path
+
+from jobs_support import process_alive, unique
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -111,10 +112,6 @@ def model_archive(version: str) -> bytes:
     return buffer.getvalue()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 class Deployer:
     """Creates models, endpoint configs and endpoints on one local AWS through boto3."""
 
@@ -160,17 +157,9 @@ class Deployer:
             EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 
-def alive(pid: int) -> bool:
-    """Whether the process runs (a zombie waiting for its reaper does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def wait_until_gone(pid: int, bound: float = 60) -> bool:
+    """Whether the process has ended within `bound` seconds (a bounded wait, not a speed check)."""
     deadline = time.monotonic() + bound
-    while alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not alive(pid)
+    return not process_alive(pid)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from conftest import MODEL_IMAGE_URI, REPO
-from endpoint_kit import Deployer, unique
+from endpoint_kit import Deployer
+from jobs_support import unique
 
 MODEL_DIR = REPO / "model"
 

@@ -7,7 +7,8 @@ import json
 import os
 import signal
 
-from endpoint_kit import Deployer, alive, register_test_images, wait_until_gone
+from endpoint_kit import Deployer, register_test_images, wait_until_gone
+from jobs_support import process_alive
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
@@ -31,7 +32,7 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
         first = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
 
         stop(settings)  # a clean stop takes the model servers down with the gateway
-        assert not alive(first["pid"])
+        assert not process_alive(first["pid"])
         start_background(settings)
         assert deployer.wait(endpoint)["EndpointStatus"] == "InService"
         second = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
@@ -41,7 +42,7 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
         assert gateway is not None
         os.kill(gateway, signal.SIGKILL)  # a crash: the model server is left running
         assert wait_until_gone(gateway)
-        assert alive(second["pid"])
+        assert process_alive(second["pid"])
         start_background(settings)
         assert wait_until_gone(second["pid"])  # the new gateway killed the stale server
         assert deployer.wait(endpoint)["EndpointStatus"] == "InService"

@@ -4,9 +4,9 @@ actions differ from the project's own, in a throw-away git repository."""
 from __future__ import annotations
 
 import subprocess
-from email import message_from_bytes, policy
 import threading
 import time
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from testkit import MODEL_IMAGE_URI, REPO, SHARED_DATA, client_for, free_port
 
-from sagepipe.clients import client
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
 from sagepipe.server import start_background, stop
 from sagepipe.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
-
 os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                    "AWS_DEFAULT_REGION": "us-east-1"})
 os.environ.pop("AWS_PROFILE", None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-client_for = client
 
 
 @pytest.fixture(scope="session")

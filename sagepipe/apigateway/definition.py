@@ -46,6 +46,8 @@ class ApiDefinition:
                     continue
                 where = f"{method.upper()} {path}"
                 integration = operation.get("x-amazon-apigateway-integration") or {}
+                if integration.get("type") == "mock":
+                    continue  # answered by API Gateway itself (CORS preflight): chalice.local too
                 found = FUNCTION_URI.search(str(integration.get("uri", "")))
                 if integration.get("type") != "aws_proxy" or found is None:
                     raise unsupported(f"{where}: only Lambda proxy integrations (aws_proxy) are "

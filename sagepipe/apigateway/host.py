@@ -13,12 +13,15 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 import sys
 import uuid
+import warnings
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import chalice
 from chalice.config import Config
 from chalice.local import (
     ChaliceRequestHandler,
@@ -34,6 +37,9 @@ from sagepipe.clients import LOCAL_CREDENTIALS
 from sagepipe.config import HOST
 
 SECRETS = {LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+# chalice.local lets IAM-authorized routes through with this warning; StageGateway has checked
+# the signature by then.
+warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
 
 
 def forbidden(error_type: str, message: str) -> ForbiddenError:
@@ -79,8 +85,20 @@ class Handler(ChaliceRequestHandler):
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
 
+def check_runtime(code: Path) -> None:
+    """The package bundles Chalice's runtime (chalice/app.py); the host imports the installed
+    one, so say so if they differ: pin the same chalice in pyproject.toml and api.yml."""
+    bundled = re.search(r"^__version__[^=]*=\s*'([^']+)'", (code / "chalice" / "app.py")
+                        .read_text(), re.MULTILINE) if (code / "chalice" / "app.py").is_file() \
+        else None
+    if bundled and bundled[1] != chalice.__version__:
+        print(f"warning: the package was built with chalice {bundled[1]}; it is served with "
+              f"chalice {chalice.__version__}", file=sys.stderr, flush=True)
+
+
 def serve(spec: dict[str, Any]) -> None:
     """Import the function's handler from its code directory and serve it until killed."""
+    check_runtime(Path(spec["code"]))
     sys.path.insert(0, spec["code"])
     module, _, attribute = spec["handler"].rpartition(".")
     app = getattr(importlib.import_module(module), attribute)

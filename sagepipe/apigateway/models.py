@@ -82,6 +82,7 @@ class ApiHosting:
         self.s3 = s3
         self._servers: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.RLock()
+        self._stopping = threading.Event()
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -148,6 +149,7 @@ class ApiHosting:
 
     def start(self) -> None:
         """Kill what a crashed gateway left serving and bring every API back (in background)."""
+        self._stopping.clear()
         apis = self.resources.all(API)
         for api in apis:
             kill_stale([api["Process"]] if api.get("Process") else [])
@@ -157,14 +159,15 @@ class ApiHosting:
     def _restore(self, apis: list[Document]) -> None:
         for api in apis:
             with self._lock:
-                if self.resources.find(API, api["Id"]) is None:
-                    continue  # deleted meanwhile
+                if self._stopping.is_set() or self.resources.find(API, api["Id"]) is None:
+                    continue  # the gateway is stopping, or the API was deleted meanwhile
                 try:
                     self._serve_and_save(api)
                 except AWSError as exc:
                     log.error("REST API %s could not be restored: %s", api["Id"], exc.message)
 
     def shutdown(self) -> None:
+        self._stopping.set()
         with self._lock:
             for api_id in list(self._servers):
                 self._stop(api_id)

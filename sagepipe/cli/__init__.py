@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sagepipe.cli import api, local, pipeline
+from sagepipe.cli import api, aws, local, pipeline
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
@@ -29,3 +29,4 @@ def main(
 local.register(app)
 pipeline.register(app)
 api.register(app)
+aws.register(app)

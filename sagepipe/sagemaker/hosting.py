@@ -67,6 +67,13 @@ def kill_stale(processes: list[list[int]]) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+def ended(code: int) -> str:
+    """A process's end from its Popen return code (negative: killed by that signal)."""
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -151,7 +158,7 @@ class Replica:
         if (code := self.proc.poll()) is not None:
             raise DeploymentFailed(failure_reason(
                 f"The primary container for production variant {self.spec.name} did not pass "
-                f"the ping health check: its serve process exited with code {code}.",
+                f"the ping health check: its serve process {ended(code)}.",
                 self.log_path))
         try:
             if httpx.get(f"{self.url}/ping", timeout=2, trust_env=False).status_code == 200:
@@ -166,9 +173,9 @@ class Replica:
         return False
 
     def exit_note(self) -> str:
-        """`, exited with code N` once the server process has ended, else nothing."""
+        """How the server process ended (`, its process ...`), or nothing while it runs."""
         code = None if self.proc is None else self.proc.poll()
-        return "" if code is None else f", its process exited with code {code}"
+        return "" if code is None else f", its process {ended(code)}"
 
     def send(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,6 +1,6 @@
 """Session fixtures of the example model's tests: one prepared dataset, one trained model, one
 server. Test modules load them with `pytest_plugins = ["model_fixtures"]`: as a plugin they run
-once per session (a conftest.py here would shadow tests/conftest.py for `from conftest import`).
+once per session (a conftest.py here would shadow tests/conftest.py for `from testkit import`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SHARED_DATA
 from model_kit import raw_dir, run, run_prepare, start_server, stop, training_env
+from testkit import SHARED_DATA
 
 
 @pytest.fixture(scope="session")

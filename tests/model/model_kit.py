@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import REPO, free_port
+from testkit import REPO, free_port
 
 MODEL_DIR = REPO / "model"
 CHANNELS = ("train", "validation", "preprocessor")

@@ -10,8 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
 from model_kit import raw_dir, run_prepare
+from testkit import SHARED_DATA
 
 pytest_plugins = ["model_fixtures"]
 

@@ -10,12 +10,13 @@ import pwd
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import SHARED_DATA, free_port
 from model_kit import MODEL_DIR, run
 from sklearn.ensemble import RandomForestClassifier
+from testkit import SHARED_DATA, free_port
 
 pytest_plugins = ["model_fixtures"]
 
@@ -46,7 +47,7 @@ def json_answer(response: httpx.Response) -> list[tuple[int, float]]:
     return [(p["survived"], p["probability"]) for p in response.json()["predictions"]]
 
 
-def reference_forest(prepared, model_dir) -> tuple[RandomForestClassifier, callable]:
+def reference_forest(prepared, model_dir) -> tuple[RandomForestClassifier, Callable]:
     """The forest scikit-learn fits from the train split with the model's hyperparameters,
     and the feature encoding written down in the preprocessor (computed here independently)."""
     preprocessor = json.loads((prepared / "preprocessor/preprocessor.json").read_text())

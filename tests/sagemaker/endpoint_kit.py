@@ -19,9 +19,10 @@ CRASH_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/endpoint-crash:test"
 BUCKET = "endpoint-models"
 
 # /ping answers 200 once the model is loaded (and, if the model's env names a GATE file, once
-# that file exists); /invocations echoes what it got with the model version read from
-# /opt/ml/model, its pid and the model's env, so tests can see which fleet answered. A body
-# `fail...` gets a 400, a body `sleep=<seconds>` a slow answer.
+# that file exists); the server writes its pid to the file PIDFILE names, if any. /invocations
+# echoes what it got with the model version read from /opt/ml/model, its pid and the model's
+# env, so tests can see which fleet answered. A body `fail...` gets a 400, a body
+# `sleep=<seconds>` a slow answer.
 ECHO_SERVE = r'''#!/usr/bin/env python3
 import json
 import os
@@ -31,6 +32,9 @@ from pathlib import Path
 
 VERSION = Path("/opt/ml/model/version.txt").read_text().strip()
 GATE = os.environ.get("GATE")
+if "PIDFILE" in os.environ:
+    Path(os.environ["PIDFILE"] + ".tmp").write_text(str(os.getpid()))
+    os.replace(os.environ["PIDFILE"] + ".tmp", os.environ["PIDFILE"])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -155,6 +159,14 @@ class Deployer:
         self.sm.delete_endpoint(EndpointName=endpoint)
         self.sm.get_waiter("endpoint_deleted").wait(
             EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
+def wait_for_pid(pidfile: Path, bound: float = 60) -> int:
+    """The pid a server wrote to `pidfile` once it started (a bounded wait)."""
+    deadline = time.monotonic() + bound
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return int(pidfile.read_text())
 
 
 def wait_until_gone(pid: int, bound: float = 60) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 
@@ -16,6 +18,7 @@ from endpoint_kit import (
     ECHO_IMAGE,
     Deployer,
     register_test_images,
+    wait_for_pid,
     wait_until_gone,
 )
 
@@ -168,6 +171,35 @@ def test_update_is_refused_while_updating_and_old_fleet_serves_meanwhile(
     gate.touch()
     assert deployer.wait(endpoint)["EndpointConfigName"] == config2
     assert ask(runtime, endpoint)[1]["version"] == "v2"
+    deployer.delete(endpoint)
+
+
+def test_delete_while_creating_stops_the_server_being_brought_up(deployer, runtime, tmp_path):
+    pidfile = tmp_path / "pid"
+    config = deployer.config(("AllTraffic", deployer.model(
+        "v1", env={"GATE": str(tmp_path / "never"), "PIDFILE": str(pidfile)}), 1.0))
+    endpoint = deployer.endpoint(config, wait=False)
+    pid = wait_for_pid(pidfile)
+    assert deployer.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating"
+    refused = error_of(runtime.invoke_endpoint, EndpointName=endpoint, Body=b"x")
+    assert "not InService (status Creating)" in refused["Error"]["Message"]
+
+    deployer.delete(endpoint)
+    assert wait_until_gone(pid)
+    listed = deployer.sm.list_endpoints(NameContains=endpoint)["Endpoints"]
+    assert listed == []
+
+
+def test_a_model_server_that_died_is_reported_unavailable(deployer, runtime):
+    endpoint = deployer.endpoint(deployer.config(("AllTraffic", deployer.model("v1"), 1.0)))
+    listed = deployer.sm.list_endpoints(NameContains=endpoint, StatusEquals="InService")
+    assert [e["EndpointName"] for e in listed["Endpoints"]] == [endpoint]
+    pid = ask(runtime, endpoint)[1]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until_gone(pid)
+    failed = error_of(runtime.invoke_endpoint, EndpointName=endpoint, Body=b"x")
+    assert failed["Error"]["Code"] == "ServiceUnavailable"
+    assert "its process was killed by SIGKILL" in failed["Error"]["Message"]
     deployer.delete(endpoint)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import MODEL_IMAGE_URI, REPO
 from endpoint_kit import Deployer
 from jobs_support import unique
+from testkit import MODEL_IMAGE_URI, REPO
 
 MODEL_DIR = REPO / "model"
 

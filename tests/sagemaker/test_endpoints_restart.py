@@ -1,5 +1,5 @@
-"""Endpoints outlive the gateway: restored after a clean stop and after a crash (stale servers
-killed, new ones started on new ports)."""
+"""Endpoints outlive the gateway: restored after a clean stop and after a crash mid-update
+(stale servers killed, the update rolled back, new servers started on new ports)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import os
 import signal
 
-from endpoint_kit import Deployer, register_test_images, wait_until_gone
+from endpoint_kit import Deployer, register_test_images, wait_for_pid, wait_until_gone
 from jobs_support import process_alive
 
 from sagepipe.clients import client as client_for
@@ -28,7 +28,8 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
     try:
         register_test_images(settings, tmp_path / "images")
         deployer = Deployer(client_for(settings, "sagemaker"), client_for(settings, "s3"))
-        endpoint = deployer.endpoint(deployer.config(("AllTraffic", deployer.model("v1"), 1.0)))
+        config = deployer.config(("AllTraffic", deployer.model("v1"), 1.0))
+        endpoint = deployer.endpoint(config)
         first = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
 
         stop(settings)  # a clean stop takes the model servers down with the gateway
@@ -38,14 +39,24 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
         second = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
         assert second["version"] == "v1" and second["pid"] != first["pid"]
 
+        # A crash in the middle of an update whose new server never gets healthy.
+        pidfile = tmp_path / "pending.pid"
+        gated = deployer.config(("AllTraffic", deployer.model(
+            "v2", env={"GATE": str(tmp_path / "never"), "PIDFILE": str(pidfile)}), 1.0))
+        deployer.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=gated)
+        pending = wait_for_pid(pidfile)
         gateway = running_pid(settings)
         assert gateway is not None
-        os.kill(gateway, signal.SIGKILL)  # a crash: the model server is left running
+        os.kill(gateway, signal.SIGKILL)  # the model servers are left running
         assert wait_until_gone(gateway)
-        assert process_alive(second["pid"])
+        assert process_alive(second["pid"]) and process_alive(pending)
         start_background(settings)
-        assert wait_until_gone(second["pid"])  # the new gateway killed the stale server
-        assert deployer.wait(endpoint)["EndpointStatus"] == "InService"
+        assert wait_until_gone(second["pid"])  # the new gateway killed the stale servers
+        assert wait_until_gone(pending)
+        restored = deployer.wait(endpoint)
+        assert restored["EndpointConfigName"] == config
+        assert f"stopped while updating to endpoint configuration {gated}" in (
+            restored["FailureReason"])
         third = served_by(client_for(settings, "sagemaker-runtime"), endpoint)
         assert third["version"] == "v1" and third["pid"] not in (first["pid"], second["pid"])
     finally:

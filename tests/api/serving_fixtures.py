@@ -1,0 +1,42 @@
+"""Session fixtures of tests/api and tests/qa: the example model trained once by real jobs and
+one endpoint serving it. Test modules load them with `pytest_plugins = ["api.serving_fixtures"]`
+(a plugin, so they run once per session; a conftest.py here would shadow tests/conftest.py for
+`from testkit import`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api.serving_kit import MODEL_IMAGE, SHARED_DATA, create_endpoint, register_images, train
+
+from sagepipe.clients import client
+from sagepipe.config import Settings
+
+
+@pytest.fixture(scope="session")
+def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's local AWS, with the example model and the stub model server registered."""
+    register_images(local_aws, tmp_path_factory.mktemp("images"))
+    return local_aws
+
+
+@pytest.fixture(scope="session")
+def training(images: Settings, tmp_path_factory: pytest.TempPathFactory,
+             shared_titanic: Path) -> dict:
+    """training.json of the example model trained with its default hyperparameters."""
+    return train(images, shared_titanic, tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture(scope="session")
+def model_endpoint(images: Settings, training: dict) -> str:
+    """An InService endpoint serving the trained example model."""
+    return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE, training["ModelDataUrl"])
+
+
+@pytest.fixture(scope="session")
+def shared_titanic() -> Path:
+    path = SHARED_DATA / "titanic_train.csv"
+    if not path.is_file():
+        pytest.fail(f"test data missing: {path} (see DEVELOPERS.md, 'Data')")
+    return path

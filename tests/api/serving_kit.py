@@ -1,0 +1,155 @@
+"""Helpers shared by tests/api and tests/qa (import them as `api.serving_kit`): the example model
+trained by real SageMaker jobs on the local AWS with the pipeline's own launcher, endpoints
+through boto3, the chalice API packaged as the PackageApi build packages it, and a stub model
+server for the ways an endpoint fails (SageMaker's hosting contract, misbehaving on purpose).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sagepipe.clients import client, local_env
+from sagepipe.config import Settings
+from sagepipe.images import ImageRegistry
+from sagepipe.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = REPO.parent / "shared" / "data"
+LAUNCHER = REPO / "CodePipeline" / "scripts" / "launch_training.py"
+API_DIR = REPO / "chalice-api"
+BIN = Path(sys.executable).parent
+BUCKET = "serving-tests"
+ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
+MODEL_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:serving-tests"
+STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
+
+# STUB_MODE (the model's environment) picks the failure: `error` answers 500, `garbage` an
+# answer that is not the model's, `slow` answers after STUB_SLEEP seconds, `crash` never starts.
+STUB_SERVE = r'''#!/usr/bin/env python3
+import json
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODE = os.environ["STUB_MODE"]
+if MODE == "crash":
+    sys.exit("stub: cannot load the model")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.reply(200, b"{}")
+
+    def do_POST(self):
+        count = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["instances"])
+        if MODE == "error":
+            return self.reply(500, b"model exploded: division by zero")
+        if MODE == "garbage":
+            return self.reply(200, b'{"predictions": "none"}')
+        time.sleep(float(os.environ.get("STUB_SLEEP", "0")))
+        predictions = [{"survived": 1, "probability": 0.9}] * count
+        self.reply(200, json.dumps({"predictions": predictions, "model_version": "stub"}).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+address = (os.environ["MODEL_SERVER_HOST"], int(os.environ["SAGEMAKER_BIND_TO_PORT"]))
+ThreadingHTTPServer(address, Handler).serve_forever()
+'''
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def local_process_env(settings: Settings) -> dict[str, str]:
+    """This environment pointed at the local AWS, as the local CodeBuild runs commands."""
+    return {**os.environ, **local_env(settings)}
+
+
+def ensure_bucket(settings: Settings) -> None:
+    s3 = client(settings, "s3")
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+
+
+def register_images(settings: Settings, workdir: Path) -> None:
+    """The example model (`model/`) and the stub model server as local images."""
+    stub = workdir / "stub-image"
+    stub.mkdir(parents=True, exist_ok=True)
+    (stub / "serve").write_text(STUB_SERVE)
+    (stub / "serve").chmod(0o755)
+    registry = ImageRegistry(Store(settings.db_path))
+    registry.register(REPO / "model", MODEL_IMAGE)
+    registry.register(stub, STUB_IMAGE)
+
+
+def train(settings: Settings, data: Path, workdir: Path, **hyperparameters: str) -> dict:
+    """Prepare and train on `data` with real jobs, by the pipeline's launcher as CodeBuild runs
+    it: the launcher's training.json (ModelDataUrl, TestDataUri, Metrics, ...)."""
+    ensure_bucket(settings)
+    tag = "-".join(f"{k}-{v}" for k, v in sorted(hyperparameters.items())) or "default"
+    output = workdir / f"training-{tag}.json"
+    done = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--image-uri", MODEL_IMAGE, "--role-arn", ROLE,
+         "--bucket", BUCKET, "--prefix", f"models/{tag}", "--data", str(data),
+         "--output", str(output),
+         *(f"--hyperparameter={k}={v}" for k, v in hyperparameters.items())],
+        env=local_process_env(settings), capture_output=True, text=True, timeout=900,
+        check=False)
+    assert done.returncode == 0, f"training failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(output.read_text())
+
+
+def create_endpoint(sm: Any, image: str, model_data_url: str | None = None,
+                    environment: dict[str, str] | None = None, wait: bool = True) -> str:
+    """Model -> endpoint config -> endpoint (one instance) through boto3; waits for InService
+    unless told not to."""
+    name = unique("api-test")
+    container = {"Image": image, "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+                                                 **(environment or {})}}
+    if model_data_url:
+        container["ModelDataUrl"] = model_data_url
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    if wait:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 180})
+    return name
+
+
+def package_api(settings: Settings, out: Path) -> Path:
+    """`chalice package` + `aws cloudformation package` as CodePipeline/buildspecs/api.yml runs
+    them (the code lands in the local S3): the packaged template."""
+    env = local_process_env(settings)
+    merge = REPO / "CodePipeline" / "api-parameters.json"
+    subprocess.run([str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template",
+                    str(merge), str(out)], cwd=API_DIR, env=env, check=True,
+                   capture_output=True)
+    ensure_bucket(settings)
+    packaged = out / "packaged.yaml"
+    subprocess.run([str(BIN / "aws"), "cloudformation", "package", "--template-file",
+                    str(out / "sam.json"), "--s3-bucket", BUCKET, "--s3-prefix", "api",
+                    "--output-template-file", str(packaged)], env=env, check=True,
+                   capture_output=True)
+    return packaged

@@ -1,0 +1,227 @@
+"""The packaged API (chalice package + aws cloudformation package, as the PackageApi build runs
+them) deployed by the local CloudFormation and served on 127.0.0.1 by the local AWS, in front of
+a real endpoint: IAM auth enforced as API Gateway does, restored across restarts, removed with
+its stack."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from api.serving_kit import package_api
+
+from sagepipe.apigateway.sigv4 import sign
+from sagepipe.clients import client
+from sagepipe.cloudformation.stacks import StackError, Stacks
+from sagepipe.config import Settings
+from sagepipe.sagemaker.hosting import free_port
+from sagepipe.server import start_background, stop
+from sagepipe.store import Store
+
+pytest_plugins = ["api.serving_fixtures"]
+
+ONE = {"records": [{"Pclass": 1, "Sex": "female", "Age": 29}]}
+LOCAL_URL = re.compile(r"^http://127\.0\.0\.1:\d+/api/$")
+
+
+def stacks_of(settings: Settings, log: list[str] | None = None) -> Stacks:
+    say = log.append if log is not None else lambda _line: None
+    return Stacks(Store(settings.db_path), client(settings, "sagemaker"), log=say)
+
+
+def signed(method: str, url: str, body: bytes = b"", secret: str = "test", key: str = "test",
+           region: str = "us-east-1") -> httpx.Response:
+    headers = sign(method, url, body, key, secret, region,
+                   {"Content-Type": "application/json"} if body else None)
+    return httpx.request(method, url, content=body, headers=headers, trust_env=False)
+
+
+def forbidden(response: httpx.Response, error_type: str, message: str) -> None:
+    assert response.status_code == 403, response.text
+    assert response.headers["x-amzn-ErrorType"] == error_type
+    assert message in response.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def packaged(images: Settings, tmp_path_factory) -> Path:
+    return package_api(images, tmp_path_factory.mktemp("api-package"))
+
+
+@pytest.fixture(scope="module")
+def deployed(images: Settings, packaged: Path, model_endpoint: str):
+    """The API stack in front of the model endpoint: (outputs, deploy log)."""
+    log: list[str] = []
+    stacks = stacks_of(images, log)
+    outputs = stacks.deploy("sagepipe-api", packaged, {"EndpointName": model_endpoint})
+    yield outputs, log
+    stacks.delete("sagepipe-api")
+
+
+def test_the_stack_outputs_the_local_url(deployed):
+    outputs, log = deployed
+    assert LOCAL_URL.match(outputs["EndpointURL"]), outputs
+    assert any(line.startswith(f"  output EndpointURL: {outputs['EndpointURL']} (in AWS: "
+                               "https://") for line in log), log
+
+
+def test_a_signed_request_gets_the_models_predictions(deployed, model_endpoint):
+    url = deployed[0]["EndpointURL"]
+    response = signed("POST", url + "predict", json.dumps(ONE).encode())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert answer["endpoint"] == model_endpoint and len(answer["predictions"]) == 1
+    health = signed("GET", url + "health")
+    assert health.status_code == 200 and health.json()["endpoint_status"] == "InService"
+
+
+def test_validation_errors_come_through_the_hosting(deployed):
+    response = signed("POST", deployed[0]["EndpointURL"] + "predict", b'{"records": []}')
+    assert response.status_code == 400
+    assert response.json()["Code"] == "BadRequestError"
+
+
+def test_an_unsigned_request_is_403(deployed):
+    url = deployed[0]["EndpointURL"]
+    forbidden(httpx.post(url + "predict", json=ONE), "MissingAuthenticationTokenException",
+              "Missing Authentication Token")
+    forbidden(httpx.get(url + "health"), "MissingAuthenticationTokenException",
+              "Missing Authentication Token")
+
+
+def test_a_wrong_secret_is_403(deployed):
+    forbidden(signed("GET", deployed[0]["EndpointURL"] + "health", secret="guess"),
+              "InvalidSignatureException", "signature we calculated does not match")
+
+
+def test_an_unknown_access_key_is_403(deployed):
+    forbidden(signed("GET", deployed[0]["EndpointURL"] + "health", key="AKIAEXAMPLE"),
+              "UnrecognizedClientException", "security token included in the request is invalid")
+
+
+def test_a_body_changed_after_signing_is_403(deployed):
+    url = deployed[0]["EndpointURL"] + "predict"
+    headers = sign("POST", url, json.dumps(ONE).encode(), "test", "test", "us-east-1",
+                   {"Content-Type": "application/json"})
+    tampered = json.dumps({"records": [{"Pclass": 3, "Sex": "male", "Age": 29}]}).encode()
+    forbidden(httpx.post(url, content=tampered, headers=headers), "InvalidSignatureException",
+              "signature we calculated does not match")
+
+
+def test_a_signature_for_another_region_or_service_is_403(deployed):
+    url = deployed[0]["EndpointURL"] + "health"
+    forbidden(signed("GET", url, region="eu-west-1"), "InvalidSignatureException",
+              "Credential should be scoped to")
+    headers = sign("GET", url, b"", "test", "test", "us-east-1")
+    headers["Authorization"] = headers["Authorization"].replace("/execute-api/", "/sagemaker/")
+    forbidden(httpx.get(url, headers=headers), "InvalidSignatureException",
+              "Credential should be scoped to")
+
+
+def test_an_old_signature_is_403(deployed):
+    url = deployed[0]["EndpointURL"] + "health"
+    headers = sign("GET", url, b"", "test", "test", "us-east-1")
+    headers["X-Amz-Date"] = "20200101T000000Z"
+    forbidden(httpx.get(url, headers=headers), "InvalidSignatureException",
+              "Signature expired: 20200101T000000Z is now earlier than")
+
+
+def test_a_malformed_authorization_header_is_403(deployed):
+    forbidden(httpx.get(deployed[0]["EndpointURL"] + "health",
+                        headers={"Authorization": "Bearer abc"}),
+              "IncompleteSignatureException", "Authorization header requires")
+
+
+def test_paths_outside_the_api_are_403(deployed):
+    url = deployed[0]["EndpointURL"]
+    for path in (url.removesuffix("api/") + "predict", url + "nothing-here"):
+        forbidden(httpx.get(path), "MissingAuthenticationTokenException" if "api/" not in path
+                  else "UnauthorizedException", "Missing Authentication Token")
+        assert signed("GET", path).status_code == 403
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_readme_curl_call_works(deployed):
+    done = subprocess.run(
+        ["curl", "--silent", "--show-error", "--aws-sigv4", "aws:amz:us-east-1:execute-api",
+         "--user", "test:test", "-H", "Content-Type: application/json", "-d", json.dumps(ONE),
+         deployed[0]["EndpointURL"] + "predict"], capture_output=True, text=True, check=True)
+    assert len(json.loads(done.stdout)["predictions"]) == 1
+
+
+def test_a_stack_update_restarts_the_api_on_the_same_port(images, packaged, deployed,
+                                                          model_endpoint):
+    stacks = stacks_of(images)
+    url = deployed[0]["EndpointURL"]
+    try:
+        updated = stacks.deploy("sagepipe-api", packaged, {"EndpointName": "retired-endpoint"})
+        assert updated["EndpointURL"] == url
+        health = signed("GET", url + "health")
+        assert health.status_code == 503
+        assert "endpoint retired-endpoint is unavailable" in health.json()["Message"]
+    finally:
+        stacks.deploy("sagepipe-api", packaged, {"EndpointName": model_endpoint})
+    assert signed("GET", url + "health").status_code == 200
+
+
+def test_a_template_not_packaged_fails_and_rolls_back(images, packaged):
+    stacks = stacks_of(images)
+    with pytest.raises(StackError, match=r"CodeUri '\./deployment\.zip' is not in S3: package"):
+        stacks.deploy("unpackaged-api", packaged.with_name("sam.json"), {"EndpointName": "x"})
+    assert stacks.describe("unpackaged-api")["Status"] == "ROLLBACK_COMPLETE"
+    stacks.delete("unpackaged-api")
+
+
+def test_an_api_key_authorizer_is_refused_not_ignored(images, packaged, tmp_path):
+    template = yaml.safe_load(packaged.read_text())
+    definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    definition["securityDefinitions"]["api_key"] = {"type": "apiKey", "name": "x-api-key",
+                                                    "in": "header"}
+    definition["paths"]["/predict"]["post"]["security"] = [{"api_key": []}]
+    changed = tmp_path / "api-key.yaml"
+    changed.write_text(yaml.safe_dump(template))
+    stacks = stacks_of(images)
+    with pytest.raises(StackError, match=r"security scheme 'api_key' .* is not emulated locally"):
+        stacks.deploy("api-key-api", changed, {"EndpointName": "x"})
+    stacks.delete("api-key-api")
+
+
+def wait_answering(url: str, bound: float = 60) -> httpx.Response:
+    """The first answer from `url` within `bound` seconds (the API restarts in background)."""
+    deadline = time.monotonic() + bound
+    while True:
+        try:
+            return httpx.get(url, timeout=2, trust_env=False)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(tmp_path):
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    try:
+        stacks = stacks_of(settings)
+        outputs = stacks.deploy("sagepipe-api", package_api(settings, tmp_path / "package"),
+                                {"EndpointName": "absent"})
+        url = outputs["EndpointURL"] + "health"
+        assert signed("GET", url).status_code == 503
+        stop(settings)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=2, trust_env=False)
+        start_background(settings)
+        assert wait_answering(url).status_code == 403  # unsigned: the API is back, auth on
+        assert signed("GET", url).json()["Message"].startswith("endpoint absent is unavailable")
+        stacks.delete("sagepipe-api")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=2, trust_env=False)
+    finally:
+        stop(settings)

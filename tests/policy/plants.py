@@ -1,0 +1,148 @@
+"""Planted defects: each turns a copy of a real template into one that breaks one policy.
+
+A plant edits the template as cfn-lint reads it (rules.load) and names what must notice it:
+the policy rule of rules.RULES, and the cfn-lint rules or checkov checks that also see that
+kind of defect (none for the project's own release policies, which no generic tool knows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .rules import Template
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Plant:
+    name: str
+    template: str  # "pipeline", "endpoint" or "api" (the packaged Chalice template)
+    edit: Callable[[Template], None]
+    rule: str
+    cfn_lint: frozenset[str] = frozenset()
+    checkov: frozenset[str] = frozenset()
+
+
+def _properties(template: Template, logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def _action(template: Template, name: str) -> dict[str, Any]:
+    (found,) = [action for stage in _properties(template, "Pipeline")["Stages"]
+                for action in stage["Actions"] if action["Name"] == name]
+    return found
+
+
+def _statement(template: Template, role: str, sid: str) -> dict[str, Any]:
+    (found,) = [statement for policy in _properties(template, role)["Policies"]
+                for statement in policy["PolicyDocument"]["Statement"]
+                if statement.get("Sid") == sid]
+    return found
+
+
+def github_v1_source(template: Template) -> None:
+    source = _action(template, "Source")
+    source["ActionTypeId"] = {"Category": "Source", "Owner": "ThirdParty", "Provider": "GitHub",
+                              "Version": "1"}
+    source["Configuration"] = {
+        "Owner": "example-org", "Repo": "sagepipe", "Branch": {"Ref": "BranchName"},
+        "OAuthToken": "{{resolve:secretsmanager:github-token:SecretString:token}}",
+        "PollForSourceChanges": False}
+    del _properties(template, "Pipeline")["Triggers"]  # V2 triggers need a connection source
+
+
+def old_codebuild_image(template: Template) -> None:
+    _properties(template, "TrainProject")["Environment"]["Image"] = "aws/codebuild/standard:4.0"
+
+
+def old_lambda_runtime_in_pipeline(template: Template) -> None:
+    """A custom-resource function added to the pipeline stack, on a retired runtime."""
+    template["Resources"]["CleanupFunction"] = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": "python3.8", "Handler": "index.handler", "Timeout": 60,
+            "Role": {"Fn::GetAtt": ["CodeBuildRole", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}}
+
+
+def old_lambda_runtime_in_api(template: Template) -> None:
+    _properties(template, "APIHandler")["Runtime"] = "python3.8"
+
+
+def pass_role_on_every_role(template: Template) -> None:
+    statement = _statement(template, "PipelineRole", "PassDeployRoleToCloudFormation")
+    statement["Resource"] = "*"
+    del statement["Condition"]
+
+
+def allow_everything(template: Template) -> None:
+    _properties(template, "CodeBuildRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
+        {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"})
+
+
+def s3_on_every_bucket(template: Template) -> None:
+    statement = _statement(template, "CodeBuildRole", "Artifacts")
+    statement["Action"], statement["Resource"] = "s3:*", "*"
+
+
+def unencrypted_bucket(template: Template) -> None:
+    del _properties(template, "ArtifactBucket")["BucketEncryption"]
+
+
+def unencrypted_topic(template: Template) -> None:
+    del _properties(template, "ApprovalTopic")["KmsMasterKeyId"]
+
+
+def public_bucket(template: Template) -> None:
+    block = _properties(template, "ArtifactBucket")["PublicAccessBlockConfiguration"]
+    for setting in block:
+        block[setting] = False
+
+
+def generated_endpoint_name(template: Template) -> None:
+    del _properties(template, "Endpoint")["EndpointName"]
+
+
+def endpoint_name_of_the_stack(template: Template) -> None:
+    _properties(template, "Endpoint")["EndpointName"] = {"Fn::Sub": "${AWS::StackName}-endpoint"}
+
+
+def timestamped_endpoint_name(template: Template) -> None:
+    template["Parameters"]["DeployedAt"] = {
+        "Type": "String", "Description": "Deployment time, YYYYmmdd-HHMMSS.",
+        "AllowedPattern": "^[0-9]{8}-[0-9]{6}$"}
+    _properties(template, "Endpoint")["EndpointName"] = {
+        "Fn::Sub": "${ProjectName}-${StageName}-${DeployedAt}"}
+
+
+def prod_replaced_on_failure(template: Template) -> None:
+    _action(template, "DeployProd")["Configuration"]["ActionMode"] = "REPLACE_ON_FAILURE"
+
+
+def inline_buildspec(template: Template) -> None:
+    source = _properties(template, "TrainProject")["Source"]
+    source["BuildSpec"] = (REPO / source["BuildSpec"]).read_text()
+
+
+PLANTS = (
+    Plant("github-v1-source", "pipeline", github_v1_source, "github-v1-source"),
+    Plant("codebuild-standard-4.0", "pipeline", old_codebuild_image, "codebuild-image"),
+    Plant("lambda-python3.8-in-pipeline", "pipeline", old_lambda_runtime_in_pipeline,
+          "lambda-runtime"),
+    Plant("lambda-python3.8-in-api", "api", old_lambda_runtime_in_api, "lambda-runtime"),
+    Plant("pass-role-on-every-role", "pipeline", pass_role_on_every_role, "pass-role"),
+    Plant("action-star", "pipeline", allow_everything, "wildcard-action"),
+    Plant("s3-star-on-star", "pipeline", s3_on_every_bucket, "service-wildcard"),
+    Plant("bucket-without-encryption", "pipeline", unencrypted_bucket, "bucket-encryption"),
+    Plant("topic-without-kms", "pipeline", unencrypted_topic, "topic-encryption"),
+    Plant("public-access-block-off", "pipeline", public_bucket, "public-bucket"),
+    Plant("endpoint-name-generated", "endpoint", generated_endpoint_name, "endpoint-name"),
+    Plant("endpoint-name-of-the-stack", "endpoint", endpoint_name_of_the_stack, "endpoint-name"),
+    Plant("endpoint-name-timestamped", "endpoint", timestamped_endpoint_name, "endpoint-name"),
+    Plant("prod-replace-on-failure", "pipeline", prod_replaced_on_failure, "prod-deploy-mode"),
+    Plant("inline-buildspec", "pipeline", inline_buildspec, "inline-buildspec"),
+)

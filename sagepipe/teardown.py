@@ -190,22 +190,26 @@ def delete_stack(cf: Any, name: str, log: Log) -> None:
 
 def empty_and_delete_bucket(s3: Any, bucket: str, log: Log) -> None:
     """Delete every object version and delete marker (a versioned bucket must be empty of both
-    before DeleteBucket succeeds), page by page, then the bucket."""
+    before DeleteBucket succeeds), a page of at most 1000 at a time, then the bucket.
+
+    Each page is listed from the start rather than from the previous page's markers: the
+    entries before them are gone by then, and what is left is always the first page."""
     deleted = 0
     try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        while True:
+            page = s3.list_object_versions(Bucket=bucket, MaxKeys=S3_DELETE_BATCH)
             entries = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                        for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            for batch in batched(entries, S3_DELETE_BATCH):
-                reply = s3.delete_objects(Bucket=bucket,
-                                          Delete={"Objects": list(batch), "Quiet": True})
-                if errors := reply.get("Errors"):
-                    first = errors[0]
-                    raise TeardownError(
-                        f"bucket {bucket}: {len(errors)} object versions could not be deleted, "
-                        f"first {first['Key']} ({first.get('VersionId')}): {first['Code']} "
-                        f"{first['Message']}")
-                deleted += len(batch)
+            if not entries:
+                break
+            reply = s3.delete_objects(Bucket=bucket, Delete={"Objects": entries, "Quiet": True})
+            if errors := reply.get("Errors"):
+                first = errors[0]
+                raise TeardownError(
+                    f"bucket {bucket}: {len(errors)} object versions could not be deleted, "
+                    f"first {first['Key']} ({first.get('VersionId')}): {first['Code']} "
+                    f"{first['Message']}")
+            deleted += len(entries)
         s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:
         if _error_code(exc) != "NoSuchBucket":

@@ -25,9 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from default_data import export_titanic
 
 DONE = {"Completed", "Failed", "Stopped"}
-# SageMaker passes hyperparameters as strings; these are the model's defaults, overridable.
-DEFAULT_HYPERPARAMETERS = {"n_estimators": "100", "max_depth": "6", "min_samples_leaf": "2",
-                           "random_state": "42"}
 METRICS = ("train:accuracy", "validation:accuracy", "validation:f1", "validation:auc")
 SPLITS = ("train", "validation", "test", "preprocessor", "report")
 
@@ -114,8 +111,17 @@ def run_training(sm: Any, *, name: str, image_uri: str, role_arn: str,
     return job
 
 
-def parse_hyperparameters(pairs: list[str]) -> dict[str, str]:
-    result = dict(DEFAULT_HYPERPARAMETERS)
+def read_hyperparameters(path: Path | None, pairs: list[str]) -> dict[str, str]:
+    """The JSON file's values, then KEY=VALUE overrides; all strings, as SageMaker passes them."""
+    result: dict[str, str] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SystemExit(f"--hyperparameters {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"--hyperparameters {path} must hold a JSON object")
+        result.update({str(k): str(v) for k, v in loaded.items()})
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -138,7 +144,7 @@ def launch(args: argparse.Namespace) -> dict[str, Any]:
     job = run_training(
         sm, name=job_name(args.job_prefix, "train"), image_uri=args.image_uri,
         role_arn=args.role_arn, output_uri=f"{base}/models", instance_type=args.instance_type,
-        hyperparameters=parse_hyperparameters(args.hyperparameter),
+        hyperparameters=read_hyperparameters(args.hyperparameters, args.hyperparameter),
         channels={"train": (splits["train"], "text/csv"),
                   "validation": (splits["validation"], "text/csv"),
                   "preprocessor": (splits["preprocessor"], "application/json")})
@@ -159,7 +165,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", required=True, help="key prefix, e.g. <project>/<commit>")
     p.add_argument("--data", type=Path, help="raw CSV (Survived,Pclass,Sex,Age); "
                    "default: the Titanic list shipped in bokeh-sampledata")
-    p.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--hyperparameters", type=Path, help="JSON file of hyperparameters "
+                   "(model/hyperparameters.json in the pipeline)")
+    p.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hyperparameter")
     p.add_argument("--instance-type", default="ml.m5.large")
     p.add_argument("--job-prefix", default="sagepipe")
     p.add_argument("--output", type=Path, required=True, help="where to write the result JSON")

@@ -4,8 +4,9 @@ API definition's IAM auth checked before the function runs.
 
 The gateway starts it (`python -m sagepipe.apigateway.host SPEC.json`, see models.py). Emulated:
 routing, the Lambda proxy event, IAM (SigV4) authentication with API Gateway's 403 answers.
-Not emulated: IAM policy evaluation (whoever holds the local credentials may invoke), Lambda's
-timeout, memory limit and cold starts, throttling, API Gateway's payload limit.
+Not emulated: handlers other than Chalice apps, IAM policy evaluation (whoever holds the local
+credentials may invoke), Lambda's timeout, memory limit and cold starts, throttling, API
+Gateway's payload limit.
 """
 
 from __future__ import annotations
@@ -88,11 +89,11 @@ class Handler(ChaliceRequestHandler):
 def check_runtime(code: Path) -> None:
     """The package bundles Chalice's runtime (chalice/app.py); the host imports the installed
     one, so say so if they differ: pin the same chalice in pyproject.toml and api.yml."""
-    bundled = re.search(r"^__version__[^=]*=\s*'([^']+)'", (code / "chalice" / "app.py")
-                        .read_text(), re.MULTILINE) if (code / "chalice" / "app.py").is_file() \
-        else None
-    if bundled and bundled[1] != chalice.__version__:
-        print(f"warning: the package was built with chalice {bundled[1]}; it is served with "
+    bundled = code / "chalice" / "app.py"
+    found = re.search(r"^__version__\b[^'\n]*'([^'\n]+)'", bundled.read_text(), re.MULTILINE) \
+        if bundled.is_file() else None
+    if found and found[1] != chalice.__version__:
+        print(f"warning: the package was built with chalice {found[1]} and is served with "
               f"chalice {chalice.__version__}", file=sys.stderr, flush=True)
 
 
@@ -102,6 +103,9 @@ def serve(spec: dict[str, Any]) -> None:
     sys.path.insert(0, spec["code"])
     module, _, attribute = spec["handler"].rpartition(".")
     app = getattr(importlib.import_module(module), attribute)
+    if not isinstance(app, chalice.Chalice):
+        sys.exit(f"handler {spec['handler']} is not a Chalice app: the local hosting serves "
+                 "Chalice apps (what `chalice package` packages), not plain Lambda handlers")
     config = Config(chalice_stage=spec["stage"], function_name=spec["function"],
                     user_provided_params={"lambda_timeout": spec["timeout"],
                                           "lambda_memory_size": spec["memory"]})

@@ -59,6 +59,14 @@ def code_uri(value: Any) -> str:
                   "PackageApi build does)")
 
 
+def _bounded(params: dict[str, Any], key: str, default: int, maximum: int) -> int:
+    """An integer setting as Lambda bounds it (CloudFormation may pass it as a string)."""
+    value = params.get(key, default)
+    if not str(value).isdigit() or not 1 <= int(value) <= maximum:
+        raise invalid(f"{key} {value!r} must be an integer from 1 to {maximum}")
+    return int(value)
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -100,8 +108,8 @@ class ApiHosting:
         variables = (params.get("Environment") or {}).get("Variables") or {}
         doc = {"FunctionName": name, "FunctionArn": arn("lambda", f"function:{name}"),
                "CodeUri": code, "Handler": handler, "Runtime": runtime,
-               "Timeout": int(params.get("Timeout", 3)),
-               "MemorySize": int(params.get("MemorySize", 128)),
+               "Timeout": _bounded(params, "Timeout", 3, 900),
+               "MemorySize": _bounded(params, "MemorySize", 128, 10240),
                "Environment": {str(k): str(v) for k, v in variables.items()}}
         with self._lock:
             self._save(FUNCTION, name, doc)

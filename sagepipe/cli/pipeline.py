@@ -163,8 +163,8 @@ def invoke(
     console.print(reply["Body"].read().decode(), highlight=False)
     err.print(f"[dim]same call with the AWS CLI:\n  aws --endpoint-url {settings.endpoint_url} "
               f"sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} "
-              f"--content-type {content_type} --accept {accept} --body '{body}' "
-              "--cli-binary-format raw-in-base64-out /dev/stdout[/dim]")
+              f"--content-type {content_type} --accept {accept} --body '{body}' /dev/stdout\n"
+              "  (AWS CLI v2: add --cli-binary-format raw-in-base64-out)[/dim]")
 
 
 def register(app: typer.Typer) -> None:

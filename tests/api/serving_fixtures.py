@@ -1,14 +1,14 @@
 """Session fixtures of tests/api and tests/qa: the example model trained once by real jobs and
 one endpoint serving it. Test modules load them with `pytest_plugins = ["api.serving_fixtures"]`
-(a plugin, so they run once per session; a conftest.py here would shadow tests/conftest.py for
-`from testkit import`)."""
+(a plugin, so they run once per session for both folders)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from api.serving_kit import MODEL_IMAGE, SHARED_DATA, create_endpoint, register_images, train
+from api.serving_kit import create_endpoint, register_stub_image, train
+from testkit import MODEL_IMAGE_URI, SHARED_DATA
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
@@ -16,8 +16,8 @@ from sagepipe.config import Settings
 
 @pytest.fixture(scope="session")
 def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The session's local AWS, with the example model and the stub model server registered."""
-    register_images(local_aws, tmp_path_factory.mktemp("images"))
+    """The session's local AWS (the example model registered), with the stub model server."""
+    register_stub_image(local_aws, tmp_path_factory.mktemp("images"))
     return local_aws
 
 
@@ -31,7 +31,7 @@ def training(images: Settings, tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="session")
 def model_endpoint(images: Settings, training: dict) -> str:
     """An InService endpoint serving the trained example model."""
-    return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE, training["ModelDataUrl"])
+    return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, training["ModelDataUrl"])
 
 
 @pytest.fixture(scope="session")

@@ -14,19 +14,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from testkit import MODEL_IMAGE_URI, REPO
+
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
 LAUNCHER = REPO / "CodePipeline" / "scripts" / "launch_training.py"
 API_DIR = REPO / "chalice-api"
 BIN = Path(sys.executable).parent
 BUCKET = "serving-tests"
 ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
-MODEL_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:serving-tests"
 STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
 
 # STUB_MODE (the model's environment) picks the failure: `error` answers 500, `garbage` an
@@ -90,15 +89,13 @@ def ensure_bucket(settings: Settings) -> None:
         s3.create_bucket(Bucket=BUCKET)
 
 
-def register_images(settings: Settings, workdir: Path) -> None:
-    """The example model (`model/`) and the stub model server as local images."""
+def register_stub_image(settings: Settings, workdir: Path) -> None:
+    """The stub model server as the local image STUB_IMAGE."""
     stub = workdir / "stub-image"
     stub.mkdir(parents=True, exist_ok=True)
     (stub / "serve").write_text(STUB_SERVE)
     (stub / "serve").chmod(0o755)
-    registry = ImageRegistry(Store(settings.db_path))
-    registry.register(REPO / "model", MODEL_IMAGE)
-    registry.register(stub, STUB_IMAGE)
+    ImageRegistry(Store(settings.db_path)).register(stub, STUB_IMAGE)
 
 
 def train(settings: Settings, data: Path, workdir: Path, **hyperparameters: str) -> dict:
@@ -108,7 +105,7 @@ def train(settings: Settings, data: Path, workdir: Path, **hyperparameters: str)
     tag = "-".join(f"{k}-{v}" for k, v in sorted(hyperparameters.items())) or "default"
     output = workdir / f"training-{tag}.json"
     done = subprocess.run(
-        [sys.executable, str(LAUNCHER), "--image-uri", MODEL_IMAGE, "--role-arn", ROLE,
+        [sys.executable, str(LAUNCHER), "--image-uri", MODEL_IMAGE_URI, "--role-arn", ROLE,
          "--bucket", BUCKET, "--prefix", f"models/{tag}", "--data", str(data),
          "--output", str(output),
          *(f"--hyperparameter={k}={v}" for k, v in hyperparameters.items())],

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from api.serving_kit import API_DIR, REPO
+from api.serving_kit import API_DIR
+from testkit import REPO
 
 BIN = Path(sys.executable).parent
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from conftest import PROJECT, REGION, CallLog, Deployed
+from teardown_kit import IGNORE_MOTO_GAPS, PROJECT, REGION, CallLog, Deployed
 
 from sagepipe.teardown import (
     ECR_DELETE_BATCH,
@@ -21,7 +21,7 @@ from sagepipe.teardown import (
     teardown,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+pytestmark = pytest.mark.filterwarnings(IGNORE_MOTO_GAPS)
 DEPLOYMENT = Deployment(PROJECT, f"{PROJECT}-pipeline")
 
 
@@ -126,8 +126,9 @@ def _stack(stack_id: str, status: str) -> dict[str, Any]:
 
 def _event(stack_id: str, logical: str, kind: str, status: str, reason: str = "") -> dict:
     own = kind == "AWS::CloudFormation::Stack"
-    return {"StackId": stack_id, "StackName": stack_name(stack_id), "EventId": f"{logical}-{status}",
-            "LogicalResourceId": logical, "ResourceType": kind, "ResourceStatus": status,
+    return {"StackId": stack_id, "StackName": stack_name(stack_id),
+            "EventId": f"{logical}-{status}", "LogicalResourceId": logical,
+            "ResourceType": kind, "ResourceStatus": status,
             "PhysicalResourceId": stack_id if own else f"{logical}-physical",
             "ResourceStatusReason": reason, "Timestamp": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
 

@@ -1,0 +1,102 @@
+"""The `sagepipe` command and the AWS CLI, as a user runs them, against a real local AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from testkit import REPO, free_port
+
+BIN = Path(sys.executable).parent
+ECHO_IMAGE = REPO / "tests" / "images" / "echo"
+
+
+def run(*args: str, env: dict[str, str] | None = None, check: bool = True):
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture
+def home_cli(tmp_path):
+    """`sagepipe --home H --port P ...` on a local AWS of its own."""
+    base = [str(BIN / "sagepipe"), "--home", str(tmp_path / "home"), "--port", str(free_port())]
+    yield lambda *args, check=True: run(*base, *args, check=check)
+    run(*base, "down", check=False)
+
+
+def test_up_prints_the_exports_and_down_stops_everything(home_cli, tmp_path):
+    up = home_cli("up")
+    exports = dict(line.removeprefix("export ").split("=", 1)
+                   for line in up.stdout.splitlines() if line.startswith("export "))
+    assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert "local AWS up" in up.stderr
+    listed = run(str(BIN / "aws"), "s3api", "list-buckets", env=exports)
+    assert json.loads(listed.stdout)["Buckets"] == []
+    assert "stopped" in home_cli("down").stderr
+    refused = home_cli("jobs", check=False)
+    assert refused.returncode == 1 and "not running" in refused.stderr and "sagepipe up" in \
+        refused.stderr
+
+
+def test_images_jobs_endpoints_and_logs(home_cli):
+    home_cli("up")
+    registered = home_cli("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1")
+    assert "registered local/echo:1" in registered.stdout
+    assert "local/echo:1" in home_cli("image", "list").stdout
+    bad = home_cli("image", "register", str(REPO / "sagepipe"), "--uri", "local/x:1", check=False)
+    assert bad.returncode == 1 and "neither a `train` nor a `serve`" in bad.stderr
+    assert "Kind" in home_cli("jobs").stdout
+    assert "Endpoint" in home_cli("endpoints").stdout
+    missing = home_cli("logs", "no-such-job", check=False)
+    assert missing.returncode == 1 and "no logs for 'no-such-job'" in missing.stderr
+    assert home_cli("logs", "gateway").returncode == 0
+
+
+def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path):
+    from sagepipe.images import ImageRegistry
+    from sagepipe.store import Store
+
+    env = {"AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    ImageRegistry(Store(local_aws.db_path)).register(ECHO_IMAGE, "local/echo:cli")
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="cli-models")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("version.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"cli"))
+    s3.put_object(Bucket="cli-models", Key="m.tar.gz", Body=archive.getvalue())
+    sm = aws("sagemaker")
+    sm.create_model(ModelName="cli-model", ExecutionRoleArn="arn:aws:iam::000000000000:role/r",
+                    PrimaryContainer={"Image": "local/echo:cli",
+                                      "ModelDataUrl": "s3://cli-models/m.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName="cli-config", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "cli-model", "InitialInstanceCount": 1,
+         "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName="cli-endpoint", EndpointConfigName="cli-config")
+    aws_cli = str(BIN / "aws")
+    run(aws_cli, "sagemaker", "wait", "endpoint-in-service", "--endpoint-name", "cli-endpoint",
+        env=env)
+    out = tmp_path / "answer.txt"
+    invoked = run(aws_cli, "sagemaker-runtime", "invoke-endpoint", "--endpoint-name",
+                  "cli-endpoint", "--content-type", "text/csv", "--body", "1,2",
+                  str(out), env=env)
+    assert out.read_text() == "cli:1,2"
+    assert json.loads(invoked.stdout)["InvokedProductionVariant"] == "AllTraffic"
+    listed = json.loads(run(aws_cli, "sagemaker", "list-endpoints", env=env).stdout)
+    assert "cli-endpoint" in [e["EndpointName"] for e in listed["Endpoints"]]
+    jobs = json.loads(run(aws_cli, "sagemaker", "list-training-jobs", env=env).stdout)
+    assert "TrainingJobSummaries" in jobs
+    failed = run(aws_cli, "sagemaker", "describe-training-job", "--training-job-name", "nope",
+                 env=env, check=False)
+    assert failed.returncode != 0 and "ResourceNotFound" in failed.stderr
+    sm.delete_endpoint(EndpointName="cli-endpoint")

@@ -4,16 +4,16 @@ The order is forced by how the pieces depend on each other:
 
 1. the stacks the pipeline deployed: `<P>-api` (it calls the prod endpoint), then
    `<P>-endpoint-prod` and `<P>-endpoint-qa`. They were deployed with the pipeline stack's
-   CloudFormation role, and CloudFormation deletes a stack with the role that created it, so they
-   must go while the pipeline stack (and its role) still exists;
+   CloudFormation role, which CloudFormation also deletes them with, so they must go while the
+   pipeline stack (and that role) still exists;
 2. the artifact bucket and the image repository: `DeletionPolicy: Retain` in pipeline.yaml, so
    deleting the pipeline stack leaves them behind. The bucket is versioned: every version and
    delete marker goes before the bucket can;
 3. the pipeline stack itself.
 
-Only boto3 with the default credential chain and region, so `AWS_PROFILE`, `AWS_REGION` and
-`AWS_ENDPOINT_URL` apply as for the AWS CLI. Every step tolerates what a previous, interrupted
-teardown already removed, so running it again finishes the job.
+Only boto3 with the default credential chain and region, so `AWS_PROFILE`,
+`AWS_DEFAULT_REGION` and `AWS_ENDPOINT_URL` apply as for the AWS CLI. Every step tolerates what
+a previous, interrupted teardown already removed, so running it again finishes the job.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     NoCredentialsError,
-    NoRegionError,
     WaiterError,
 )
 from botocore.parsers import ResponseParserError
@@ -261,9 +260,6 @@ def aws_errors(action: Callable[[], T]) -> T:
             "no AWS credentials found: configure them as for the AWS CLI (`aws configure`, "
             "`aws sso login --profile NAME` with AWS_PROFILE=NAME, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY)") from None
-    except NoRegionError:
-        raise TeardownError("no AWS region configured: set AWS_DEFAULT_REGION or pass --region") \
-            from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "the call")

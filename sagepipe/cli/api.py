@@ -32,7 +32,7 @@ def url(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     for api in served_apis(settings):
         if api.get("Url"):
-            console.print(api["Url"], highlight=False)
+            console.out(api["Url"], highlight=False)
         else:
             err.print(f"[red]{api['Id']} is not serving:[/red] {api.get('FailureReason')}")
         err.print(f"[dim]  REST API {api['Id']}, function {api['FunctionName']}, log "
@@ -43,7 +43,7 @@ def url(ctx: typer.Context) -> None:
         f"  curl --aws-sigv4 'aws:amz:{settings.region}:{SERVICE}' --user '{KEY}:{SECRET}' "
         "-H 'Content-Type: application/json' "
         "-d '{\"records\": [{\"Pclass\": 1, \"Sex\": \"female\", \"Age\": 29}]}' URL/predict\n"
-        "or `sagepipe api call predict --body '...'`[/dim]")
+        "or `sagepipe api call predict --body '...'`[/dim]", soft_wrap=True)
 
 
 @api_app.command("call")
@@ -51,18 +51,21 @@ def call(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="Route under the API's URL, e.g. predict")],
     body: Annotated[str | None, typer.Option(help="JSON body (POST); none: GET")] = None,
+    api_id: Annotated[str | None, typer.Option("--api", help="REST API id, if several")] = None,
 ) -> None:
     """Call the API with a SigV4-signed request, as an AWS SDK would, and print the answer."""
-    apis = [api for api in served_apis(settings_of(ctx)) if api.get("Url")]
+    apis = [api for api in served_apis(settings_of(ctx))
+            if api.get("Url") and api_id in (None, api["Id"])]
     if len(apis) != 1:
-        raise fail(f"{len(apis)} APIs are serving; `sagepipe api url` lists them")
+        raise fail(f"{len(apis)} APIs serving{f' with id {api_id}' if api_id else ''}; "
+                   "`sagepipe api url` lists them, `--api ID` picks one")
     target = apis[0]["Url"] + path.lstrip("/")
     method, data = ("POST", body.encode()) if body is not None else ("GET", b"")
     headers = sign(method, target, data, KEY, SECRET, settings_of(ctx).region,
                    {"Content-Type": "application/json"} if body is not None else None)
     reply = httpx.request(method, target, content=data, headers=headers, timeout=60,
                           trust_env=False)
-    console.print(reply.text, highlight=False)
+    console.out(reply.text, highlight=False)
     if reply.is_error:
         raise typer.Exit(1)
 

@@ -23,7 +23,7 @@ from sagepipe.store import Store
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
-LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints")
+LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints", "Apis")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

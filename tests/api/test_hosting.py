@@ -9,13 +9,14 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from api.serving_kit import package_api
+from api.serving_kit import package_api, unique
 
 from sagepipe.apigateway.sigv4 import sign
 from sagepipe.clients import client
@@ -29,6 +30,7 @@ pytest_plugins = ["api.serving_fixtures"]
 
 ONE = {"records": [{"Pclass": 1, "Sex": "female", "Age": 29}]}
 LOCAL_URL = re.compile(r"^http://127\.0\.0\.1:\d+/api/$")
+STACK = unique("api-stack")  # the session's local AWS is shared with other test modules
 
 
 def stacks_of(settings: Settings, log: list[str] | None = None) -> Stacks:
@@ -59,9 +61,9 @@ def deployed(images: Settings, packaged: Path, model_endpoint: str):
     """The API stack in front of the model endpoint: (outputs, deploy log)."""
     log: list[str] = []
     stacks = stacks_of(images, log)
-    outputs = stacks.deploy("sagepipe-api", packaged, {"EndpointName": model_endpoint})
+    outputs = stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
     yield outputs, log
-    stacks.delete("sagepipe-api")
+    stacks.delete(STACK)
 
 
 def test_the_stack_outputs_the_local_url(deployed):
@@ -161,13 +163,13 @@ def test_a_stack_update_restarts_the_api_on_the_same_port(images, packaged, depl
     stacks = stacks_of(images)
     url = deployed[0]["EndpointURL"]
     try:
-        updated = stacks.deploy("sagepipe-api", packaged, {"EndpointName": "retired-endpoint"})
+        updated = stacks.deploy(STACK, packaged, {"EndpointName": "retired-endpoint"})
         assert updated["EndpointURL"] == url
         health = signed("GET", url + "health")
         assert health.status_code == 503
         assert "endpoint retired-endpoint is unavailable" in health.json()["Message"]
     finally:
-        stacks.deploy("sagepipe-api", packaged, {"EndpointName": model_endpoint})
+        stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
     assert signed("GET", url + "health").status_code == 200
 
 
@@ -225,3 +227,18 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
             httpx.get(url, timeout=2, trust_env=False)
     finally:
         stop(settings)
+
+
+def test_the_cli_prints_the_url_and_calls_the_api(images, deployed, model_endpoint):
+    outputs = deployed[0]
+    cli = [str(Path(sys.executable).with_name("sagepipe")), "--home", str(images.home),
+           "--port", str(images.port), "api"]
+    listed = subprocess.run([*cli, "url"], capture_output=True, text=True, check=True)
+    assert outputs["EndpointURL"] in listed.stdout.splitlines()
+    assert "curl --aws-sigv4 'aws:amz:us-east-1:execute-api' --user 'test:test'" in listed.stderr
+    called = subprocess.run([*cli, "call", "predict", "--api", outputs["RestAPIId"], "--body",
+                             json.dumps(ONE)], capture_output=True, text=True, check=True)
+    assert json.loads(called.stdout)["endpoint"] == model_endpoint
+    refused = subprocess.run([*cli, "call", "predict", "--api", outputs["RestAPIId"], "--body",
+                              '{"records": []}'], capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["Code"] == "BadRequestError"

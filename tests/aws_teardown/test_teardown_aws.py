@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -174,8 +175,6 @@ def test_delete_failed_stops_with_the_stack_events_reasons(deployed: Deployed):
 
 
 def test_missing_credentials_are_named(no_aws_config: None):
-    import boto3
-
     clients = Clients.from_session(boto3.Session(region_name=REGION))
     with pytest.raises(TeardownError, match="no AWS credentials found: configure them"):
         teardown(DEPLOYMENT, clients, lambda _: None)

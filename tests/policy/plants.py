@@ -131,15 +131,28 @@ def inline_buildspec(template: Template) -> None:
 PLANTS = (
     Plant("github-v1-source", "pipeline", github_v1_source, "github-v1-source"),
     Plant("codebuild-standard-4.0", "pipeline", old_codebuild_image, "codebuild-image"),
+    # W2531: deprecated Lambda runtime.
     Plant("lambda-python3.8-in-pipeline", "pipeline", old_lambda_runtime_in_pipeline,
-          "lambda-runtime"),
-    Plant("lambda-python3.8-in-api", "api", old_lambda_runtime_in_api, "lambda-runtime"),
-    Plant("pass-role-on-every-role", "pipeline", pass_role_on_every_role, "pass-role"),
-    Plant("action-star", "pipeline", allow_everything, "wildcard-action"),
-    Plant("s3-star-on-star", "pipeline", s3_on_every_bucket, "service-wildcard"),
+          "lambda-runtime", cfn_lint=frozenset({"W2531"})),
+    Plant("lambda-python3.8-in-api", "api", old_lambda_runtime_in_api, "lambda-runtime",
+          cfn_lint=frozenset({"W2531"})),
+    # CKV_AWS_109: permissions management (here PassRole) without constraints.
+    Plant("pass-role-on-every-role", "pipeline", pass_role_on_every_role, "pass-role",
+          checkov=frozenset({"CKV_AWS_109"})),
+    # CKV_AWS_62: full "*-*" administrative privileges.
+    Plant("action-star", "pipeline", allow_everything, "wildcard-action",
+          checkov=frozenset({"CKV_AWS_62"})),
+    # CKV_AWS_108: data exfiltration (s3:GetObject) without constraints.
+    Plant("s3-star-on-star", "pipeline", s3_on_every_bucket, "service-wildcard",
+          checkov=frozenset({"CKV_AWS_108"})),
+    # checkov 3 takes S3's default encryption (SSE-S3 since 2023) as enough: rules.py does not.
     Plant("bucket-without-encryption", "pipeline", unencrypted_bucket, "bucket-encryption"),
-    Plant("topic-without-kms", "pipeline", unencrypted_topic, "topic-encryption"),
-    Plant("public-access-block-off", "pipeline", public_bucket, "public-bucket"),
+    # CKV_AWS_26: SNS topic not encrypted.
+    Plant("topic-without-kms", "pipeline", unencrypted_topic, "topic-encryption",
+          checkov=frozenset({"CKV_AWS_26"})),
+    # CKV_AWS_53..56: each of the four public access block settings.
+    Plant("public-access-block-off", "pipeline", public_bucket, "public-bucket",
+          checkov=frozenset({"CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"})),
     Plant("endpoint-name-generated", "endpoint", generated_endpoint_name, "endpoint-name"),
     Plant("endpoint-name-of-the-stack", "endpoint", endpoint_name_of_the_stack, "endpoint-name"),
     Plant("endpoint-name-timestamped", "endpoint", timestamped_endpoint_name, "endpoint-name"),

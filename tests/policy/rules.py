@@ -51,7 +51,7 @@ def _resources(template: Template, *types: str) -> Iterator[tuple[str, dict[str,
             yield name, resource.get("Properties", {})
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
@@ -69,7 +69,7 @@ def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
+def statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every IAM policy statement of identity and resource policies, with where it is."""
     for name, props in _resources(template, "AWS::IAM::Role", "AWS::IAM::User",
                                   "AWS::IAM::Group"):
@@ -81,21 +81,21 @@ def _statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
                                   "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"):
         yield from _document(name, props.get("PolicyDocument"))
     for name, props in _resources(template, "AWS::Serverless::Function"):
-        for policy in _as_list(props.get("Policies", [])):
+        for policy in as_list(props.get("Policies", [])):
             yield from _document(name, policy)
 
 
 def _document(where: str, document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(document, dict):  # a managed policy's name or a SAM policy template
         return
-    for index, statement in enumerate(_as_list(document.get("Statement", []))):
+    for index, statement in enumerate(as_list(document.get("Statement", []))):
         yield f"{where}/{statement.get('Sid') or index}", statement
 
 
 def _allowed_actions(statement: dict[str, Any]) -> list[str]:
     if statement.get("Effect") != "Allow":
         return []
-    return [action for action in _as_list(statement.get("Action", [])) if isinstance(action, str)]
+    return [action for action in as_list(statement.get("Action", [])) if isinstance(action, str)]
 
 
 def _pipeline_actions(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -115,7 +115,8 @@ def github_v1_source(template: Template) -> Iterator[str]:
             yield f"{stage}/{name}: a {type_id.get('Owner')}/{type_id.get('Provider')} action is " \
                   "the GitHub version 1 source; use CodeStarSourceConnection"
         if "OAuthToken" in action.get("Configuration", {}):
-            yield f"{stage}/{name}: OAuthToken is GitHub version 1; use a CodeConnections connection"
+            yield f"{stage}/{name}: OAuthToken is GitHub version 1; use a CodeConnections " \
+                  "connection"
     for name, _ in _resources(template, "AWS::CodePipeline::Webhook"):
         yield f"{name}: pipeline webhooks serve GitHub version 1 sources; use pipeline triggers"
 
@@ -144,11 +145,11 @@ def lambda_runtime(template: Template) -> Iterator[str]:
 
 def pass_role(template: Template) -> Iterator[str]:
     """iam:PassRole names the roles it passes and the service they are passed to."""
-    for where, statement in _statements(template):
+    for where, statement in statements(template):
         if not any(fnmatchcase("iam:passrole", action.lower())
                    for action in _allowed_actions(statement) if action.lower().startswith("iam:")):
             continue
-        resources = [_text(r) for r in _as_list(statement.get("Resource", "*"))]
+        resources = [_text(r) for r in as_list(statement.get("Resource", "*"))]
         if any(r is not None and (r == "*" or r.endswith(":role/*")) for r in resources):
             yield f"{where}: iam:PassRole on every role; name the role"
         conditions = [key.lower() for operator in statement.get("Condition", {}).values()
@@ -159,7 +160,7 @@ def pass_role(template: Template) -> Iterator[str]:
 
 def wildcard_action(template: Template) -> Iterator[str]:
     """No statement allows every action."""
-    for where, statement in _statements(template):
+    for where, statement in statements(template):
         if "*" in _allowed_actions(statement):
             yield f"{where}: Action \"*\" allows everything"
         if statement.get("Effect") == "Allow" and "NotAction" in statement:
@@ -168,9 +169,9 @@ def wildcard_action(template: Template) -> Iterator[str]:
 
 def service_wildcard(template: Template) -> Iterator[str]:
     """No statement allows a whole service (such as s3:*) on every resource."""
-    for where, statement in _statements(template):
+    for where, statement in statements(template):
         whole = [a for a in _allowed_actions(statement) if a != "*" and a.endswith(":*")]
-        if whole and "*" in _as_list(statement.get("Resource", "*")):
+        if whole and "*" in as_list(statement.get("Resource", "*")):
             yield f"{where}: {', '.join(whole)} on Resource \"*\""
 
 

@@ -111,3 +111,15 @@ def glob_matches(pattern: str, path: str) -> bool:
     """CodeBuild artifact glob semantics: `**/` spans directories, `*` stays within one."""
     regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*")
     return re.fullmatch(regex, path) is not None
+
+
+def parameter_accepts(declaration: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation takes `value` for a parameter declared as `declaration`."""
+    if "AllowedValues" in declaration and value not in declaration["AllowedValues"]:
+        return False
+    if "AllowedPattern" in declaration and not re.fullmatch(declaration["AllowedPattern"], value):
+        return False
+    if declaration["Type"] == "Number":
+        number = float(value)
+        return declaration.get("MinValue", number) <= number <= declaration.get("MaxValue", number)
+    return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +23,7 @@ from .cfn import (
     buildspec,
     exported_variables,
     glob_matches,
+    parameter_accepts,
     pipeline_actions,
     substitute,
     template,
@@ -108,17 +108,6 @@ def test_deployed_files_are_in_the_input_artifact(deploy: Action):
             assert any(glob_matches(p, path) for p in patterns), f"{artifact} lacks {path}"
 
 
-def _parameter_accepts(declaration: dict[str, Any], value: str) -> bool:
-    if "AllowedValues" in declaration and value not in declaration["AllowedValues"]:
-        return False
-    if "AllowedPattern" in declaration and not re.fullmatch(declaration["AllowedPattern"], value):
-        return False
-    if declaration["Type"] == "Number":
-        number = float(value)
-        return declaration.get("MinValue", number) <= number <= declaration.get("MaxValue", number)
-    return True
-
-
 @pytest.mark.parametrize("deploy", ENDPOINT_DEPLOYS, ids=lambda a: a.name)
 def test_stage_parameters_are_complete_and_valid(deploy: Action):
     declared = template(ENDPOINT)["Parameters"]
@@ -132,7 +121,7 @@ def test_stage_parameters_are_complete_and_valid(deploy: Action):
     assert required <= given, f"missing: {required - given}"
     for name, value in configuration["Parameters"].items():
         assert isinstance(value, str), f"{config_path}: {name} must be a string"
-        assert _parameter_accepts(declared[name], value), f"{config_path}: {name}={value}"
+        assert parameter_accepts(declared[name], value), f"{config_path}: {name}={value}"
 
     stage = Path(config_path).stem
     assert configuration["Parameters"]["StageName"] == stage

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lock clean
+.PHONY: run test bench docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +17,29 @@ $(STAMP): requirements.lock pyproject.toml
 # given at once so that it finishes unattended (README: the manual approval flow).
 run: $(STAMP)
 	$(BIN)/sagepipe run --auto-approve
+	@echo "== the prod endpoint, through the local SageMaker Runtime:"
 	$(BIN)/sagepipe invoke sagepipe-prod --content-type text/csv --body '1,female,29'
-	$(BIN)/sagepipe api url
+	@echo "== the prod API (Chalice, IAM auth), with curl on 127.0.0.1:"
+	curl -sS --fail-with-body --aws-sigv4 'aws:amz:us-east-1:execute-api' --user 'test:test' \
+	  -H 'Content-Type: application/json' \
+	  -d '{"records": [{"Pclass": 1, "Sex": "female", "Age": 29}, {"Pclass": 3, "Sex": "male", "Age": null}]}' \
+	  "$$($(BIN)/sagepipe api url 2>/dev/null)predict"
+	@echo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+# Serving: the SageMaker BYO stack vs model/serve (needs wrk and nginx: apt-get install wrk nginx).
+# Pipeline: commit to prod answering, with the stage breakdown and a blue/green second run.
 bench: $(STAMP)
-	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/serving.py --rounds 3
+	$(BIN)/python bench/pipeline.py
+
+# The architecture picture (needs Graphviz: apt-get install graphviz) and the cost tables.
+docs: $(STAMP)
+	Docs/render.sh
+	$(BIN)/python Docs/cost.py --write
 
 # Re-pin every package after changing pyproject.toml or model/requirements.txt.
 lock:

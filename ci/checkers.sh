@@ -26,6 +26,7 @@ venv() {
         echo "checkers: building $dir from ci/$1.txt" >&2
         rm -rf "$dir"
         "$PYTHON" -m venv "$dir"
+        echo '*' > "$dir/.gitignore"  # as Python 3.13's venv does: git never sees it
         "$dir/bin/pip" install "${PIP_FLAGS[@]}" --no-deps -r "$requirements" >&2
         "$dir/bin/pip" check >&2
         echo "$digest" > "$dir/.requirements.sha256"

@@ -21,9 +21,9 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ServerlessService
 from sagepipe.config import Settings
 from sagepipe.ecr.models import Ecr
-from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry
-from sagepipe.protocols.aws_json import JsonProtocolService, error_response
+from sagepipe.protocols.aws_json import JsonProtocolService
+from sagepipe.protocols.unsupported import unsupported_service
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
 from sagepipe.s3.responses import S3Service
@@ -88,6 +88,4 @@ class LocalAWS:
             return await self._ecr(request)
         if service in (None, "s3"):  # unsigned requests are anonymous S3 calls
             return await self._s3(request)
-        return error_response(AWSError(
-            "NotImplemented", f"sagepipe's local AWS does not emulate the {service} service "
-            "(it serves s3, sagemaker, sagemaker-runtime and ecr).", 501))
+        return unsupported_service(service)

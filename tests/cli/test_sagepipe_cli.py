@@ -100,3 +100,18 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
                  env=env, check=False)
     assert failed.returncode != 0 and "ResourceNotFound" in failed.stderr
     sm.delete_endpoint(EndpointName="cli-endpoint")
+
+
+@pytest.mark.parametrize("service, call", [
+    ("cloudformation", lambda c: c.list_stacks()),  # query protocol (XML errors)
+    ("logs", lambda c: c.describe_log_groups()),  # JSON protocol
+    ("lambda", lambda c: c.list_functions()),  # REST-JSON protocol
+])
+def test_services_not_emulated_answer_a_readable_error(aws, service, call):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        call(aws(service))
+    error = caught.value.response["Error"]
+    assert error["Code"] == "NotImplemented"
+    assert f"does not emulate the {service} service" in error["Message"]

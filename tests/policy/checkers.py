@@ -26,7 +26,8 @@ def run_checker(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def checkov_report(cwd: Path, *args: str) -> list[dict]:
     """checkov's JSON reports (one per framework) for the project in `cwd`."""
     result = run_checker(["checkov", "--output", "json", *args], cwd)
-    assert result.returncode in (0, 1), result.stderr  # 1: checks failed
+    # 1 is also checkov's answer when checks fail: then its report is on stdout.
+    assert result.returncode in (0, 1) and result.stdout.startswith(("{", "[")), result.stderr
     reports = json.loads(result.stdout)
     return reports if isinstance(reports, list) else [reports]
 

@@ -2,7 +2,8 @@
 
 `violations(template)` returns one message per breach, each starting with the rule's name
 (`"<rule>: <where>: <what>"`), and nothing when the template complies. A template is read as
-cfn-lint reads it (`load`): intrinsic functions in long form, `{"Fn::Sub": ...}`.
+cfn-lint reads it (`load`, tests/templates/cfn.py's reader): intrinsic functions in long form,
+`{"Fn::Sub": ...}`.
 
 The same functions check the real templates (test_rules.py: no violation) and copies of them
 with one planted defect each (test_planted.py: the defect is named), so a rule that stops
@@ -17,7 +18,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
+from templates.cfn import SUB_VARIABLE, template
 
 Template = dict[str, Any]
 
@@ -35,13 +36,12 @@ SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
                        "RestrictPublicBuckets")
 PUBLIC_CANNED_ACLS = frozenset({"PublicRead", "PublicReadWrite", "AuthenticatedRead"})
-SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
 
 
 def load(path: Path) -> Template:
-    """A YAML or JSON template, intrinsic functions in long form (as cfn-lint reads it)."""
-    return cfn_yaml.load(str(path))
+    """A YAML or JSON template as cfn-lint reads it (read once per path, then shared)."""
+    return template(path)
 
 
 # ----------------------------------------------------------------------------- template access
@@ -139,8 +139,8 @@ def lambda_runtime(template: Template) -> Iterator[str]:
         runtime = props.get("Runtime", default)
         match = PYTHON_RUNTIME.fullmatch(runtime) if isinstance(runtime, str) else None
         if match is None or tuple(map(int, match.groups())) < OLDEST_PYTHON_RUNTIME:
-            yield f"{name}: runtime {runtime!r} is older than python" \
-                  f"{'.'.join(map(str, OLDEST_PYTHON_RUNTIME))}"
+            yield f"{name}: runtime {runtime!r} is not python" \
+                  f"{'.'.join(map(str, OLDEST_PYTHON_RUNTIME))} or later"
 
 
 def pass_role(template: Template) -> Iterator[str]:

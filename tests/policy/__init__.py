@@ -1,0 +1,1 @@
+"""Security and release policies of the templates, proven to catch planted defects."""

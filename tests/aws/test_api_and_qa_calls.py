@@ -1,7 +1,8 @@
-"""The InvokeEndpoint and DescribeEndpoint calls of the prediction API (chalice-api/app.py) and
-of the QA tests (qa-tests/qa_kit.py), parameter for parameter: botocore validates them against
-the SageMaker Runtime and SageMaker API models, then the Stubber compares them and answers as
-the services do (including a ModelError with its modeled fields)."""
+"""The AWS calls of the prediction API (chalice-api/app.py) and of the QA tests
+(qa-tests/qa_kit.py). InvokeEndpoint and DescribeEndpoint parameter for parameter: botocore
+validates them against the SageMaker Runtime and SageMaker API models, then the Stubber compares
+them and answers as the services do (a ModelError with its modeled fields included). The QA
+tests' reading of the held-out split from S3 runs against moto's S3."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from chalice.test import Client
+from moto import mock_aws
 
-from .deploys import ACCOUNT, REGION, REPO
+from .deploys import ACCOUNT, BUCKET, REGION, REPO
 
 ENDPOINT = "sagepipe-prod"
 JSON = "application/json"
@@ -123,3 +125,18 @@ def test_qa_tests_invoke_the_endpoint_with_json_instances(stubbed, monkeypatch):
                                                               "Age": None}]
     assert metrics.invoke(client_of("sagemaker-runtime"), "sagepipe-qa", instances) == ANSWER
     assert (len(metrics.latencies_ms), metrics.errors) == (1, [])
+
+
+def test_qa_tests_read_every_csv_of_the_test_split_from_s3(monkeypatch):
+    qa_kit = module("qa-tests", "qa_kit", monkeypatch)
+    prefix = "sagepipe/c0ffee1/data/prepared/test"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        header = "Survived,Pclass,Sex,Age\n"
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-0.csv", Body=header + "1,1,female,29\n")
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-1.csv", Body=header + "0,3,male,\n")
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/_SUCCESS", Body=b"")
+        passengers = qa_kit.load_test_split(f"s3://{BUCKET}/{prefix}/")
+    assert passengers == [qa_kit.Passenger(1, 1, "female", 29.0),
+                          qa_kit.Passenger(0, 3, "male", None)]

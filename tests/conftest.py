@@ -40,3 +40,8 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"test data missing: {SHARED_DATA} (see DEVELOPERS.md, 'Data')")
     return SHARED_DATA
+
+
+@pytest.fixture
+def s3(aws):
+    return aws("s3")

@@ -16,11 +16,6 @@ from sagepipe.config import Settings
 AWS_CLI = Path(sys.executable).with_name("aws")
 
 
-@pytest.fixture
-def s3(aws):
-    return aws("s3")
-
-
 def empty_bucket(client, name: str) -> None:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
         keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]

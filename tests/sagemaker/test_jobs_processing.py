@@ -10,23 +10,11 @@ from jobs_support import (
     log_text,
     new_bucket,
     processing_request,
-    register_toy_image,
     unique,
     wait_until,
 )
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
-
-
-@pytest.fixture
-def sm(aws, local_aws):
-    register_toy_image(local_aws)
-    return aws("sagemaker")
-
-
-@pytest.fixture
-def s3(aws):
-    return aws("s3")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from jobs_support import (
     channel,
     log_text,
     new_bucket,
-    register_toy_image,
     training_request,
     unique,
     untar,
@@ -22,17 +21,6 @@ from jobs_support import (
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 METRICS = [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},
            {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+);"}]
-
-
-@pytest.fixture
-def sm(aws, local_aws):
-    register_toy_image(local_aws)
-    return aws("sagemaker")
-
-
-@pytest.fixture
-def s3(aws):
-    return aws("s3")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench docs lock clean
+.PHONY: run test check-templates bench docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+# The template checks alone (all of them also run in `make test`); ci/checkers.sh builds the
+# taskcat and checkov venvs once.
+check-templates: $(STAMP)
+	$(BIN)/cfn-lint
+	ci/checkers.sh taskcat
+	ci/checkers.sh checkov
+	$(BIN)/pytest -q tests/templates tests/policy tests/aws
+
 # Serving: the SageMaker BYO stack vs model/serve (needs wrk and nginx: apt-get install wrk nginx).
 # Pipeline: commit to prod answering, with the stage breakdown and a blue/green second run.
 bench: $(STAMP)
@@ -52,4 +60,4 @@ lock:
 
 clean:
 	-$(BIN)/sagepipe down
-	rm -rf $(VENV) .sagepipe
+	rm -rf $(VENV) .venv-taskcat .venv-checkov .sagepipe

@@ -8,18 +8,19 @@
 #   ci/checkers.sh checkov [ARG...]  checkov with ./.checkov.yaml, plus ARGs
 #   ci/checkers.sh lock NAME         re-pin ci/NAME.txt from its "# requires:" line
 #
-# A venv is built once and rebuilt only when its requirements file changes (the file's hash is
-# kept in the venv); concurrent runs wait for each other. PYTHON picks the interpreter.
+# A venv is built once and rebuilt only when its requirements file or the interpreter changes
+# (their hash is kept in the venv); concurrent runs wait for each other. PYTHON picks the
+# interpreter (default python3).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 PIP_FLAGS=(--quiet --disable-pip-version-check)
 
-# Print the path of an up-to-date venv for ci/$1.txt, building it if needed.
+# Print the path of an up-to-date venv for ci/$1.txt, building it first if needed.
 venv() {
     local requirements="$ROOT/ci/$1.txt" dir="$ROOT/.venv-$1" digest
-    digest="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    digest="$({ cat "$requirements"; "$PYTHON" --version; } | sha256sum | cut -d' ' -f1)"
     exec 9<"$requirements"
     flock 9
     if [[ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" != "$digest" ]]; then
@@ -64,7 +65,7 @@ case "${1:-}" in
         lock "${2:?which requirements: taskcat or checkov}"
         ;;
     *)
-        sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+        sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
         exit 2
         ;;
 esac

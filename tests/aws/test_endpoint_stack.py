@@ -45,7 +45,8 @@ def honour_endpoint_name(monkeypatch):
 
 
 @pytest.fixture
-def aws(honour_endpoint_name):
+def in_moto(honour_endpoint_name):
+    """`in_moto(service)` -> a boto3 client of a fresh moto AWS."""
     with mock_aws():
         yield lambda service: boto3.client(service, region_name=REGION)
 
@@ -60,9 +61,9 @@ def status(cfn, stack_name: str) -> str:
 
 
 @pytest.mark.parametrize("stage", ["qa", "prod"])
-def test_create_makes_the_configured_endpoint(aws, stage: str):
+def test_create_makes_the_configured_endpoint(in_moto, stage: str):
     request = deploy(stage, commit="c0ffee1")
-    cfn, sm = aws("cloudformation"), aws("sagemaker")
+    cfn, sm = in_moto("cloudformation"), in_moto("sagemaker")
     with pytest.warns(UserWarning, match=UNSUPPORTED) as skipped:
         cfn.create_stack(**request.create_stack_request())
     assert {re.match(UNSUPPORTED, str(w.message))[1] for w in skipped} == (
@@ -113,8 +114,8 @@ def assert_data_capture(stage: str, request: Deploy, capture: dict | None) -> No
 
 
 @pytest.mark.parametrize("stage", ["qa", "prod"])
-def test_a_new_model_keeps_the_endpoint_name(aws, stage: str):
-    cfn, sm = aws("cloudformation"), aws("sagemaker")
+def test_a_new_model_keeps_the_endpoint_name(in_moto, stage: str):
+    cfn, sm = in_moto("cloudformation"), in_moto("sagemaker")
     first = deploy(stage, commit="c0ffee1")
     cfn.create_stack(**first.create_stack_request())
     before = outputs(cfn, first.stack_name)
@@ -136,8 +137,8 @@ def test_a_new_model_keeps_the_endpoint_name(aws, stage: str):
 
 
 @pytest.mark.parametrize("stage", ["qa", "prod"])
-def test_delete_removes_every_sagemaker_resource(aws, stage: str):
-    cfn, sm = aws("cloudformation"), aws("sagemaker")
+def test_delete_removes_every_sagemaker_resource(in_moto, stage: str):
+    cfn, sm = in_moto("cloudformation"), in_moto("sagemaker")
     request = deploy(stage, commit="c0ffee1")
     cfn.create_stack(**request.create_stack_request())
     cfn.delete_stack(StackName=request.stack_name)
@@ -148,8 +149,8 @@ def test_delete_removes_every_sagemaker_resource(aws, stage: str):
     assert sm.list_models()["Models"] == []
 
 
-def test_qa_and_prod_stacks_live_side_by_side(aws):
-    cfn, sm = aws("cloudformation"), aws("sagemaker")
+def test_qa_and_prod_stacks_live_side_by_side(in_moto):
+    cfn, sm = in_moto("cloudformation"), in_moto("sagemaker")
     for stage in ("qa", "prod"):
         cfn.create_stack(**deploy(stage, commit="c0ffee1").create_stack_request())
     assert sorted(e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]) == [

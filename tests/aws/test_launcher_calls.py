@@ -62,7 +62,7 @@ def launcher(monkeypatch) -> ModuleType:
 
 
 @pytest.fixture
-def aws(launcher, monkeypatch):
+def boundary(launcher, monkeypatch):
     """moto's S3 with the artifact bucket, and a stubbed SageMaker, as the launcher's boto3."""
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
@@ -167,10 +167,10 @@ def expect_training(stubber: Stubber, *outcome: dict) -> None:
         stubber.add_response("describe_training_job", answer, {"TrainingJobName": TRAIN_JOB})
 
 
-def test_prepares_trains_and_reports_the_model(launcher, aws, tmp_path, capsys):
-    expect_processing(aws.sagemaker, processing_job("InProgress"), processing_job("Completed"))
+def test_prepares_trains_and_reports_the_model(launcher, boundary, tmp_path, capsys):
+    expect_processing(boundary.sagemaker, processing_job("InProgress"), processing_job("Completed"))
     metrics = [{"MetricName": "validation:accuracy", "Value": 0.81, "Timestamp": START}]
-    expect_training(aws.sagemaker, training_job("InProgress", "Starting"),
+    expect_training(boundary.sagemaker, training_job("InProgress", "Starting"),
                     training_job("InProgress", "Training"),
                     training_job("Completed", "Completed", FinalMetricDataList=metrics))
 
@@ -183,12 +183,12 @@ def test_prepares_trains_and_reports_the_model(launcher, aws, tmp_path, capsys):
         "TestDataUri": f"{BASE}/data/prepared/test",
         "DataValidationReportUri": f"{BASE}/data/prepared/report"}
     # The default data, exported from the bokeh-sampledata wheel, is what was uploaded.
-    uploaded = aws.s3.get_object(Bucket=BUCKET, Key="sagepipe/c0ffee1/data/raw/titanic.csv")
+    uploaded = boundary.s3.get_object(Bucket=BUCKET, Key="sagepipe/c0ffee1/data/raw/titanic.csv")
     expected = launcher.export_titanic(tmp_path / "expected.csv").read_bytes()
     assert uploaded["Body"].read() == expected
     assert expected.startswith(b"Survived,Pclass,Sex,Age\r\n")
     # One status line per change; polling backs off from 1 s, afresh for each job.
-    assert aws.clock.sleeps == [1.0, 1.0, 1.5]
+    assert boundary.clock.sleeps == [1.0, 1.0, 1.5]
     assert capsys.readouterr().out.splitlines()[:5] == [
         f"processing job {PREP_JOB}: InProgress", f"processing job {PREP_JOB}: Completed",
         f"training job {TRAIN_JOB}: InProgress / Starting",
@@ -196,10 +196,10 @@ def test_prepares_trains_and_reports_the_model(launcher, aws, tmp_path, capsys):
         f"training job {TRAIN_JOB}: Completed / Completed"]
 
 
-def test_a_failed_processing_job_stops_the_launcher_with_its_reason(launcher, aws, tmp_path,
+def test_a_failed_processing_job_stops_the_launcher_with_its_reason(launcher, boundary, tmp_path,
                                                                     capsys):
     reason = "AlgorithmError: prepare: the input has no Survived column"
-    expect_processing(aws.sagemaker, processing_job("Failed", FailureReason=reason))
+    expect_processing(boundary.sagemaker, processing_job("Failed", FailureReason=reason))
 
     code, output = run(launcher, tmp_path)
 
@@ -207,11 +207,11 @@ def test_a_failed_processing_job_stops_the_launcher_with_its_reason(launcher, aw
     assert capsys.readouterr().err == f"error: Processing job {PREP_JOB} ended Failed: {reason}\n"
 
 
-def test_a_failed_training_job_stops_the_launcher_with_its_reason(launcher, aws, tmp_path,
+def test_a_failed_training_job_stops_the_launcher_with_its_reason(launcher, boundary, tmp_path,
                                                                   capsys):
     reason = "AlgorithmError: n_estimators must be an integer, got 'many'"
-    expect_processing(aws.sagemaker, processing_job("InProgress"), processing_job("Completed"))
-    expect_training(aws.sagemaker, training_job("Failed", "Failed", FailureReason=reason))
+    expect_processing(boundary.sagemaker, processing_job("InProgress"), processing_job("Completed"))
+    expect_training(boundary.sagemaker, training_job("Failed", "Failed", FailureReason=reason))
 
     code, output = run(launcher, tmp_path)
 

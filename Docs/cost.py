@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sagepipe.cloudformation.template import load
+from sagepipe.pipeline.definition import Pipeline, load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "Docs" / "deploying-to-aws.md"
@@ -125,24 +126,17 @@ def sagemaker_hourly(use: str, instance_type: str) -> float:
                         f"to SAGEMAKER_HOURLY in Docs/cost.py ({SOURCES['SageMaker']})") from None
 
 
-def _sub(value: Any) -> str:
-    """The text of a plain or `!Sub` string."""
-    return value.get("Fn::Sub", "") if isinstance(value, dict) else str(value)
-
-
 def config_stage(configuration: dict[str, Any]) -> str | None:
     """`qa` for an action that deploys with CloudFormation/config/qa.json, and so on."""
     match = re.search(r"config/(\w+)\.json$", configuration.get("TemplateConfiguration", ""))
     return match.group(1) if match else None
 
 
-def read_actions(pipeline: dict[str, Any], stages: dict[str, Stage]) -> list[Action]:
+def read_actions(pipeline: Pipeline, stages: dict[str, Stage]) -> list[Action]:
     found = []
-    for stage in pipeline["Properties"]["Stages"]:
-        for action in stage["Actions"]:
-            key = f"{stage['Name']}.{action['Name']}"
-            provider = action["ActionTypeId"]["Provider"]
-            configuration = action.get("Configuration", {})
+    for stage in pipeline.stages:
+        for action in stage.actions:
+            key, provider, configuration = action.label, action.provider, action.configuration
             endpoint_stage = config_stage(configuration)
             if provider == "Manual":
                 minutes = 0
@@ -153,8 +147,8 @@ def read_actions(pipeline: dict[str, Any], stages: dict[str, Stage]) -> list[Act
             else:
                 raise CostError(f"no duration estimate for action {key}: add it to "
                                 "ACTION_MINUTES in Docs/cost.py")
-            found.append(Action(stage["Name"], action["Name"], int(action.get("RunOrder", 1)),
-                                provider, configuration, minutes))
+            found.append(Action(stage.name, action.name, action.run_order, provider,
+                                configuration, minutes))
     return found
 
 
@@ -208,7 +202,7 @@ class Release:
     """Everything the cost of one release depends on, read from the repository."""
 
     actions: list[Action]
-    resources: dict[str, Any]
+    projects: dict[str, dict[str, Any]]  # CodeBuild project name -> properties
     qa: Stage
     prod: Stage
     job_instance_type: str
@@ -216,8 +210,9 @@ class Release:
     @classmethod
     def read(cls, root: Path) -> Release:
         stages = {name: Stage.read(root, name) for name in ("qa", "prod")}
-        resources = load(root / "CodePipeline" / "pipeline.yaml")["Resources"]
-        return cls(read_actions(resources["Pipeline"], stages), resources, stages["qa"],
+        pipeline = load_pipeline(root / "CodePipeline" / "pipeline.yaml",
+                                 root / "CodePipeline" / "local-parameters.json")
+        return cls(read_actions(pipeline, stages), pipeline.projects, stages["qa"],
                    stages["prod"], launcher_instance_type(root))
 
     def deploy_action(self, stage: str) -> Action:
@@ -227,8 +222,8 @@ class Release:
         builds = [a for a in self.actions if a.provider == "CodeBuild"]
         cost, prices = 0.0, {}
         for action in builds:
-            project = action.configuration["ProjectName"]["Ref"]
-            compute = self.resources[project]["Properties"]["Environment"]["ComputeType"]
+            project = action.configuration["ProjectName"]
+            compute = self.projects[project]["Environment"]["ComputeType"]
             if compute not in CODEBUILD_PER_MINUTE:
                 raise CostError(f"no CodeBuild price for {compute} ({project}): add it to "
                                 f"CODEBUILD_PER_MINUTE in Docs/cost.py ({SOURCES['CodeBuild']})")
@@ -256,7 +251,7 @@ class Release:
         deploy = self.deploy_action("qa")
         teardown = next(a for a in self.actions
                         if a.configuration.get("ActionMode") == "DELETE_ONLY"
-                        and _sub(a.configuration.get("StackName")).endswith("-endpoint-qa"))
+                        and a.configuration.get("StackName", "").endswith("-endpoint-qa"))
         minutes = spans[teardown.key][1] - spans[deploy.key][0]
         hourly = sagemaker_hourly("hosting", self.qa.instance_type)
         return Row("QA endpoint", f"{self.qa.instance_type} x{self.qa.instance_count}, {minutes} "

@@ -16,9 +16,10 @@ _spec = importlib.util.spec_from_file_location("cost", REPO / "Docs" / "cost.py"
 cost = sys.modules["cost"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cost)
 
-INPUTS = ("CodePipeline/pipeline.yaml", "CodePipeline/scripts/launch_training.py",
-          "CodePipeline/scripts/default_data.py", "buildspec.yml", "CloudFormation/endpoint.yaml",
-          "CloudFormation/config/qa.json", "CloudFormation/config/prod.json")
+INPUTS = ("CodePipeline/pipeline.yaml", "CodePipeline/local-parameters.json",
+          "CodePipeline/scripts/launch_training.py", "CodePipeline/scripts/default_data.py",
+          "buildspec.yml", "CloudFormation/endpoint.yaml", "CloudFormation/config/qa.json",
+          "CloudFormation/config/prod.json")
 
 
 @pytest.fixture

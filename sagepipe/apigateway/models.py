@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,8 +28,8 @@ from sagepipe.apigateway.definition import ApiDefinition
 from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings, arn
 from sagepipe.errors import AWSError, in_use
+from sagepipe.processes import free_port, kill_stale, log_tail, start_ticks, terminate
 from sagepipe.s3.models import S3Backend
-from sagepipe.sagemaker.hosting import free_port, kill_stale, log_tail, start_ticks
 from sagepipe.sagemaker.resources import Document, Resources
 from sagepipe.store import Store
 
@@ -271,9 +270,4 @@ class ApiHosting:
         proc = self._servers.pop(api_id, None)
         if proc is None or proc.poll() is not None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        terminate(proc, STOP_GRACE)

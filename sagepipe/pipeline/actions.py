@@ -23,6 +23,7 @@ from sagepipe.pipeline.approval import approval_email, write_eml
 from sagepipe.pipeline.codebuild import BuildspecError, run_build
 from sagepipe.pipeline.definition import Action, Pipeline
 from sagepipe.pipeline.history import History
+from sagepipe.processes import log_tail
 
 DOCKER_SHIM = Path(__file__).parent / "bin"
 
@@ -71,12 +72,6 @@ class Run:
 
 class Provider(Protocol):
     def __call__(self, run: Run, action: Action, config: dict[str, Any]) -> dict[str, str]: ...
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 # -- Source ------------------------------------------------------------------------------
@@ -142,7 +137,7 @@ def codebuild(run: Run, action: Action, config: dict[str, Any]) -> dict[str, str
         result = run_build(src / spec_location, src, env, build_dir / "work",
                            run.log_path(action), minutes * 60, out)
     except BuildspecError as exc:
-        raise ActionFailed(str(exc), tail(run.log_path(action))) from None
+        raise ActionFailed(str(exc), log_tail(run.log_path(action), 25)) from None
     for group, files in result.reports.items():
         for report in files:
             target = run.workdir / "reports" / action.name / group / report.name
@@ -150,7 +145,7 @@ def codebuild(run: Run, action: Action, config: dict[str, Any]) -> dict[str, str
             shutil.copy2(report, target)
     if not result.succeeded:
         raise ActionFailed(f"build failed in phase {result.failed_phase}",
-                           tail(run.log_path(action)))
+                           log_tail(run.log_path(action), 25))
     return result.exported
 
 
@@ -189,7 +184,7 @@ def cloudformation(run: Run, action: Action, config: dict[str, Any]) -> dict[str
             outputs = stacks.deploy(stack, run.artifact_file(config["TemplatePath"]), parameters,
                                     replace_on_failure=mode == "REPLACE_ON_FAILURE")
         except (StackError, TemplateError, json.JSONDecodeError) as exc:
-            raise ActionFailed(str(exc), tail(run.log_path(action))) from None
+            raise ActionFailed(str(exc), log_tail(run.log_path(action), 25)) from None
     if action.outputs and config.get("OutputFileName"):
         out = run.artifact_dir(action.outputs[0]) / config["OutputFileName"]
         out.write_text(json.dumps(outputs, indent=2))

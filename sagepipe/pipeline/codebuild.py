@@ -8,7 +8,6 @@ POST_BUILD; `finally` blocks always run. `env.variables`, `env.exported-variable
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import signal
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sagepipe.processes import signal_group
 
 PHASES = ("install", "pre_build", "build", "post_build")
 UNSUPPORTED_ENV = ("parameter-store", "secrets-manager")
@@ -117,7 +118,7 @@ def run_build(buildspec: Path, source: Path, env: dict[str, str], work: Path,
         try:
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
             log.write(f"\n[Container] Build timed out after {timeout_s:.0f}s\n".encode())
             return BuildResult(False, log_path, failed_phase=_read(work / "phase") or "BUILD")

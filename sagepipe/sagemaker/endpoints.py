@@ -21,6 +21,7 @@ from typing import Any
 from sagepipe.config import Settings
 from sagepipe.errors import AWSError, validation
 from sagepipe.images import ImageRegistry
+from sagepipe.processes import kill_stale
 from sagepipe.s3.models import S3Backend
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT, ModelCatalog
@@ -38,7 +39,6 @@ from sagepipe.sagemaker.hosting import (
     Fleet,
     Router,
     clip,
-    kill_stale,
     stop_replicas,
 )
 from sagepipe.sagemaker.invocations import INVOCATION_TIMEOUT, Invoker

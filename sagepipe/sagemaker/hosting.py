@@ -7,12 +7,10 @@ stands in for them all (the count is recorded and reported, not multiplied), bou
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -26,6 +24,7 @@ import httpx
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.processes import ended, free_port, log_tail, signal_group, start_ticks
 from sagepipe.s3.models import S3Backend
 from sagepipe.sagemaker.deployments import Deployment, VariantSpec
 from sagepipe.sagemaker.sandbox import Sandbox
@@ -41,45 +40,6 @@ class DeploymentFailed(Exception):
 
 class Cancelled(Exception):
     """The deployment was abandoned (endpoint deleted or local AWS stopping)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_ticks(pid: int) -> int | None:
-    """When the process started (clock ticks since boot): tells a live pid from a reused one."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rpartition(")")[2].split()[19])
-
-
-def kill_stale(processes: list[list[int]]) -> None:
-    """Kill the process groups a crashed gateway left serving ([pid, start ticks] pairs)."""
-    for pid, ticks in processes:
-        if start_ticks(pid) not in (None, ticks):
-            continue  # the pid now belongs to another process: its group is not ours
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-
-
-def ended(code: int) -> str:
-    """A process's end from its Popen return code (negative: killed by that signal)."""
-    if code < 0:
-        return f"was killed by {signal.Signals(-code).name}"
-    return f"exited with code {code}"
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
 def clip(reason: str) -> str:
@@ -179,8 +139,7 @@ class Replica:
 
     def send(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signum)
+            signal_group(self.proc.pid, signum)
 
 
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:

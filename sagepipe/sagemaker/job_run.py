@@ -7,18 +7,16 @@ with an InternalServerError reason.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.processes import log_tail, signal_group, terminate
 from sagepipe.sagemaker.job_kind import (
     FAILURE_REASON_MAX,
     JobFailure,
@@ -130,7 +128,7 @@ class JobRun:
                     stopped_as = "MaxRuntimeExceeded"
                     self._mark_stopping(self.kind.max_runtime(self.doc))
                 if stopped_as:
-                    _terminate(proc)
+                    terminate(proc, STOP_GRACE_SECONDS)
                     break
                 self.stop_requested.wait(POLL_SECONDS)
         finally:
@@ -182,21 +180,7 @@ class JobRun:
         if code == 127:
             how += " (command not found: is it an executable in the image?)"
         head = f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
-        return head + _last_lines(self.log_path)[-(FAILURE_REASON_MAX - len(head)):]
-
-
-def signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the job's process group; SIGKILL it if it is still there after the grace period."""
-    signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        signal_group(proc.pid, signal.SIGKILL)
+        return head + log_tail(self.log_path, LOG_TAIL_LINES)[-(FAILURE_REASON_MAX - len(head)):]
 
 
 def kill_orphan(pid_file: Path, job_arn: str) -> None:
@@ -220,13 +204,3 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
-
-
-def _last_lines(path: Path, count: int = LOG_TAIL_LINES) -> str:
-    try:
-        with open(path, "rb") as log_file:
-            log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 8192))
-            tail = log_file.read().decode(errors="replace")
-    except OSError:
-        return "(no output)"
-    return "\n".join(tail.splitlines()[-count:]) or "(no output)"

@@ -22,7 +22,7 @@ from sagepipe.apigateway.sigv4 import sign
 from sagepipe.clients import client
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.config import Settings
-from sagepipe.sagemaker.hosting import free_port
+from sagepipe.processes import free_port
 from sagepipe.server import start_background, stop
 from sagepipe.store import Store
 

@@ -12,7 +12,7 @@ from jobs_support import process_alive
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
-from sagepipe.sagemaker.hosting import free_port
+from sagepipe.processes import free_port
 from sagepipe.server import running_pid, start_background, stop
 
 

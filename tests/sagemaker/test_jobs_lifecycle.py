@@ -19,7 +19,7 @@ from jobs_support import (
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
-from sagepipe.sagemaker.hosting import free_port
+from sagepipe.processes import free_port
 from sagepipe.server import running_pid, start_background, stop
 
 

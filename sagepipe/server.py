@@ -26,6 +26,18 @@ def pid_file(settings: Settings) -> Path:
     return settings.home / "gateway.pid"
 
 
+def port_file(home: Path) -> Path:
+    return home / "gateway.port"
+
+
+def recorded_port(home: Path) -> int | None:
+    """The port the local AWS of this home was last started on."""
+    try:
+        return int(port_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def log_file(settings: Settings) -> Path:
     return settings.subdir("logs") / "gateway.log"
 
@@ -65,6 +77,7 @@ def start_background(settings: Settings, timeout: float = 30) -> int:
                                f"see {log_file(settings)}")
         if is_up(settings):
             pid_file(settings).write_text(str(proc.pid))
+            port_file(settings.home).write_text(str(settings.port))
             return proc.pid
         time.sleep(0.1)
     proc.terminate()

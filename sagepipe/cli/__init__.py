@@ -10,6 +10,7 @@ import typer
 
 from sagepipe.cli import api, aws, local, pipeline
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
+from sagepipe.server import recorded_port
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help=__doc__)
@@ -20,10 +21,12 @@ def main(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
         envvar="SAGEPIPE_HOME", help="State directory [default: .sagepipe/ in the repo]")] = None,
-    port: Annotated[int, typer.Option(envvar="SAGEPIPE_PORT", min=1, max=65535,
-                                      help="Port of the local AWS")] = DEFAULT_PORT,
+    port: Annotated[int | None, typer.Option(
+        envvar="SAGEPIPE_PORT", min=1, max=65535,
+        help=f"Port of the local AWS [default: the one it runs on, else {DEFAULT_PORT}]")] = None,
 ) -> None:
-    ctx.obj = Settings(home=(home or default_home()).resolve(), port=port)
+    home = (home or default_home()).resolve()
+    ctx.obj = Settings(home=home, port=port or recorded_port(home) or DEFAULT_PORT)
 
 
 local.register(app)

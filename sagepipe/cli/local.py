@@ -45,9 +45,17 @@ def exports(settings: Settings) -> str:
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in local_env(settings).items())
 
 
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on")] = None,
+    home: Annotated[Path | None, typer.Option(help="State directory")] = None,
+) -> None:
     """Start the local AWS in the background and print the variables to export."""
     settings = settings_of(ctx)
+    if home is not None:
+        settings = Settings(home=home.resolve(), port=port or settings.port)
+    elif port is not None:
+        settings = Settings(home=settings.home, port=port)
     try:
         pid = start_background(settings)
     except StartError as exc:

@@ -115,3 +115,15 @@ def test_services_not_emulated_answer_a_readable_error(aws, service, call):
     error = caught.value.response["Error"]
     assert error["Code"] == "NotImplemented"
     assert f"does not emulate the {service} service" in error["Message"]
+
+
+def test_up_takes_its_own_port_and_home_and_later_commands_find_it(tmp_path):
+    home, port = tmp_path / "own-home", free_port()
+    cli = [str(BIN / "sagepipe"), "--home", str(home)]
+    try:
+        up = run(str(BIN / "sagepipe"), "up", "--port", str(port), "--home", str(home))
+        assert f"http://127.0.0.1:{port}" in up.stdout
+        status = run(*cli, "status")  # no --port: the running local AWS's port is recorded
+        assert f"running at http://127.0.0.1:{port}" in status.stdout
+    finally:
+        run(*cli, "down", check=False)

@@ -54,6 +54,8 @@ def watch(
     ctx: typer.Context,
     interval: Annotated[float, typer.Option(min=1, help="Seconds between checks")] = 5,
     auto_approve: Annotated[bool, typer.Option()] = False,
+    template: Annotated[Path | None, typer.Option(
+        help="Pipeline template [default: CodePipeline/pipeline.yaml]")] = None,
 ) -> None:
     """Run the pipeline on every new commit of the current branch (the local `git push`)."""
     settings, repo = settings_of(ctx), repo_root()
@@ -65,7 +67,7 @@ def watch(
         if head and head != last:
             last = head
             try:
-                executor_for(settings, repo, auto_approve).run(trigger="watch")
+                executor_for(settings, repo, auto_approve, template).run(trigger="watch")
             except (PipelineError, TemplateError) as exc:
                 err.print(f"[red]error:[/red] {exc}")
         time.sleep(interval)

@@ -4,6 +4,7 @@ actions differ from the project's own, in a throw-away git repository."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -218,3 +219,42 @@ def test_unsupported_action_providers_are_refused_before_anything_runs(local_aws
         "Provider: Manual", "Provider: ServiceCatalog"))
     with pytest.raises(PipelineError, match=r"Gate\.Review \(Approval/ServiceCatalog\)"):
         executor(local_aws, repo)
+
+
+def test_watch_runs_the_pipeline_on_each_new_commit(tmp_path):
+    from testkit import free_port
+
+    repo = make_repo(tmp_path)
+    home = tmp_path / "watch-home"
+    cli = [str(Path(sys.executable).parent / "sagepipe"), "--home", str(home), "--port",
+           str(free_port())]
+    watcher = subprocess.Popen([*cli, "watch", "--interval", "1", "--auto-approve",
+                                "--template", "pipeline.yaml"], cwd=repo,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        history = History(Store(home / "state.db"))
+
+        def executions(count: int) -> list[dict]:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                done = [d for d in history.latest(5) if d["Status"] != "InProgress"]
+                if len(done) >= count:
+                    return done
+                time.sleep(0.5)
+            raise AssertionError(f"fewer than {count} executions finished")
+
+        first = executions(1)[0]
+        assert first["Trigger"] == "watch" and first["Status"] == "Succeeded"
+        (repo / "ci" / "note.txt").write_text("a new commit\n")
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c",
+                        "user.name=t", "commit", "-qm", "second"], check=True)
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        second = executions(2)[0]
+        assert second["Commit"] == head != first["Commit"]
+        assert second["Status"] == "Succeeded"
+    finally:
+        watcher.terminate()
+        watcher.wait(30)
+        subprocess.run([*cli, "down"], capture_output=True)

@@ -6,8 +6,9 @@ instance type (CodePipeline/scripts/launch_training.py, unless buildspec.yml pas
 --instance-type), and prices them with the on-demand us-east-1 prices below.
 
     python Docs/cost.py            print the tables (Markdown)
-    python Docs/cost.py --write    put them into Docs/deploying-to-aws.md, between the markers
-    python Docs/cost.py --check    exit 1 when the document's tables are out of date
+    python Docs/cost.py --write    put them into README.md and Docs/deploying-to-aws.md, between
+                                   the markers
+    python Docs/cost.py --check    exit 1 when a document's tables are out of date
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sagepipe.cloudformation.template import load
 from sagepipe.pipeline.definition import Pipeline, load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "Docs" / "deploying-to-aws.md"
+DOCS = (REPO / "README.md", REPO / "Docs" / "deploying-to-aws.md")
 BEGIN, END = "<!-- cost.py: begin -->", "<!-- cost.py: end -->"
 
 # On-demand prices, us-east-1, USD, read on PRICES_TAKEN. AWS changes them: check the pages in
@@ -330,36 +331,37 @@ def render(root: Path = REPO) -> str:
         "(cents a month at low traffic)."]) + "\n"
 
 
-def replaced(document: str, block: str) -> str:
+def replaced(name: str, document: str, block: str) -> str:
     start, end = document.find(BEGIN), document.find(END)
     if start < 0 or end < start:
-        raise CostError(f"{DOC.name} has no `{BEGIN}` ... `{END}` markers")
+        raise CostError(f"{name} has no `{BEGIN}` ... `{END}` markers")
     return f"{document[:start + len(BEGIN)]}\n{block}{document[end:]}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(REPO)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 if the document is stale")
+    mode.add_argument("--write", action="store_true", help="update the documents' tables")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a document is stale")
     args = parser.parse_args(argv)
     try:
         block = render()
         if not (args.write or args.check):
             print(block, end="")
             return 0
-        document = DOC.read_text()
-        updated = replaced(document, block)
+        documents = {path: path.read_text() for path in DOCS}
+        updated = {path: replaced(path.name, text, block) for path, text in documents.items()}
     except CostError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    stale = [path for path in DOCS if updated[path] != documents[path]]
     if args.check:
-        if updated != document:
-            print(f"{DOC.relative_to(REPO)} is out of date: run python Docs/cost.py --write",
+        for path in stale:
+            print(f"{path.relative_to(REPO)} is out of date: run python Docs/cost.py --write",
                   file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(updated)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(updated[path])
     return 0
 
 

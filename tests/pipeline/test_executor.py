@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from testkit import free_port, reject_when_asked
 
 from sagepipe.pipeline.executor import Executor, PipelineError
 from sagepipe.pipeline.history import History
@@ -198,15 +198,7 @@ def test_a_failed_action_stops_the_pipeline_with_its_log_excerpt(local_aws, tmp_
 
 def test_rejection_stops_before_the_next_stage(local_aws, tmp_path):
     run = executor(local_aws, make_repo(tmp_path), auto_approve=False)
-    history = History(Store(local_aws.db_path))
-    result = {}
-    thread = threading.Thread(target=lambda: result.update(run.run()))
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not history.pending() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert history.decide(history.pending()[0]["token"], False, "not today")
-    thread.join(60)
+    result = reject_when_asked(History(Store(local_aws.db_path)), run.run, "not today")
     assert result["Status"] == "Failed"
     assert statuses(result)["Gate.Review"] == "Failed"
     assert statuses(result)["Verify.Check"] == "Pending"
@@ -222,8 +214,6 @@ def test_unsupported_action_providers_are_refused_before_anything_runs(local_aws
 
 
 def test_watch_runs_the_pipeline_on_each_new_commit(tmp_path):
-    from testkit import free_port
-
     repo = make_repo(tmp_path)
     home = tmp_path / "watch-home"
     cli = [str(Path(sys.executable).parent / "sagepipe"), "--home", str(home), "--port",

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from testkit import REPO
+from testkit import REPO, reject_when_asked
 
 from sagepipe.pipeline.executor import executor_for
 from sagepipe.pipeline.history import History
@@ -115,15 +114,8 @@ def test_rejected_then_approved_release_updates_prod_in_place(first_release, loc
     before = prod_version(aws)
     repo.commit_hyperparameters("more trees", n_estimators="120")
     history = History(Store(local_aws.db_path))
-    result: dict = {}
-    worker = threading.Thread(target=lambda: result.update(
-        run_pipeline(local_aws, repo, auto_approve=False)))
-    worker.start()
-    deadline = time.monotonic() + 300
-    while not history.pending() and worker.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert history.decide(history.pending()[0]["token"], False, "not this week")
-    worker.join(120)
+    result = reject_when_asked(
+        history, lambda: run_pipeline(local_aws, repo, auto_approve=False), "not this week")
     assert result["Status"] == "Failed"
     assert statuses(result)["Approval.ManualApproval"] == "Failed"
     assert statuses(result)["Prod.DeployProd"] == "Pending"

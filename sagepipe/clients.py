@@ -1,27 +1,75 @@
-"""boto3 clients for the local AWS, and the environment that points any AWS client at it."""
+"""Clients of the local AWS: boto3 clients, signed HTTP for its other routes, and the
+environment that points any AWS client at it with the home's credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import boto3
+import httpx
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from sagepipe.config import Settings
 
-# The local AWS accepts any credentials; these keep SDKs from looking for real ones.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+INTERNAL_SERVICE = "sagepipe"  # the signing name of the gateway's own routes (/_sagepipe/...)
+# What the signer covers of an httpx request: the headers a client sets on purpose, not the
+# ones the HTTP stack may still change (Connection, Accept-Encoding, User-Agent).
+SIGNED_HEADERS = ("host", "content-type", "content-md5", "range")
 
 
 def local_env(settings: Settings) -> dict[str, str]:
-    """Variables that send boto3 and the AWS CLI to the local AWS instead of AWS."""
+    """Variables that send boto3 and the AWS CLI to the local AWS instead of AWS, signing with
+    the home's credentials (what `sagepipe env` prints, and what builds, jobs, model servers
+    and Lambda functions run with)."""
+    credentials = settings.credentials
     return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_DEFAULT_REGION": settings.region,
-            "AWS_REGION": settings.region, **LOCAL_CREDENTIALS}
+            "AWS_REGION": settings.region, "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key}
 
 
 def client(settings: Settings, service: str) -> Any:
+    credentials = settings.credentials
     return boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test",  # noqa: S106 - local only
-        region_name=settings.region,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key, region_name=settings.region,
     ).client(service, endpoint_url=settings.endpoint_url,
              config=Config(retries={"max_attempts": 2}, read_timeout=120))
+
+
+class SigV4(httpx.Auth):
+    """Signs httpx requests for the local AWS as an AWS SDK would (S3 with its payload hash
+    header): `httpx.get(url, auth=SigV4(settings))` for the gateway's own routes."""
+
+    requires_request_body = True
+
+    def __init__(self, settings: Settings, service: str = INTERNAL_SERVICE) -> None:
+        credentials = settings.credentials
+        self.signer = self._signer(Credentials(credentials.access_key_id,
+                                               credentials.secret_access_key),
+                                   service, settings.region)
+
+    @classmethod
+    def like(cls, aws_client: Any, service: str = INTERNAL_SERVICE) -> SigV4:
+        """Signing with the credentials and region a boto3 client signs with (botocore keeps
+        them on the client: `_get_credentials`)."""
+        auth = cls.__new__(cls)
+        auth.signer = cls._signer(aws_client._get_credentials(), service,
+                                  aws_client.meta.region_name)
+        return auth
+
+    @staticmethod
+    def _signer(credentials: Credentials, service: str, region: str) -> SigV4Auth:
+        return (S3SigV4Auth if service == "s3" else SigV4Auth)(credentials, service, region)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        signed = AWSRequest(method=request.method, url=str(request.url), data=request.content,
+                            headers={name: value for name, value in request.headers.items()
+                                     if name.lower() in SIGNED_HEADERS
+                                     or name.lower().startswith("x-amz-")})
+        self.signer.add_auth(signed)
+        request.headers.update(dict(signed.headers))
+        yield request

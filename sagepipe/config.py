@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+from sagepipe.credentials import LocalCredentials, home_credentials
 
 DEFAULT_PORT = 4580
 HOST = "127.0.0.1"
@@ -23,6 +26,11 @@ class Settings:
     @property
     def endpoint_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @cached_property
+    def credentials(self) -> LocalCredentials:
+        """The home's credentials (made on first use): the only ones the local AWS accepts."""
+        return home_credentials(self.home)
 
     @property
     def db_path(self) -> Path:

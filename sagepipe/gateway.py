@@ -1,14 +1,18 @@
 """The single local endpoint: routes each request to its service, as AWS's front door would.
 
 The service comes from the SigV4 credential scope that every AWS SDK signs with
-(`.../<region>/<service>/aws4_request`); SageMaker's control plane and its runtime share the
-signing name `sagemaker` and are told apart by `X-Amz-Target`.
+(`.../<region>/<service>/aws4_request`) and, where services share a signing name (SageMaker
+and its runtime), from the `X-Amz-Target` prefix of the JSON protocol: `SERVICES` below is that
+table. Every request then goes through the one edge (sagepipe.edge): its Host must be a
+loopback name and its signature must hold for the home's credentials, else it is refused in
+the service's own protocol. A service that is not emulated answers NotImplemented in its own
+protocol; an unsigned request is answered in the protocol it looks like.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import os
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,29 +22,95 @@ from starlette.responses import JSONResponse, Response
 
 from sagepipe import __version__
 from sagepipe.apigateway.models import ApiHosting
-from sagepipe.apigateway.responses import ServerlessService
+from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
+from sagepipe.apigateway.responses import serverless_handlers
+from sagepipe.auth import Authenticator
 from sagepipe.config import Settings
+from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
+from sagepipe.ecr.responses import ecr_service
+from sagepipe.edge import Service, serve
+from sagepipe.errors import NotEmulated
 from sagepipe.images import ImageRegistry
-from sagepipe.protocols.aws_json import JsonProtocolService
-from sagepipe.protocols.unsupported import unsupported_service
+from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
+from sagepipe.protocols import protocol_for
+from sagepipe.protocols.aws_json import JsonProtocol
+from sagepipe.protocols.query import FORM, QueryProtocol
+from sagepipe.protocols.service_models import models_by_signing_name
+from sagepipe.protocols.wire import WireRequest
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
 from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
+from sagepipe.sagemaker.responses import sagemaker_service
+from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
+EMULATED = "S3, SageMaker, SageMaker Runtime and ECR"
 
-CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+class NotEmulatedService(Service):
+    """A service the local AWS does not emulate, answered in its own protocol (botocore's
+    model says which), so that the SDK shows the message instead of failing to read it."""
+
+    handlers: dict[str, Any] = {}
+
+    def __init__(self, signing_name: str) -> None:
+        model = models_by_signing_name().get(signing_name)
+        self.signing_name = signing_name
+        self.label = signing_name
+        if model is None:
+            self.protocol = JsonProtocol(None)
+        elif model.resolved_protocol in ("query", "ec2"):
+            self.protocol = QueryProtocol(model)
+        else:
+            self.protocol = protocol_for(model)
+
+    def operation(self, wire: WireRequest) -> Any:
+        raise NotEmulated(f"sagepipe's local AWS does not emulate the {self.signing_name} "
+                          f"service (it serves {EMULATED}); run this call against AWS.")
 
 
-def signing_service(request: Request) -> str | None:
-    found = CREDENTIAL_SCOPE.search(request.headers.get("authorization", ""))
-    if found is None:
-        found = CREDENTIAL_SCOPE.search("Credential=" + request.query_params.get(
-            "X-Amz-Credential", ""))
-    return found.group(1) if found else None
+class ServiceTable:
+    """Signing name [+ target prefix] -> service."""
+
+    def __init__(self, services: list[Service]) -> None:
+        self.services = services
+        self.by_scope = {(s.signing_name, s.target_prefix): s for s in services}
+        self.internal = next(s for s in services if isinstance(s, InternalService))
+        self.fallback = next(s for s in services if s.signing_name == "s3")
+
+    def select(self, request: Request) -> Service:
+        scope = signing_scope(request.headers, request.scope.get("query_string",
+                                                                  b"").decode("latin-1"))
+        target = request.headers.get("x-amz-target", "").rpartition(".")[0] or None
+        if scope is not None:
+            signing_name = scope[1]
+            return (self.by_scope.get((signing_name, target))
+                    or self.by_scope.get((signing_name, None))
+                    or NotEmulatedService(signing_name))
+        return self._unsigned(request, target)
+
+    def _unsigned(self, request: Request, target: str | None) -> Service:
+        """The service an unsigned request looks like, to refuse it in that protocol."""
+        if request.url.path.startswith(PREFIX):
+            return self.internal
+        if target is not None:
+            return next((s for s in self.services if s.target_prefix == target),
+                        NotEmulatedService(""))
+        if "Action=" in request.url.query or (
+                request.method == "POST" and request.url.path == "/"
+                and request.headers.get("content-type", "").startswith(FORM)):
+            return next((s for s in self.services if s.protocol.name == "query"),
+                        NotEmulatedService("sts"))
+        wire = WireRequest(request.method, request.url.path, request.url.query,
+                           request.headers)
+        for service in self.services:
+            router = getattr(service.protocol, "router", None)
+            if service.protocol.name == "rest-json" and router and router.claims(wire.path):
+                return service
+        return self.fallback  # anything else is an anonymous S3 call
 
 
 class LocalAWS:
@@ -48,17 +118,21 @@ class LocalAWS:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        private_home(settings.home)
+        self.auth = Authenticator(settings.credentials)
         self.store = Store(settings.db_path)
         self.images = ImageRegistry(self.store)
         self.s3 = S3Backend(self.store, settings)
-        self.sagemaker = SageMakerBackend(self.store, settings, self.s3, self.images)
-        self._s3 = S3Service(self.s3)
-        self._sagemaker = JsonProtocolService(
-            "sagemaker", [self.sagemaker.jobs, self.sagemaker.endpoints], "SageMaker")
-        self._runtime = RuntimeService(self.sagemaker.endpoints)
-        self._ecr = JsonProtocolService("ecr", [Ecr(settings, self.images)], "ECR")
-        self.apis = ApiHosting(self.store, settings, self.s3)
-        self._serverless = ServerlessService(self.apis)
+        self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
+        self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.services = ServiceTable([
+            S3Service(self.s3),
+            sagemaker_service(self.sagemaker),
+            RuntimeService(self.sagemaker.endpoints.invoker),
+            ecr_service(Ecr(settings, self.images)),
+            InternalService({**SERVERLESS_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
+                            {**serverless_handlers(self.apis), "Describe": self.describe}),
+        ])
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,
                            methods=["GET", "PUT", "POST", "DELETE", "HEAD"])
@@ -73,19 +147,12 @@ class LocalAWS:
             self.apis.shutdown()
             self.sagemaker.shutdown()
 
+    def describe(self, _params: dict[str, Any]) -> dict[str, Any]:
+        """Which local AWS this is (signed: only the home's owner learns where it lives)."""
+        return {"status": "running", "version": __version__, "home": str(self.settings.home),
+                "pid": os.getpid()}
+
     async def _route(self, request: Request) -> Response:
-        if request.url.path == "/_sagepipe/health":
-            return JSONResponse({"status": "running", "version": __version__,
-                                 "home": str(self.settings.home)})
-        if request.url.path.startswith(ServerlessService.PREFIX):
-            return await self._serverless(request)
-        service = signing_service(request)
-        if service == "sagemaker":
-            if request.headers.get("x-amz-target", "").startswith("SageMaker."):
-                return await self._sagemaker(request)
-            return await self._runtime(request)
-        if service == "ecr":
-            return await self._ecr(request)
-        if service in (None, "s3"):  # unsigned requests are anonymous S3 calls
-            return await self._s3(request)
-        return unsupported_service(service)
+        if request.url.path == HEALTH_PATH and request.method == "GET":
+            return JSONResponse({"status": "running"})
+        return await serve(self.services.select(request), request, self.auth)

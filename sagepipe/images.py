@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from sagepipe.errors import validation
+from sagepipe.errors import ValidationException
 from sagepipe.store import Store
 
 DDL = """
@@ -39,13 +39,13 @@ class ImageRegistry:
     def register(self, directory: Path, uri: str) -> Path:
         directory = directory.resolve()
         if not IMAGE_URI.match(uri):
-            raise validation(f"{uri!r} is not an image URI like "
-                             "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag")
+            raise ValidationException(f"{uri!r} is not an image URI like "
+                                      "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag")
         if not directory.is_dir():
-            raise validation(f"{directory} is not a directory")
+            raise ValidationException(f"{directory} is not a directory")
         entry_points = [n for n in ("train", "serve") if (directory / n).is_file()]
         if not entry_points:
-            raise validation(f"{directory} has neither a `train` nor a `serve` executable")
+            raise ValidationException(f"{directory} has neither a `train` nor a `serve` executable")
         with self.store.tx() as db:
             # The time comes from Python: unixepoch('subsec') needs SQLite >= 3.42.
             db.execute("INSERT INTO images(uri, directory, registered_at) VALUES (?, ?, ?) "

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from sagepipe.clients import SigV4
 from sagepipe.config import HOST, Settings
+from sagepipe.credentials import private_home
 
 
 class StartError(RuntimeError):
@@ -43,8 +45,11 @@ def log_file(settings: Settings) -> Path:
 
 
 def is_up(settings: Settings) -> bool:
+    """Whether this home's local AWS answers on its port (a signed call: the home's
+    credentials are the proof that it is this home's)."""
     try:
-        reply = httpx.get(f"{settings.endpoint_url}/_sagepipe/health", timeout=1)
+        reply = httpx.get(f"{settings.endpoint_url}/_sagepipe/instance", timeout=1,
+                          auth=SigV4(settings), trust_env=False)
     except httpx.HTTPError:
         return False
     return reply.status_code == 200 and reply.json().get("home") == str(settings.home)
@@ -63,7 +68,7 @@ def start_background(settings: Settings, timeout: float = 30) -> int:
     """Start the gateway detached from this terminal and wait until it answers."""
     if (pid := running_pid(settings)) and is_up(settings):
         return pid
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     with open(log_file(settings), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sagepipe.server", "--home", str(settings.home),

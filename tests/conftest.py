@@ -14,9 +14,12 @@ from sagepipe.images import ImageRegistry
 from sagepipe.server import start_background, stop
 from sagepipe.store import Store
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+# Credentials for moto and the Stubber only: the local AWS refuses them, so every test that
+# reaches it must use the credentials of its home (`client_for`, `local_env`, `signed_http`).
+os.environ.update({"AWS_ACCESS_KEY_ID": "AKIAMOTOONLY00000000", "AWS_SECRET_ACCESS_KEY": "moto",
                    "AWS_DEFAULT_REGION": "us-east-1"})
 os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 @pytest.fixture(scope="session")

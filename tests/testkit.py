@@ -10,14 +10,38 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from sagepipe.clients import SigV4
 from sagepipe.clients import client as client_for
+from sagepipe.config import Settings
+from sagepipe.sigv4 import sign
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
 
 __all__ = ["MODEL_IMAGE_URI", "REPO", "SHARED_DATA", "client_for", "free_port",
-           "reject_when_asked"]
+           "reject_when_asked", "signed_headers", "signed_http"]
+
+
+def signed_http(settings: Settings, service: str = "s3", **options: Any) -> httpx.Client:
+    """An httpx client for raw requests to the local AWS, signed with its home's credentials
+    for `service` (as an SDK signs them)."""
+    return httpx.Client(base_url=settings.endpoint_url, auth=SigV4(settings, service),
+                        trust_env=False, **options)
+
+
+def signed_headers(settings: Settings, method: str, path: str, service: str = "s3",
+                   headers: dict[str, str] | None = None) -> dict[str, str]:
+    """The headers of a request to the local AWS signed with its home's credentials (S3 with
+    UNSIGNED-PAYLOAD unless `headers` says otherwise), for requests written by hand."""
+    credentials = settings.credentials
+    headers = {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", **(headers or {})} \
+        if service == "s3" else dict(headers or {})
+    signed = sign(method, settings.endpoint_url + path, b"", credentials.access_key_id,
+                  credentials.secret_access_key, settings.region, headers, service=service)
+    return {"Host": f"127.0.0.1:{settings.port}", **signed}
 
 
 def free_port() -> int:

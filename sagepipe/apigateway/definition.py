@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sagepipe.errors import AWSError
+from sagepipe.apigateway.exceptions import BadRequestException
 
 FUNCTION_URI = re.compile(r":lambda:path/[^/]+/functions/arn:[^/]+:function:"
                           r"(?P<name>[A-Za-z0-9_-]+)/invocations$")
@@ -19,14 +19,18 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", ANY_METHOD)
 
 
-def unsupported(message: str) -> AWSError:
-    return AWSError("BadRequestException", message)
+def unsupported(message: str) -> BadRequestException:
+    return BadRequestException(message)
 
 
 @dataclass(frozen=True)
 class ApiDefinition:
     function: str
-    iam_routes: frozenset[tuple[str, str]]  # (path template, METHOD) that need SigV4
+    routes: frozenset[tuple[str, str]]  # (path template, METHOD or ANY) the API defines
+    iam_routes: frozenset[tuple[str, str]]  # those of them that need SigV4
+
+    def defines(self, route: str, method: str) -> bool:
+        return (route, method.upper()) in self.routes or (route, "ANY") in self.routes
 
     def needs_sigv4(self, route: str, method: str) -> bool:
         return (route, method.upper()) in self.iam_routes or (route, "ANY") in self.iam_routes
@@ -39,12 +43,14 @@ class ApiDefinition:
                               "(DefinitionUri is not emulated: inline the definition)")
         schemes = body.get("securityDefinitions") or {}
         functions: set[str] = set()
+        routes: set[tuple[str, str]] = set()
         iam: set[tuple[str, str]] = set()
         for path, operations in body["paths"].items():
             for method, operation in operations.items():
                 if method not in METHODS:
                     continue
                 where = f"{method.upper()} {path}"
+                routes.add((path, "ANY" if method == ANY_METHOD else method.upper()))
                 integration = operation.get("x-amazon-apigateway-integration") or {}
                 if integration.get("type") == "mock":
                     continue  # answered by API Gateway itself (CORS preflight): chalice.local too
@@ -61,7 +67,7 @@ class ApiDefinition:
             raise unsupported(f"the API's routes call {len(functions)} functions "
                               f"({', '.join(sorted(functions)) or 'none'}); the local hosting "
                               "serves APIs backed by exactly one (as Chalice packages them)")
-        return cls(functions.pop(), frozenset(iam))
+        return cls(functions.pop(), frozenset(routes), frozenset(iam))
 
     @staticmethod
     def _check_scheme(where: str, name: str, scheme: Any) -> None:

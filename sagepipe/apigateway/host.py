@@ -4,13 +4,14 @@ API definition's IAM auth checked before the function runs.
 
 The gateway starts it (`python -m sagepipe.apigateway.host SPEC.json`, see models.py). Emulated:
 routing, the Lambda proxy event, IAM (SigV4) authentication with API Gateway's 403 answers.
-Not emulated: handlers other than Chalice apps, IAM policy evaluation (whoever holds the local
-credentials may invoke), Lambda's timeout, memory limit and cold starts, throttling, API
+Not emulated: handlers other than Chalice apps, IAM policy evaluation (whoever holds the
+home's credentials may invoke), Lambda's timeout, memory limit and cold starts, throttling, API
 Gateway's payload limit.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import json
@@ -21,6 +22,7 @@ import warnings
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import chalice
 from chalice.config import Config
@@ -33,47 +35,65 @@ from chalice.local import (
 )
 
 from sagepipe.apigateway.definition import ApiDefinition
-from sagepipe.apigateway.sigv4 import AuthFailure, verify
-from sagepipe.clients import LOCAL_CREDENTIALS
 from sagepipe.config import HOST
+from sagepipe.credentials import home_credentials
+from sagepipe.protocols.rest_json import ACCESS_ERRORS
+from sagepipe.sigv4 import AccessRefused, Received, Refusal, verify
 
-SECRETS = {LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+MAX_SKEW = dt.timedelta(minutes=5)  # API Gateway's window for a signature's X-Amz-Date
 # chalice.local lets IAM-authorized routes through with this warning; StageGateway has checked
 # the signature by then.
 warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
 
 
-def forbidden(error_type: str, message: str) -> ForbiddenError:
-    return ForbiddenError({"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
-                          json.dumps({"message": message}).encode())
+def forbidden(refused: AccessRefused) -> ForbiddenError:
+    """API Gateway's 403: `x-amzn-ErrorType` and `{"message": ...}`."""
+    code, _status, message = ACCESS_ERRORS[refused.refusal]
+    return ForbiddenError({"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())},
+                          json.dumps({"message": message or refused.message}).encode())
+
+
+MISSING_TOKEN = AccessRefused(Refusal.MISSING, "Missing Authentication Token")
 
 
 class StageGateway(LocalGateway):
     """chalice.local's gateway behind the stage path (`/<stage>/...`) and the API's auth."""
 
     def __init__(self, app: Any, config: Config, stage: str, definition: ApiDefinition,
-                 region: str) -> None:
+                 region: str, secrets: dict[str, str]) -> None:
         super().__init__(app, config)
         self.prefix = f"/{stage}"
         self.definition = definition
         self.region = region
+        self.secrets = secrets
         self.routes = RouteMatcher(list(app.routes))
 
     def handle_request(self, method: str, path: str, headers: dict[str, Any],
                        body: bytes | None) -> dict[str, Any]:
+        """Authenticate, then route, as API Gateway does: a route the API does not define
+        (another method, another path) is a 403 MissingAuthenticationToken, never a 404 or a
+        405 that would tell an unsigned caller which routes exist."""
         inner = path[len(self.prefix):]
         if not path.startswith(self.prefix) or inner[:1] not in ("", "/", "?"):
-            raise forbidden("MissingAuthenticationTokenException", "Missing Authentication Token")
+            raise forbidden(MISSING_TOKEN)
         inner = inner if inner.startswith("/") else "/" + inner
         try:
             route = self.routes.match_route(inner).route
-        except ValueError:  # unknown route: chalice.local answers as API Gateway does
+        except ValueError:
             route = None
-        if route is not None and self.definition.needs_sigv4(route, method):
+        public = route is not None and self.definition.defines(route, method) and \
+            not self.definition.needs_sigv4(route, method)
+        if not public:
+            parts = urlsplit(path)
             try:
-                verify(method, path, headers, body or b"", SECRETS, self.region)
-            except AuthFailure as exc:
-                raise forbidden(exc.error_type, exc.message) from None
+                verify(Received(method, parts.path, parts.query,
+                                {name.lower(): value for name, value in headers.items()}),
+                       self.secrets, body=body or b"", service="execute-api",
+                       region=self.region, max_skew=MAX_SKEW)
+            except AccessRefused as refused:
+                raise forbidden(refused) from None
+            if route is None or not self.definition.defines(route, method):
+                raise forbidden(MISSING_TOKEN)
         return super().handle_request(method, inner, headers, body)
 
 
@@ -114,7 +134,7 @@ def serve(spec: dict[str, Any]) -> None:
                     user_provided_params={"lambda_timeout": spec["timeout"],
                                           "lambda_memory_size": spec["memory"]})
     gateway = StageGateway(app, config, spec["stage"], ApiDefinition.parse(spec["definition"]),
-                           spec["region"])
+                           spec["region"], home_credentials(Path(spec["home"])).secrets)
     server = create_local_server(app, config, HOST, spec["port"])
     server.server.RequestHandlerClass = functools.partial(Handler, gateway=gateway)
     server.serve_forever()

@@ -2,9 +2,9 @@
 
 A function is its code's S3 location and configuration. Each REST API is served by one host
 process (host.py) running its function's code, on a 127.0.0.1 port that the API keeps across
-restarts of the local AWS while the port is free. Documents live in the store's resource table
-(kinds `lambda-function` and `rest-api`); like endpoints, the processes stop with the gateway
-and are started again when it starts.
+restarts of the local AWS while the port is free. Functions and APIs are documents in their
+own tables of the store (`lambda_functions`, `apigateway_rest_apis`); like endpoints, the
+processes stop with the gateway and are started again when it starts.
 """
 
 from __future__ import annotations
@@ -25,17 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from sagepipe.apigateway.definition import ApiDefinition
+from sagepipe.apigateway.exceptions import (
+    BadRequestException,
+    InvalidParameterValueException,
+    NotFoundException,
+    ResourceInUse,
+    ResourceNotFound,
+)
 from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings, arn
-from sagepipe.errors import AWSError, in_use
+from sagepipe.documents import Document, Documents
+from sagepipe.errors import AWSError
 from sagepipe.processes import free_port, kill_stale, log_tail, start_ticks, terminate
-from sagepipe.s3.models import S3Backend
-from sagepipe.sagemaker.resources import Document, Resources
+from sagepipe.s3.object_store import ObjectStore
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
 
-FUNCTION, API = "lambda-function", "rest-api"
+FUNCTION, API = "function", "rest-api"  # the kinds of document in the two tables
 READY_TIMEOUT = 60.0
 STOP_GRACE = 5.0
 HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
@@ -43,8 +50,8 @@ STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-def invalid(message: str) -> AWSError:
-    return AWSError("InvalidParameterValueException", message)
+def invalid(message: str) -> InvalidParameterValueException:
+    return InvalidParameterValueException(message)
 
 
 def code_uri(value: Any) -> str:
@@ -83,8 +90,11 @@ def accepts_connections(port: int) -> bool:
 
 
 class ApiHosting:
-    def __init__(self, store: Store, settings: Settings, s3: S3Backend) -> None:
-        self.resources = Resources(store)
+    def __init__(self, store: Store, settings: Settings, s3: ObjectStore) -> None:
+        self.functions = Documents(store, "lambda_functions", not_found=ResourceNotFound,
+                                   in_use=ResourceInUse)
+        self.apis = Documents(store, "apigateway_rest_apis", not_found=ResourceNotFound,
+                              in_use=ResourceInUse)
         self.settings = settings
         self.s3 = s3
         self._servers: dict[str, subprocess.Popen[bytes]] = {}
@@ -111,19 +121,19 @@ class ApiHosting:
                "MemorySize": _bounded(params, "MemorySize", 128, 10240),
                "Environment": {str(k): str(v) for k, v in variables.items()}}
         with self._lock:
-            self._save(FUNCTION, name, doc)
-            for api in self.resources.all(API):
+            self.functions.put(FUNCTION, name, doc)
+            for api in self.apis.all(API):
                 if api["FunctionName"] == name:
                     self._serve_and_save(api)
         return doc
 
     def delete_function(self, name: str) -> None:
         with self._lock:
-            users = [api["Id"] for api in self.resources.all(API) if api["FunctionName"] == name]
+            users = [api["Id"] for api in self.apis.all(API) if api["FunctionName"] == name]
             if users:
-                raise in_use(f"function {name} is behind REST API(s) {', '.join(users)}; "
+                raise ResourceInUse(f"function {name} is behind REST API(s) {', '.join(users)}; "
                              "delete them first")
-            self.resources.delete(FUNCTION, name)
+            self.functions.delete(FUNCTION, name)
 
     # -- REST APIs ---------------------------------------------------------------------------
 
@@ -133,11 +143,11 @@ class ApiHosting:
         stage = str(params.get("StageName", ""))
         if not STAGE.match(stage):
             raise invalid(f"StageName {stage!r} must be 1-128 letters, digits, '-' or '_'")
-        if self.resources.find(FUNCTION, definition.function) is None:
-            raise AWSError("NotFoundException", f"the API's integrations call function "
-                           f"{definition.function}, which does not exist", 404)
+        if self.functions.find(FUNCTION, definition.function) is None:
+            raise NotFoundException(f"the API's integrations call function "
+                                    f"{definition.function}, which does not exist")
         with self._lock:
-            previous = self.resources.find(API, api_id) or {}
+            previous = self.apis.find(API, api_id) or {}
             return self._serve_and_save({
                 "Id": api_id, "StageName": stage, "DefinitionBody": params["DefinitionBody"],
                 "FunctionName": definition.function, "Port": previous.get("Port", 0)})
@@ -145,19 +155,19 @@ class ApiHosting:
     def delete_api(self, api_id: str) -> None:
         with self._lock:
             self._stop(api_id)
-            self.resources.delete(API, api_id)
+            self.apis.delete(API, api_id)
             shutil.rmtree(self.settings.subdir("apis") / api_id, ignore_errors=True)
 
     def list_apis(self) -> list[Document]:
         return [{k: v for k, v in api.items() if k != "DefinitionBody"}
-                for api in self.resources.all(API)]
+                for api in self.apis.all(API)]
 
     # -- gateway lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         """Kill what a crashed gateway left serving and bring every API back (in background)."""
         self._stopping.clear()
-        apis = self.resources.all(API)
+        apis = self.apis.all(API)
         for api in apis:
             kill_stale([api["Process"]] if api.get("Process") else [])
         threading.Thread(target=self._restore, args=(apis,), name="restore-apis",
@@ -166,7 +176,7 @@ class ApiHosting:
     def _restore(self, apis: list[Document]) -> None:
         for api in apis:
             with self._lock:
-                if self._stopping.is_set() or self.resources.find(API, api["Id"]) is None:
+                if self._stopping.is_set() or self.apis.find(API, api["Id"]) is None:
                     continue  # the gateway is stopping, or the API was deleted meanwhile
                 try:
                     self._serve_and_save(api)
@@ -181,34 +191,24 @@ class ApiHosting:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _save(self, kind: str, name: str, doc: Document) -> None:
-        def replace(old: Document) -> None:
-            old.clear()
-            old.update(doc)
-
-        if self.resources.find(kind, name) is None:
-            self.resources.create(kind, name, doc)
-        else:
-            self.resources.update(kind, name, replace)
-
     def _serve_and_save(self, api: Document) -> Document:
         """Serve `api` and save where; if it cannot start, an existing API is saved as Failed
         with the reason (a new one is not saved) and the error is raised."""
         try:
             doc = self._serve(api)
         except AWSError as exc:
-            if self.resources.find(API, api["Id"]) is not None:
-                self._save(API, api["Id"], {**api, "Status": "Failed", "Url": None,
+            if self.apis.find(API, api["Id"]) is not None:
+                self.apis.put(API, api["Id"], {**api, "Status": "Failed", "Url": None,
                                             "FailureReason": exc.message, "Process": None})
             raise
-        self._save(API, api["Id"], doc)
+        self.apis.put(API, api["Id"], doc)
         return doc
 
     def _serve(self, api: Document) -> Document:
         """(Re)start `api`'s server on its port (another one if that is taken) and wait until
         it accepts connections; returns the document with where it serves."""
         self._stop(api["Id"])
-        function = self.resources.get(FUNCTION, api["FunctionName"])
+        function = self.functions.get(FUNCTION, api["FunctionName"])
         root = self.settings.subdir("apis") / api["Id"]
         code = self._unpack(function["CodeUri"], root)
         port = api["Port"] if api.get("Port") and port_free(api["Port"]) else free_port()
@@ -220,7 +220,8 @@ class ApiHosting:
             "code": str(code), "handler": function["Handler"], "port": port,
             "stage": api["StageName"], "definition": api["DefinitionBody"],
             "function": function["FunctionName"], "timeout": function["Timeout"],
-            "memory": function["MemorySize"], "region": self.settings.region}))
+            "memory": function["MemorySize"], "region": self.settings.region,
+            "home": str(self.settings.home)}))
         log_path = self.settings.subdir("logs") / "Apis" / f"{api['Id']}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**{k: os.environ[k] for k in PASSED_ENV if k in os.environ},
@@ -261,9 +262,9 @@ class ApiHosting:
         while not accepts_connections(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 self._stop(api_id)
-                raise AWSError("BadRequestException", (
+                raise BadRequestException(
                     f"the API's server did not start (exit code {proc.returncode}); log "
-                    f"{log_path}, last lines:\n{log_tail(log_path)}"))
+                    f"{log_path}, last lines:\n{log_tail(log_path)}")
             time.sleep(0.1)
 
     def _stop(self, api_id: str) -> None:

@@ -1,73 +1,33 @@
-"""The gateway's internal routes for the local CloudFormation's serverless resource types
-(sagepipe/cloudformation/serverless.py) and the CLI; not an AWS API, so plain JSON:
+"""The internal routes of the serverless hosting, for the local CloudFormation's serverless
+resource types (sagepipe/cloudformation/serverless.py) and the CLI: not an AWS API, so plain
+JSON on the gateway's own signed routes (sagepipe/internal.py).
 
     PUT    /_sagepipe/serverless/functions/{name}   create or update a function
     DELETE /_sagepipe/serverless/functions/{name}
-    PUT    /_sagepipe/serverless/restapis/{id}      create or update a REST API and serve it
-    DELETE /_sagepipe/serverless/restapis/{id}
+    PUT    /_sagepipe/serverless/restapis/{name}    create or update a REST API and serve it
+    DELETE /_sagepipe/serverless/restapis/{name}
     GET    /_sagepipe/serverless/restapis           the APIs and where they serve
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import Any
-
-import orjson
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
 from sagepipe.apigateway.models import ApiHosting
-from sagepipe.errors import AWSError
-from sagepipe.protocols.aws_json import error_response
+from sagepipe.edge import Handler
 
-log = logging.getLogger(__name__)
-
-ROUTE = re.compile(r"^/_sagepipe/serverless/(?P<kind>functions|restapis)(?:/(?P<name>[^/]+))?$")
-
-
-class ServerlessService:
-    PREFIX = "/_sagepipe/serverless/"
-
-    def __init__(self, hosting: ApiHosting) -> None:
-        self.hosting = hosting
-
-    async def __call__(self, request: Request) -> Response:
-        try:
-            return await self._dispatch(request)
-        except AWSError as err:
-            return error_response(err)
-        except Exception:  # a bug of ours: logged here, never a traceback to the client
-            log.exception("internal error in the serverless hosting")
-            return error_response(AWSError("InternalFailure", "sagepipe hit an internal error; "
-                                           "see the gateway log (`sagepipe logs gateway`).", 500))
-
-    async def _dispatch(self, request: Request) -> Response:
-        route = ROUTE.match(request.url.path)
-        kind, name = (route["kind"], route["name"]) if route else (None, None)
-        if (kind, name, request.method) == ("restapis", None, "GET"):
-            return JSONResponse(await run_in_threadpool(self.hosting.list_apis))
-        operations = {("functions", "PUT"): self.hosting.put_function,
-                      ("functions", "DELETE"): self.hosting.delete_function,
-                      ("restapis", "PUT"): self.hosting.put_api,
-                      ("restapis", "DELETE"): self.hosting.delete_api}
-        operation = operations.get((kind, request.method)) if name else None
-        if operation is None:
-            raise AWSError("UnknownOperationException", f"no internal operation at "
-                           f"{request.method} {request.url.path}", 404)
-        if request.method == "DELETE":
-            await run_in_threadpool(operation, name)
-            return Response(status_code=204)
-        return JSONResponse(await run_in_threadpool(operation, name, await _json_object(request)))
+ROUTES = {
+    ("PUT", "/_sagepipe/serverless/functions/{name}"): "PutFunction",
+    ("DELETE", "/_sagepipe/serverless/functions/{name}"): "DeleteFunction",
+    ("PUT", "/_sagepipe/serverless/restapis/{name}"): "PutRestApi",
+    ("DELETE", "/_sagepipe/serverless/restapis/{name}"): "DeleteRestApi",
+    ("GET", "/_sagepipe/serverless/restapis"): "ListRestApis",
+}
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise AWSError("SerializationException", f"body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise AWSError("SerializationException", "body must be a JSON object")
-    return body
+def serverless_handlers(hosting: ApiHosting) -> dict[str, Handler]:
+    return {
+        "PutFunction": lambda p: hosting.put_function(p["name"], p["body"]),
+        "DeleteFunction": lambda p: hosting.delete_function(p["name"]),
+        "PutRestApi": lambda p: hosting.put_api(p["name"], p["body"]),
+        "DeleteRestApi": lambda p: hosting.delete_api(p["name"]),
+        "ListRestApis": lambda _p: hosting.list_apis(),
+    }

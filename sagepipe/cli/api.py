@@ -7,19 +7,20 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from sagepipe.apigateway.sigv4 import SERVICE, sign
 from sagepipe.cli.local import console, err, fail, require_up, settings_of
-from sagepipe.clients import LOCAL_CREDENTIALS
+from sagepipe.clients import SigV4
 from sagepipe.config import Settings
+from sagepipe.sigv4 import sign
+
+SERVICE = "execute-api"
 
 api_app = typer.Typer(no_args_is_help=True, help="REST APIs served locally (IAM auth).")
-KEY, SECRET = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
 
 def served_apis(settings: Settings) -> list[dict[str, Any]]:
     require_up(settings)
     apis = httpx.get(f"{settings.endpoint_url}/_sagepipe/serverless/restapis", timeout=10,
-                     trust_env=False).json()
+                     trust_env=False, auth=SigV4(settings)).json()
     if not apis:
         raise fail("no API is deployed: the pipeline's Prod.DeployApi action deploys it "
                    "(`sagepipe run`)")
@@ -39,8 +40,10 @@ def url(ctx: typer.Context) -> None:
                   f"{api.get('LogPath')}[/dim]")
     err.print(
         f"[dim]Requests need SigV4 (IAM) signatures for service {SERVICE}, region "
-        f"{settings.region}, with the local credentials {KEY} / {SECRET}; for example:\n"
-        f"  curl --aws-sigv4 'aws:amz:{settings.region}:{SERVICE}' --user '{KEY}:{SECRET}' "
+        f"{settings.region}, with the home's credentials (`eval \"$(sagepipe env)\"` exports "
+        "them); for example:\n"
+        f"  curl --aws-sigv4 'aws:amz:{settings.region}:{SERVICE}' "
+        "--user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" "
         "-H 'Content-Type: application/json' "
         "-d '{\"records\": [{\"Pclass\": 1, \"Sex\": \"female\", \"Age\": 29}]}' URL/predict\n"
         "or `sagepipe api call predict --body '...'`[/dim]", soft_wrap=True)
@@ -61,7 +64,9 @@ def call(
                    "`sagepipe api url` lists them, `--api ID` picks one")
     target = apis[0]["Url"] + path.lstrip("/")
     method, data = ("POST", body.encode()) if body is not None else ("GET", b"")
-    headers = sign(method, target, data, KEY, SECRET, settings_of(ctx).region,
+    credentials = settings_of(ctx).credentials
+    headers = sign(method, target, data, credentials.access_key_id,
+                   credentials.secret_access_key, settings_of(ctx).region,
                    {"Content-Type": "application/json"} if body is not None else None)
     reply = httpx.request(method, target, content=data, headers=headers, timeout=60,
                           trust_env=False)

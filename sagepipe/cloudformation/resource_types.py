@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from sagepipe.cloudformation import serverless
 from sagepipe.config import arn
-from sagepipe.protocols.aws_json import service_model
+from sagepipe.protocols.service_models import service_model
 
 WAIT = {"Delay": 1, "MaxAttempts": 900}
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from sagepipe.clients import SigV4
 from sagepipe.config import arn
 
 TIMEOUT = httpx.Timeout(120, connect=5)  # creating an API waits for its server to start
@@ -32,7 +33,8 @@ def _call(sm: Any, method: str, path: str, body: dict[str, Any] | None = None,
     """An internal route of the gateway the local SageMaker client `sm` talks to."""
     url = f"{sm.meta.endpoint_url}/_sagepipe/serverless/{path}"
     try:
-        reply = httpx.request(method, url, json=body, timeout=TIMEOUT, trust_env=False)
+        reply = httpx.request(method, url, json=body, timeout=TIMEOUT, trust_env=False,
+                              auth=SigV4.like(sm))
         error = reply.json() if reply.is_error else {}
     except (httpx.HTTPError, ValueError) as exc:
         raise _failed(f"the local AWS did not answer {method} {url}: {exc}") from None

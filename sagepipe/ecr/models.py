@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from sagepipe.config import ACCOUNT_ID, Settings
-from sagepipe.errors import AWSError
+from sagepipe.ecr.exceptions import ImageNotFoundException
 from sagepipe.images import ImageRegistry
 
 
@@ -38,9 +38,8 @@ class Ecr:
         for image_id in params.get("imageIds") or []:
             uri = f"{self.registry_host}/{repository}:{image_id.get('imageTag', '')}"
             if uri not in registered:
-                raise AWSError("ImageNotFoundException",
-                               f"The image with imageId {image_id} does not exist within the "
-                               f"repository with name '{repository}'")
+                raise ImageNotFoundException(f"The image with imageId {image_id} does not exist "
+                                             f"within the repository with name '{repository}'")
             details.append({"registryId": ACCOUNT_ID, "repositoryName": repository,
                             "imageTags": [image_id["imageTag"]]})
         return {"imageDetails": details}

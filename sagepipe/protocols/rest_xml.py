@@ -3,104 +3,138 @@
 The model says where each input member travels (URI label, query string, header, header
 prefix, XML payload) and how each output is laid out (headers, element names, flattened
 lists, timestamp formats), so member and element names here are botocore's, not guesses.
+A streaming payload (S3's object bodies) is left to the handler, which reads it as it arrives.
+Errors are S3's `<Error><Code/><Message/>...<RequestId/></Error>`, without a body for HEAD.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import xml.etree.ElementTree as ET  # builds XML only; parsing goes through defusedxml
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from botocore.model import Shape, StructureShape
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+from starlette.responses import Response
 
-from sagepipe.errors import AWSError
+from sagepipe.errors import AWSError, ServiceError
+from sagepipe.protocols.rest import (
+    BadValue,
+    RestRouter,
+    body_members,
+    decode_label,
+    read_input,
+    status_of,
+    write_headers,
+)
+from sagepipe.protocols.values import from_text, to_text
+from sagepipe.protocols.wire import AccessErrors, Params, WireRequest, access_error
+from sagepipe.sigv4 import AccessRefused, Refusal
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+# S3's answers (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+ACCESS_ERRORS: AccessErrors = {
+    Refusal.MISSING: ("AccessDenied", 403, "Access Denied: the local AWS answers signed "
+                      "requests only (credentials: `sagepipe env`)."),
+    Refusal.INCOMPLETE: ("AuthorizationHeaderMalformed", 400, None),
+    Refusal.UNKNOWN_KEY: ("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does "
+                          "not exist in our records."),
+    Refusal.MISMATCH: ("SignatureDoesNotMatch", 403, None),
+    Refusal.EXPIRED: ("RequestTimeTooSkewed", 403, "The difference between the request time "
+                      "and the current time is too large."),
+    Refusal.REQUEST_EXPIRED: ("AccessDenied", 403, None),
+    Refusal.PAYLOAD_MISMATCH: ("XAmzContentSHA256Mismatch", 400, None),
+    Refusal.FOREIGN_HOST: ("AccessDenied", 403, None),
+}
 
 
-def malformed_xml(detail: str) -> AWSError:
-    return AWSError("MalformedXML", "The XML you provided was not well-formed or did not "
-                    f"validate against our published schema: {detail}")
+class MalformedXML(ServiceError):
+    pass
 
 
-# Scalars ------------------------------------------------------------------------------------
-
-def parse_timestamp(text: str) -> float:
-    """An HTTP date (RFC 7231) or an ISO 8601 time -> epoch seconds; ValueError otherwise."""
-    try:
-        return email.utils.parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError):
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        return value.replace(tzinfo=value.tzinfo or dt.UTC).timestamp()
+class InvalidArgument(ServiceError):
+    pass
 
 
-def format_timestamp(epoch: float, style: str) -> str:
-    if style == "rfc822":
-        return email.utils.formatdate(epoch, usegmt=True)
-    if style == "unixTimestamp":
-        return str(int(epoch))
-    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+class InvalidURI(ServiceError):
+    pass
 
 
-def _from_text(shape: Shape, text: str) -> Any:
-    """One scalar from its wire text; ValueError if the text is not of the shape's type."""
-    kind = shape.type_name
-    if kind in ("integer", "long"):
-        return int(text)
-    if kind == "boolean":
-        if text.lower() not in ("true", "false"):
-            raise ValueError(text)
-        return text.lower() == "true"
-    if kind == "timestamp":
-        return parse_timestamp(text)
-    if kind == "list":
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return text
+class MethodNotAllowed(ServiceError):
+    status = 405
 
 
-def _to_text(shape: Shape, value: Any, default_time_format: str) -> str:
-    """A scalar's wire text; timestamps are epoch seconds, formatted as the model says."""
-    if shape.type_name == "boolean":
-        return "true" if value else "false"
-    if shape.type_name == "timestamp":
-        return format_timestamp(value, shape.serialization.get("timestampFormat",
-                                                               default_time_format))
-    return str(value)
+def malformed_xml(detail: str) -> MalformedXML:
+    return MalformedXML("The XML you provided was not well-formed or did not validate against "
+                        f"our published schema: {detail}")
+
+
+class RestXmlProtocol:
+    name: ClassVar[str] = "rest-xml"
+    request_id_header: ClassVar[str] = "x-amz-request-id"
+
+    def __init__(self, model: ServiceModel, implemented: frozenset[str] = frozenset(),
+                 root_elements: Mapping[str, str] | None = None) -> None:
+        """`root_elements`: the element each operation's answer is wrapped in (S3 names them,
+        the model does not; botocore reads any)."""
+        self.model = model
+        self.router = RestRouter(model)
+        self.implemented = implemented
+        self.root_elements = root_elements or {}
+
+    def operation(self, request: WireRequest) -> OperationModel:
+        op = self.router.match(request.method, request.path, dict(request.query_params),
+                               request.headers, self.implemented)
+        if op is None:
+            raise MethodNotAllowed("The specified method is not allowed against this "
+                                   "resource.", Method=request.method)
+        return op
+
+    def parse(self, op: OperationModel, request: WireRequest) -> Params:
+        """The members outside the body, and an XML payload if the operation has one (a blob
+        payload is left to the handler: it streams)."""
+        shape = op.input_shape
+        if shape is None:
+            return {}
+        try:
+            labels = {name: decode_label(value)
+                      for name, value in self.router.labels(op, request.path).items()}
+        except UnicodeDecodeError:
+            raise InvalidURI("Couldn't parse the specified URI: the path is not UTF-8.") \
+                from None
+        try:
+            params = read_input(shape, labels, request.query_params, request.headers)
+        except BadValue as exc:
+            raise InvalidArgument(str(exc), ArgumentName=exc.wire, ArgumentValue=exc.text) \
+                from None
+        payload = shape.serialization.get("payload")
+        if payload and shape.members[payload].type_name == "structure" and request.body.strip():
+            params[payload] = read_payload(shape.members[payload], request.body)
+        return params
+
+    def serialize(self, op: OperationModel, result: Mapping[str, Any],
+                  request_id: str) -> Response:
+        shape = op.output_shape
+        headers = {**write_headers(shape, result), self.request_id_header: request_id}
+        root = self.root_elements.get(op.name, f"{op.name}Result")
+        body = write_body(shape, result, root) if shape is not None and (
+            shape.serialization.get("payload") or body_members(shape)) else b""
+        return Response(body, status_of(op, result), headers,
+                        media_type="application/xml" if body else None)
+
+    def serialize_error(self, err: AWSError, request_id: str, method: str) -> Response:
+        headers = {self.request_id_header: request_id}
+        if method == "HEAD" or err.status == 304:  # answered without a body
+            return Response(status_code=err.status, headers=headers)
+        return Response(error_body(err, request_id), err.status, headers,
+                        media_type="application/xml")
+
+    def access_error(self, refused: AccessRefused) -> AWSError:
+        return access_error(ACCESS_ERRORS, refused, keep_extra=True)
 
 
 # Requests -----------------------------------------------------------------------------------
-
-def read_input(shape: StructureShape, labels: Mapping[str, str], query: Mapping[str, str],
-               headers: Mapping[str, str]) -> dict[str, Any]:
-    """The members that travel outside the payload: URI labels, query string, headers."""
-    params: dict[str, Any] = {}
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
-        if location == "headers":
-            found = {key[len(wire):]: value for key, value in headers.items()
-                     if key.lower().startswith(wire.lower())}
-            if found:
-                params[name] = found
-            continue
-        source = {"uri": labels, "querystring": query, "header": headers}.get(location)
-        text = source.get(wire) if source is not None else None
-        if text is None:
-            continue
-        try:
-            params[name] = _from_text(member, text)
-        except ValueError:
-            where = "query parameter" if location == "querystring" else "header"
-            raise AWSError("InvalidArgument", f"The {where} {wire} has an invalid value "
-                           f"{text!r}: expected a {member.type_name}.",
-                           ArgumentName=wire, ArgumentValue=text) from None
-    return params
-
 
 def read_payload(member: Shape, body: bytes) -> dict[str, Any]:
     """An XML payload, checked to be the element the model names for this member."""
@@ -136,28 +170,13 @@ def _from_element(shape: Shape, element: ET.Element) -> Any:
                 if _local(child.tag) == tag]
     text = element.text or ""
     try:
-        return _from_text(shape, text)
+        return from_text(shape, text)
     except ValueError:
         raise malformed_xml(f"<{_local(element.tag)}> holds {text!r}, not a "
-                         f"{shape.type_name}") from None
+                            f"{shape.type_name}") from None
 
 
 # Responses ----------------------------------------------------------------------------------
-
-def write_headers(shape: StructureShape | None, result: Mapping[str, Any]) -> dict[str, str]:
-    """The output members that the model sends as headers."""
-    headers: dict[str, str] = {}
-    for name, member in (shape.members.items() if shape else ()):
-        location = member.serialization.get("location")
-        if name not in result or result[name] is None:
-            continue
-        wire = member.serialization.get("name", name)
-        if location == "header":
-            headers[wire] = _to_text(member, result[name], "rfc822")
-        elif location == "headers":
-            headers.update({wire + key: str(value) for key, value in result[name].items()})
-    return headers
-
 
 def write_body(shape: StructureShape | None, result: Mapping[str, Any], root: str) -> bytes:
     """The output members that travel in the body, under `root` (S3's result element). The
@@ -167,11 +186,10 @@ def write_body(shape: StructureShape | None, result: Mapping[str, Any], root: st
         return b""
     if payload := shape.serialization.get("payload"):
         shape, result = shape.members[payload], result.get(payload, {})
-    members = {name: member for name, member in shape.members.items()
-               if "location" not in member.serialization}
+    members = body_members(shape)
     element = ET.Element(root, xmlns=NAMESPACE)
     if list(members) == [root]:
-        element.text = _to_text(members[root], result[root], "iso8601") \
+        element.text = to_text(members[root], result[root], "iso8601") \
             if result.get(root) is not None else None
     else:
         _fill(element, shape, result)
@@ -199,7 +217,7 @@ def _append(parent: ET.Element, tag: str, shape: Shape, value: Any) -> None:
     if isinstance(shape, StructureShape):
         _fill(child, shape, value)
     else:
-        child.text = _to_text(shape, value, "iso8601")
+        child.text = to_text(shape, value, "iso8601")
 
 
 def error_body(err: AWSError, request_id: str) -> bytes:
@@ -207,5 +225,5 @@ def error_body(err: AWSError, request_id: str) -> bytes:
     element = ET.Element("Error")
     for tag, text in (("Code", err.code), ("Message", err.message), *err.extra.items(),
                       ("RequestId", request_id)):
-        ET.SubElement(element, tag).text = text
+        ET.SubElement(element, tag).text = str(text)
     return ET.tostring(element, encoding="UTF-8", xml_declaration=True)

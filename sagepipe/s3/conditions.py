@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from sagepipe.errors import AWSError
+from sagepipe.s3.exceptions import InvalidRange, NotModified, PreconditionFailed
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -23,9 +23,9 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in tags or etag.strip('"') in tags
 
 
-def precondition_failed(condition: str) -> AWSError:
-    return AWSError("PreconditionFailed", "At least one of the pre-conditions you specified did "
-                    "not hold", 412, Condition=condition)
+def precondition_failed(condition: str) -> PreconditionFailed:
+    return PreconditionFailed("At least one of the pre-conditions you specified did not hold",
+                              Condition=condition)
 
 
 def check_preconditions(etag: str, modified: float, *, if_match: str | None = None,
@@ -41,9 +41,9 @@ def check_preconditions(etag: str, modified: float, *, if_match: str | None = No
         raise precondition_failed("If-Unmodified-Since")
     if if_none_match is not None:
         if _matches(if_none_match, etag):
-            raise AWSError("NotModified", "Not Modified", 304, Condition="If-None-Match")
+            raise NotModified("Not Modified", Condition="If-None-Match")
     elif if_modified_since is not None and seconds <= if_modified_since:
-        raise AWSError("NotModified", "Not Modified", 304, Condition="If-Modified-Since")
+        raise NotModified("Not Modified", Condition="If-Modified-Since")
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -63,6 +63,6 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         end = min(int(last), size - 1) if last else size - 1
         satisfiable = start < size
     if not satisfiable:
-        raise AWSError("InvalidRange", "The requested range is not satisfiable", 416,
-                       RangeRequested=header.strip(), ActualObjectSize=str(size))
+        raise InvalidRange("The requested range is not satisfiable",
+                           RangeRequested=header.strip(), ActualObjectSize=str(size))
     return start, end

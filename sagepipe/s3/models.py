@@ -1,5 +1,6 @@
-"""The local S3: buckets and objects in the store, their bytes as blob files (multipart
-uploads in `s3.multipart`, file transfers for the other local services in `s3.transfers`).
+"""The local S3: buckets and objects in the store, their bytes as blob files. Two parts are
+composed in: multipart uploads (`uploads`, s3.multipart) and the file transfers other local
+services use through the `ObjectStore` interface (`files`, s3.transfers).
 
 Every write follows one order: stream the bytes to a temp file, seal it as a blob (a rename),
 commit the row that points at it, and only then remove the blob it replaced. A failure before
@@ -25,6 +26,12 @@ from sagepipe.errors import AWSError
 from sagepipe.s3.blobs import BlobStore, BlobWriter
 from sagepipe.s3.checksums import BodyDigests
 from sagepipe.s3.conditions import check_preconditions, precondition_failed
+from sagepipe.s3.exceptions import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InvalidRequest,
+    NotModified,
+)
 from sagepipe.s3.listing import Page, list_page
 from sagepipe.s3.multipart import MultipartUploads
 from sagepipe.s3.rules import (
@@ -33,7 +40,6 @@ from sagepipe.s3.rules import (
     check_write,
     no_such_bucket,
     no_such_key,
-    parse_s3_uri,
 )
 from sagepipe.s3.transfers import LocalTransfers
 from sagepipe.store import Store
@@ -112,10 +118,8 @@ def _claim(lock_path: Path) -> IO[bytes] | None:
     return handle
 
 
-class S3Backend(MultipartUploads, LocalTransfers):
+class S3Backend:
     """State and behaviour of the local S3; `responses.S3Service` puts it on the wire."""
-
-    parse_s3_uri = staticmethod(parse_s3_uri)
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -127,6 +131,8 @@ class S3Backend(MultipartUploads, LocalTransfers):
         self._owner = _claim(root / "owner.lock")
         if self._owner is not None:
             self.blobs.sweep(self._referenced_blobs())
+        self.uploads = MultipartUploads(self)
+        self.files = LocalTransfers(self)
 
     def _referenced_blobs(self) -> set[str]:
         rows = self.store.query("SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts")
@@ -139,9 +145,9 @@ class S3Backend(MultipartUploads, LocalTransfers):
         bucket = Bucket(name, region, time.time())
         with self.store.tx() as db:
             if db.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
-                raise AWSError("BucketAlreadyOwnedByYou", "Your previous request to create the "
-                               "named bucket succeeded and you already own it.", 409,
-                               BucketName=name)
+                raise BucketAlreadyOwnedByYou("Your previous request to create the named bucket "
+                                              "succeeded and you already own it.",
+                                              BucketName=name)
             db.execute("INSERT INTO s3_buckets(name, region, created) VALUES (?, ?, ?)",
                        (name, region, bucket.created))
         return bucket
@@ -163,12 +169,12 @@ class S3Backend(MultipartUploads, LocalTransfers):
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket, aborting any multipart uploads still open in it."""
         with self.store.tx() as db:
-            self._require_bucket(db, name)
+            self.require_bucket(db, name)
             if db.execute("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1",
                           (name,)).fetchone():
-                raise AWSError("BucketNotEmpty", "The bucket you tried to delete is not empty; "
-                               "delete its objects first (e.g. `aws s3 rm --recursive`).", 409,
-                               BucketName=name)
+                raise BucketNotEmpty("The bucket you tried to delete is not empty; delete its "
+                                     "objects first (e.g. `aws s3 rm --recursive`).",
+                                     BucketName=name)
             parts = db.execute("SELECT p.blob FROM s3_parts p JOIN s3_uploads u ON "
                                "p.upload = u.id WHERE u.bucket = ?", (name,)).fetchall()
             db.execute("DELETE FROM s3_uploads WHERE bucket = ?", (name,))
@@ -176,7 +182,7 @@ class S3Backend(MultipartUploads, LocalTransfers):
         self.blobs.remove(*(row["blob"] for row in parts))
 
     @staticmethod
-    def _require_bucket(db: sqlite3.Connection, name: str) -> None:
+    def require_bucket(db: sqlite3.Connection, name: str) -> None:
         if db.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone() is None:
             raise no_such_bucket(name)
 
@@ -192,10 +198,10 @@ class S3Backend(MultipartUploads, LocalTransfers):
         check_key(key)
         body.verify()
         blob = body.seal()
-        return self._commit(bucket, key, blob, body.size, f'"{body.md5.hex()}"', attrs,
-                            if_match=if_match, if_none_match=if_none_match)
+        return self.commit(bucket, key, blob, body.size, f'"{body.md5.hex()}"', attrs,
+                           if_match=if_match, if_none_match=if_none_match)
 
-    def _commit(self, bucket: str, key: str, blob: str, size: int, etag: str, attrs: Attrs, *,
+    def commit(self, bucket: str, key: str, blob: str, size: int, etag: str, attrs: Attrs, *,
                 if_match: str | None = None, if_none_match: str | None = None,
                 also: Callable[[sqlite3.Connection], list[str]] | None = None) -> StoredObject:
         """Point (bucket, key) at a sealed blob in one transaction (plus `also`'s changes, which
@@ -203,7 +209,7 @@ class S3Backend(MultipartUploads, LocalTransfers):
         obj = StoredObject(key, blob, size, etag, time.time(), attrs)
         try:
             with self.store.tx() as db:
-                self._require_bucket(db, bucket)
+                self.require_bucket(db, bucket)
                 old = db.execute("SELECT * FROM s3_objects WHERE bucket = ? AND key = ?",
                                  (bucket, key)).fetchone()
                 check_write(key, (old["etag"], old["modified"]) if old else None, if_match,
@@ -245,7 +251,7 @@ class S3Backend(MultipartUploads, LocalTransfers):
         results: list[AWSError | None] = []
         garbage = []
         with self.store.tx() as db:
-            self._require_bucket(db, bucket)
+            self.require_bucket(db, bucket)
             for key in keys:
                 try:
                     check_key(key)
@@ -265,20 +271,18 @@ class S3Backend(MultipartUploads, LocalTransfers):
         None; `conditions` are check_preconditions' keywords, about the source."""
         check_key(key)
         if attrs is None and source == (bucket, key):
-            raise AWSError("InvalidRequest", "This copy request is illegal because it is trying "
-                           "to copy an object to itself without changing the object's metadata; "
-                           "pass MetadataDirective=REPLACE with the new metadata.")
+            raise InvalidRequest("This copy request is illegal because it is trying to copy an "
+                                 "object to itself without changing the object's metadata; pass "
+                                 "MetadataDirective=REPLACE with the new metadata.")
         original, handle = self.open_object(*source)
         with handle:
             try:
                 check_preconditions(original.etag, original.modified, **conditions)
-            except AWSError as err:
-                if err.code != "NotModified":
-                    raise
+            except NotModified as err:
                 raise precondition_failed(f"x-amz-copy-source-{err.extra['Condition']}") from None
             blob, etag = self._copy_blob(original, handle)
-        return self._commit(bucket, key, blob, original.size, etag,
-                            original.attrs if attrs is None else attrs)
+        return self.commit(bucket, key, blob, original.size, etag,
+                           original.attrs if attrs is None else attrs)
 
     def _copy_blob(self, original: StoredObject, handle: BinaryIO) -> tuple[str, str]:
         """A new blob with the original's bytes; a copy is one part, so a multipart ETag is

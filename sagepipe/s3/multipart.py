@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from sagepipe.errors import AWSError
 from sagepipe.protocols.rest_xml import malformed_xml
 from sagepipe.s3.blobs import BlobWriter
+from sagepipe.s3.exceptions import EntityTooSmall, InvalidPartOrder
 from sagepipe.s3.rules import (
     MAX_PART_NUMBER,
     MIN_PART_SIZE,
@@ -54,28 +54,34 @@ def multipart_etag(parts: list[Part]) -> str:
 
 
 class MultipartUploads:
-    """The multipart half of S3Backend (mixed into it)."""
+    """The multipart part of the local S3 (`S3Backend.uploads`): uploads and their parts in the
+    backend's store and blob files, completed through the backend's `commit`."""
 
-    def create_upload(self: S3Backend, bucket: str, key: str, attrs: Attrs) -> Upload:
+    def __init__(self, objects: S3Backend) -> None:
+        self.objects = objects
+        self.store = objects.store
+        self.blobs = objects.blobs
+
+    def create_upload(self, bucket: str, key: str, attrs: Attrs) -> Upload:
         check_key(key)
         upload = Upload(secrets.token_urlsafe(48), bucket, key, time.time(), attrs)
         with self.store.tx() as db:
-            self._require_bucket(db, bucket)
+            self.objects.require_bucket(db, bucket)
             db.execute("INSERT INTO s3_uploads(id, bucket, key, initiated, attrs) "
                        "VALUES (?, ?, ?, ?, ?)",
                        (upload.id, bucket, key, upload.initiated, json.dumps(attrs)))
         return upload
 
-    def get_upload(self: S3Backend, bucket: str, key: str, upload_id: str) -> Upload:
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
         row = self.store.one("SELECT * FROM s3_uploads WHERE id = ? AND bucket = ? AND key = ?",
                              upload_id, bucket, key)
         if row is None:
-            self.get_bucket(bucket)
+            self.objects.get_bucket(bucket)
             raise no_such_upload(upload_id)
         return Upload(row["id"], row["bucket"], row["key"], row["initiated"],
                       json.loads(row["attrs"]))
 
-    def upload_part(self: S3Backend, upload: Upload, number: int, body: BlobWriter) -> Part:
+    def upload_part(self, upload: Upload, number: int, body: BlobWriter) -> Part:
         check_part_number(number)
         body.verify()
         part = Part(number, body.seal(), body.size, f'"{body.md5.hex()}"', time.time())
@@ -96,19 +102,19 @@ class MultipartUploads:
             self.blobs.remove(old["blob"])
         return part
 
-    def list_parts(self: S3Backend, upload: Upload, *, after: int = 0,
+    def list_parts(self, upload: Upload, *, after: int = 0,
                    max_parts: int = 1000) -> tuple[list[Part], bool]:
         rows = self.store.query("SELECT * FROM s3_parts WHERE upload = ? AND number > ? "
                                 "ORDER BY number LIMIT ?", upload.id, after, max_parts + 1)
         parts = [Part(r["number"], r["blob"], r["size"], r["etag"], r["modified"]) for r in rows]
         return parts[:max_parts], len(parts) > max_parts
 
-    def complete_upload(self: S3Backend, upload: Upload, chosen: list[tuple[int, str]], *,
+    def complete_upload(self, upload: Upload, chosen: list[tuple[int, str]], *,
                         if_match: str | None = None,
                         if_none_match: str | None = None) -> StoredObject:
         """Join the chosen (part number, ETag) parts into the object; other parts are dropped."""
         parts = self._chosen_parts(upload, chosen)
-        body = self.writer()
+        body = self.objects.writer()
         try:
             with contextlib.ExitStack() as stack:
                 try:
@@ -121,17 +127,18 @@ class MultipartUploads:
         finally:
             body.discard()
 
-        return self._commit(upload.bucket, upload.key, blob, body.size, multipart_etag(parts),
-                            upload.attrs, if_match=if_match, if_none_match=if_none_match,
-                            also=partial(_close, upload_id=upload.id))
+        return self.objects.commit(upload.bucket, upload.key, blob, body.size,
+                                   multipart_etag(parts), upload.attrs, if_match=if_match,
+                                   if_none_match=if_none_match,
+                                   also=partial(_close, upload_id=upload.id))
 
-    def _chosen_parts(self: S3Backend, upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:
+    def _chosen_parts(self, upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:
         if not chosen:
             raise malformed_xml("list at least one <Part>.")
         numbers = [number for number, _ in chosen]
         if numbers != sorted(set(numbers)):
-            raise AWSError("InvalidPartOrder", "The list of parts was not in ascending order. "
-                           "Parts must be ordered by part number, each listed once.")
+            raise InvalidPartOrder("The list of parts was not in ascending order. Parts must be "
+                                   "ordered by part number, each listed once.")
         stored, _ = self.list_parts(upload, max_parts=MAX_PART_NUMBER)
         by_number = {p.number: p for p in stored}
         parts = []
@@ -142,14 +149,14 @@ class MultipartUploads:
             parts.append(part)
         for part in parts[:-1]:
             if part.size < MIN_PART_SIZE:
-                raise AWSError("EntityTooSmall", "Your proposed upload is smaller than the "
-                               f"minimum allowed object size: every part but the last must be "
-                               f"at least {MIN_PART_SIZE} bytes.", ProposedSize=str(part.size),
-                               MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.number),
-                               ETag=part.etag)
+                raise EntityTooSmall("Your proposed upload is smaller than the minimum allowed "
+                                     "object size: every part but the last must be at least "
+                                     f"{MIN_PART_SIZE} bytes.", ProposedSize=str(part.size),
+                                     MinSizeAllowed=str(MIN_PART_SIZE),
+                                     PartNumber=str(part.number), ETag=part.etag)
         return parts
 
-    def abort_upload(self: S3Backend, upload: Upload) -> None:
+    def abort_upload(self, upload: Upload) -> None:
         with self.store.tx() as db:
             blobs = _close(db, upload.id)
         self.blobs.remove(*blobs)

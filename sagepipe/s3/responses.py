@@ -1,54 +1,46 @@
 """The local S3 on the wire: S3's REST-XML requests in, its XML bodies, headers and errors out.
 
-Routing, input members and output layout come from botocore's S3 model (`s3.routing`,
-`protocols.rest_xml`); each handler below turns one operation's parameters (botocore member
-names) into calls on `S3Backend` and returns the output members, or a streaming response.
-Bodies are streamed to and from disk (`s3.streams`); file and database work runs in worker
-threads, off the event loop.
+Routing, input members and output layout come from botocore's S3 model (`protocols.rest_xml`);
+`HANDLERS` below is the table of the operations the local S3 implements, each turning one
+operation's parameters (botocore member names) into calls on `S3Backend` and returning the
+output members, or a streaming response. Bodies are streamed to and from disk (`s3.streams`);
+file and database work runs in worker threads, off the event loop.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
-import re
-import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
-from starlette.requests import ClientDisconnect, Request
+from botocore.model import OperationModel
 from starlette.responses import Response, StreamingResponse
 
+from sagepipe.auth import Authenticator, host_name
 from sagepipe.config import ACCOUNT_ID
-from sagepipe.errors import AWSError
-from sagepipe.protocols.aws_json import operation_name, service_model
-from sagepipe.protocols.rest_xml import (
-    error_body,
-    malformed_xml,
-    read_input,
-    read_payload,
-    write_body,
-    write_headers,
-)
+from sagepipe.edge import AwsService, RequestContext, wire_request
+from sagepipe.errors import AWSError, NotEmulated
+from sagepipe.protocols.rest_xml import malformed_xml, write_headers
+from sagepipe.protocols.wire import Params, WireRequest
 from sagepipe.s3.conditions import byte_range, check_preconditions
+from sagepipe.s3.exceptions import (
+    AccessDenied,
+    IllegalLocationConstraintException,
+    InternalError,
+    InvalidArgument,
+    InvalidLocationConstraint,
+    InvalidObjectState,
+    InvalidStorageClass,
+    MetadataTooLarge,
+    MethodNotAllowed,
+    NotModified,
+)
 from sagepipe.s3.listing import Page
 from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject
-from sagepipe.s3.routing import Router, locate
 from sagepipe.s3.rules import check_part_number
-from sagepipe.s3.streams import (
-    body_was_read,
-    declares_body,
-    read_blob,
-    read_xml_body,
-    receive_object,
-    run,
-)
+from sagepipe.s3.streams import read_blob, read_xml_body, receive_object, run
 
-log = logging.getLogger(__name__)
-
-Params = dict[str, Any]
 Result = dict[str, Any] | Response
 
 # The result element S3 wraps each XML response body in (the model leaves it unnamed).
@@ -74,7 +66,7 @@ OWNER = {"ID": OWNER_ID, "DisplayName": "sagepipe"}
 MAX_METADATA_BYTES = 2048
 MAX_KEYS = 1000
 MAX_DELETE_KEYS = 1000
-SIGNING_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/]+)/")
+VIRTUAL_HOST_SUFFIX = ".localhost"
 
 
 def encode_token(marker: str) -> str:
@@ -85,100 +77,119 @@ def decode_token(token: str) -> str:
     try:
         return base64.b64decode(token, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
-        raise AWSError("InvalidArgument", "The continuation token provided is incorrect; pass "
-                       "back the NextContinuationToken of the previous page.",
-                       ArgumentName="continuation-token", ArgumentValue=token) from None
+        raise InvalidArgument("The continuation token provided is incorrect; pass back the "
+                              "NextContinuationToken of the previous page.",
+                              ArgumentName="continuation-token", ArgumentValue=token) from None
 
 
-class S3Service:
+def path_style(host: str, raw_path: str) -> str:
+    """The request's path as path-style S3 (`/bucket/key`): a virtual-host style request
+    (`Host: bucket.localhost:port`) names its bucket in the host."""
+    name = host_name(host)
+    if name.endswith(VIRTUAL_HOST_SUFFIX):
+        return "/" + quote(name.removesuffix(VIRTUAL_HOST_SUFFIX)) + raw_path
+    return raw_path
+
+
+def resource_type(path: str) -> str:
+    segments = path.lstrip("/").split("/", 1)
+    if not segments[0]:
+        return "SERVICE"
+    return "OBJECT" if len(segments) > 1 and segments[1] else "BUCKET"
+
+
+class S3Service(AwsService):
+    internal_error = InternalError
+
     def __init__(self, backend: S3Backend) -> None:
         self.backend = backend
-        self.model = service_model("s3")
-        self.handlers: dict[str, Callable[[Request, Params], Awaitable[Result]]] = {
-            name: getattr(self, operation_name(name)) for name in self.model.operation_names
-            if hasattr(type(self), operation_name(name))}
-        self.router = Router(self.model, self.handlers)
+        super().__init__("s3", "S3", {
+            "ListBuckets": self.list_buckets,
+            "CreateBucket": self.create_bucket,
+            "HeadBucket": self.head_bucket,
+            "GetBucketLocation": self.get_bucket_location,
+            "DeleteBucket": self.delete_bucket,
+            "ListObjectsV2": self.list_objects_v2,
+            "ListObjects": self.list_objects,
+            "PutObject": self.put_object,
+            "GetObject": self.get_object,
+            "HeadObject": self.head_object,
+            "DeleteObject": self.delete_object,
+            "DeleteObjects": self.delete_objects,
+            "CopyObject": self.copy_object,
+            "CreateMultipartUpload": self.create_multipart_upload,
+            "UploadPart": self.upload_part,
+            "CompleteMultipartUpload": self.complete_multipart_upload,
+            "AbortMultipartUpload": self.abort_multipart_upload,
+            "ListParts": self.list_parts,
+        }, root_elements=ROOT_ELEMENTS)
         self.location_constraints = set(self.model.shape_for("BucketLocationConstraint").enum)
+        self.storage_classes = set(self.model.shape_for("StorageClass").enum)
 
-    async def __call__(self, request: Request) -> Response:
-        request_id = secrets.token_hex(8).upper()
+    # The edge: bodies stream, so the signature is checked before any is read ---------------
+
+    async def receive(self, context: RequestContext, auth: Authenticator) -> WireRequest:
+        context.signature = auth.verify(context.request, self.signing_name, body=None, s3=True)
+        wire = wire_request(context.request)
+        return wire_request(context.request,
+                            path=path_style(context.request.headers.get("host", ""), wire.path))
+
+    def operation(self, wire: WireRequest) -> OperationModel:
         try:
-            response = await self._dispatch(request)
-        except AWSError as err:
-            response = self._error(err, request_id, request.method)
-        except ClientDisconnect:  # nobody is left to answer; the body was discarded
-            response = Response(status_code=400)
-        except Exception:  # a bug of ours: log it, never send a traceback to the client
-            log.exception("internal error in S3 %s %s", request.method, request.url.path)
-            response = self._error(AWSError("InternalError", "sagepipe's local S3 hit an "
-                                            "internal error; see the gateway log.", 500),
-                                   request_id, request.method)
-        response.headers["x-amz-request-id"] = request_id
-        if declares_body(request) and not body_was_read(request):
-            # Unread body bytes would be parsed as the next request on this connection.
-            response.headers["connection"] = "close"
-        return response
+            return self.protocol.operation(wire)
+        except MethodNotAllowed as err:
+            raise MethodNotAllowed(err.message, Method=wire.method,
+                                   ResourceType=resource_type(wire.path)) from None
 
-    @staticmethod
-    def _error(err: AWSError, request_id: str, method: str) -> Response:
-        headers = {"Content-Range": f"bytes */{err.extra['ActualObjectSize']}"} \
-            if err.code == "InvalidRange" else {}
-        if method == "HEAD" or err.status == 304:  # S3 sends these without a body
-            return Response(status_code=err.status, headers=headers)
-        return Response(error_body(err, request_id), err.status, headers,
-                        media_type="application/xml")
-
-    async def _dispatch(self, request: Request) -> Response:
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        bucket, key = locate(request.headers.get("host", ""), raw_path)
-        target = "object" if key is not None else "bucket" if bucket else "service"
-        op = self.router.match(request.method, target, request.query_params, request.headers)
-        handler = self.handlers.get(op.name)
-        if handler is None:
-            raise AWSError("NotImplemented", f"sagepipe's local S3 does not emulate {op.name}; "
-                           "run it against AWS.", 501)
-        params = read_input(op.input_shape, {"Bucket": bucket or "", "Key": key or ""},
-                            request.query_params, request.headers) if op.input_shape else {}
+    async def parameters(self, context: RequestContext, op: OperationModel,
+                         wire: WireRequest) -> Params:
+        shape = op.input_shape
+        payload = shape.serialization.get("payload") if shape else None
+        if payload and shape.members[payload].type_name == "structure":
+            wire = WireRequest(wire.method, wire.path, wire.query, wire.headers,
+                               await read_xml_body(context.request, op.http_checksum.get(
+                                   "requestChecksumRequired", False)))
+        params = self.protocol.parse(op, wire)
         if params.get("ExpectedBucketOwner", ACCOUNT_ID) != ACCOUNT_ID:
-            raise AWSError("AccessDenied", "Access Denied: the bucket is owned by account "
-                           f"{ACCOUNT_ID}, not {params['ExpectedBucketOwner']}.", 403)
-        payload = op.input_shape.serialization.get("payload") if op.input_shape else None
-        if payload and op.input_shape.members[payload].type_name == "structure":
-            body = await read_xml_body(request, op.http_checksum.get(
-                "requestChecksumRequired", False))
-            if body.strip():
-                params[payload] = read_payload(op.input_shape.members[payload], body)
-        result = await handler(request, params)
-        if isinstance(result, Response):
-            return result
-        body = write_body(op.output_shape, result, ROOT_ELEMENTS[op.name]) \
-            if op.name in ROOT_ELEMENTS else b""
-        return Response(body, 204 if request.method == "DELETE" else 200,
-                        write_headers(op.output_shape, result),
-                        media_type="application/xml" if body else None)
+            raise AccessDenied(f"Access Denied: the bucket is owned by account {ACCOUNT_ID}, "
+                               f"not {params['ExpectedBucketOwner']}.")
+        return params
+
+    def error_response(self, err: AWSError, context: RequestContext) -> Response:
+        response = super().error_response(err, context)
+        if err.code == "InvalidRange":
+            response.headers["Content-Range"] = f"bytes */{err.extra['ActualObjectSize']}"
+        return response
 
     def _object_attrs(self, params: Params) -> dict[str, Any]:
         """What an object keeps from the request that writes it, checked as S3 checks it."""
         attrs = {name: params[name] for name in STORED_MEMBERS if name in params}
         attrs.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
-        if attrs.get("StorageClass", "STANDARD") not in self.model.shape_for("StorageClass").enum:
-            raise AWSError("InvalidStorageClass", "The storage class you specified is not "
-                           "valid.", StorageClassRequested=attrs["StorageClass"])
+        # aws-chunked is how the body travelled, not how the object is encoded: S3 drops it.
+        encodings = [e.strip() for e in attrs.get("ContentEncoding", "").split(",")
+                     if e.strip() and e.strip() != "aws-chunked"]
+        if encodings:
+            attrs["ContentEncoding"] = ",".join(encodings)
+        else:
+            attrs.pop("ContentEncoding", None)
+        if attrs.get("StorageClass", "STANDARD") not in self.storage_classes:
+            raise InvalidStorageClass("The storage class you specified is not valid.",
+                                      StorageClassRequested=attrs["StorageClass"])
         metadata_size = sum(len(k.encode()) + len(v.encode())
                             for k, v in attrs.get("Metadata", {}).items())
         if metadata_size > MAX_METADATA_BYTES:
-            raise AWSError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed "
-                           f"metadata size ({metadata_size} > {MAX_METADATA_BYTES} bytes).",
-                           Size=str(metadata_size), MaxSizeAllowed=str(MAX_METADATA_BYTES))
+            raise MetadataTooLarge("Your metadata headers exceed the maximum allowed metadata "
+                                   f"size ({metadata_size} > {MAX_METADATA_BYTES} bytes).",
+                                   Size=str(metadata_size), MaxSizeAllowed=str(MAX_METADATA_BYTES))
         return attrs
 
     # Buckets ------------------------------------------------------------------------------
 
-    async def list_buckets(self, _request: Request, params: Params) -> Result:
+    async def list_buckets(self, _context: RequestContext, params: Params) -> Result:
         limit = params.get("MaxBuckets", 10_000)
         if not 1 <= limit <= 10_000:
-            raise AWSError("InvalidArgument", "max-buckets must be between 1 and 10000.",
-                           ArgumentName="max-buckets", ArgumentValue=str(limit))
+            raise InvalidArgument("max-buckets must be between 1 and 10000.",
+                                  ArgumentName="max-buckets", ArgumentValue=str(limit))
         token = params.get("ContinuationToken")
         buckets = await run(self.backend.list_buckets, prefix=params.get("Prefix", ""),
                             region=params.get("BucketRegion"),
@@ -190,50 +201,49 @@ class S3Service:
                 "ContinuationToken": encode_token(page[-1].name) if len(buckets) > limit
                 else None}
 
-    async def create_bucket(self, request: Request, params: Params) -> Result:
+    async def create_bucket(self, context: RequestContext, params: Params) -> Result:
         config = params.get("CreateBucketConfiguration", {})
-        region = self._new_bucket_region(config.get("LocationConstraint"), request)
+        region = self._new_bucket_region(config.get("LocationConstraint"),
+                                         context.region or self.backend.settings.region)
         await run(self.backend.create_bucket, params["Bucket"], region)
         return {"Location": f"/{params['Bucket']}"}
 
-    def _new_bucket_region(self, constraint: str | None, request: Request) -> str:
+    def _new_bucket_region(self, constraint: str | None, endpoint_region: str) -> str:
         """Where a new bucket lives: S3's rules for LocationConstraint against the region the
         request was signed for (us-east-1 takes no constraint, other regions their own)."""
-        found = SIGNING_REGION.search(request.headers.get("authorization", ""))
-        endpoint_region = found.group(1) if found else self.backend.settings.region
         if not constraint:
             if endpoint_region != "us-east-1":
-                raise AWSError("IllegalLocationConstraintException", "The unspecified location "
-                               "constraint is incompatible for the region specific endpoint "
-                               f"this request was sent to; pass CreateBucketConfiguration="
-                               f"{{'LocationConstraint': '{endpoint_region}'}}.")
+                raise IllegalLocationConstraintException(
+                    "The unspecified location constraint is incompatible for the region "
+                    "specific endpoint this request was sent to; pass CreateBucketConfiguration="
+                    f"{{'LocationConstraint': '{endpoint_region}'}}.")
             return "us-east-1"
         if constraint not in self.location_constraints:
-            raise AWSError("InvalidLocationConstraint", f"The specified location-constraint "
-                           f"{constraint!r} is not valid (us-east-1 takes none).",
-                           LocationConstraint=constraint)
+            raise InvalidLocationConstraint(f"The specified location-constraint {constraint!r} "
+                                            "is not valid (us-east-1 takes none).",
+                                            LocationConstraint=constraint)
         region = "eu-west-1" if constraint == "EU" else constraint
         if endpoint_region not in ("us-east-1", region):
-            raise AWSError("IllegalLocationConstraintException", f"The {constraint} location "
-                           "constraint is incompatible for the region specific endpoint this "
-                           f"request was sent to ({endpoint_region}).")
+            raise IllegalLocationConstraintException(
+                f"The {constraint} location constraint is incompatible for the region specific "
+                f"endpoint this request was sent to ({endpoint_region}).")
         return region
 
-    async def head_bucket(self, _request: Request, params: Params) -> Result:
+    async def head_bucket(self, _context: RequestContext, params: Params) -> Result:
         bucket = await run(self.backend.get_bucket, params["Bucket"])
         return {"BucketRegion": bucket.region}
 
-    async def get_bucket_location(self, _request: Request, params: Params) -> Result:
+    async def get_bucket_location(self, _context: RequestContext, params: Params) -> Result:
         bucket = await run(self.backend.get_bucket, params["Bucket"])
         return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
 
-    async def delete_bucket(self, _request: Request, params: Params) -> Result:
+    async def delete_bucket(self, _context: RequestContext, params: Params) -> Result:
         await run(self.backend.delete_bucket, params["Bucket"])
         return {}
 
     # Listing ------------------------------------------------------------------------------
 
-    async def list_objects_v2(self, _request: Request, params: Params) -> Result:
+    async def list_objects_v2(self, _context: RequestContext, params: Params) -> Result:
         token = params.get("ContinuationToken")
         after = decode_token(token) if token is not None else params.get("StartAfter", "")
         page = await self._page(params, after)
@@ -242,7 +252,7 @@ class S3Service:
                 "NextContinuationToken": encode_token(page.last) if page.truncated else None,
                 "StartAfter": params.get("StartAfter")}
 
-    async def list_objects(self, _request: Request, params: Params) -> Result:
+    async def list_objects(self, _context: RequestContext, params: Params) -> Result:
         page = await self._page(params, params.get("Marker", ""))
         # S3 names the next marker only when a delimiter is given (else it is the last key).
         next_marker = page.last if page.truncated and params.get("Delimiter") else None
@@ -252,12 +262,12 @@ class S3Service:
     async def _page(self, params: Params, after: str) -> Page[StoredObject]:
         max_keys = params.get("MaxKeys", MAX_KEYS)
         if max_keys < 0:
-            raise AWSError("InvalidArgument", "max-keys must not be negative.",
-                           ArgumentName="max-keys", ArgumentValue=str(max_keys))
+            raise InvalidArgument("max-keys must not be negative.", ArgumentName="max-keys",
+                                  ArgumentValue=str(max_keys))
         if params.get("EncodingType", "url") != "url":
-            raise AWSError("InvalidArgument", "Invalid Encoding Method specified in Request; "
-                           "the only one is 'url'.", ArgumentName="encoding-type",
-                           ArgumentValue=params["EncodingType"])
+            raise InvalidArgument("Invalid Encoding Method specified in Request; the only one is "
+                                  "'url'.", ArgumentName="encoding-type",
+                                  ArgumentValue=params["EncodingType"])
         return await run(self.backend.list_objects, params["Bucket"],
                          prefix=params.get("Prefix", ""), delimiter=params.get("Delimiter"),
                          after=after, max_keys=min(max_keys, MAX_KEYS))
@@ -288,22 +298,22 @@ class S3Service:
 
     # Objects ------------------------------------------------------------------------------
 
-    async def put_object(self, request: Request, params: Params) -> Result:
+    async def put_object(self, context: RequestContext, params: Params) -> Result:
         attrs = self._object_attrs(params)
         await run(self.backend.get_bucket, params["Bucket"])  # before taking in the body
-        async with receive_object(request, self.backend, params.get("ContentLength")) as body:
+        async with receive_object(context, self.backend, params.get("ContentLength")) as body:
             obj = await run(self.backend.put_object, params["Bucket"], params["Key"], body,
                             attrs, if_match=params.get("IfMatch"),
                             if_none_match=params.get("IfNoneMatch"))
         return {"ETag": obj.etag}
 
-    async def get_object(self, _request: Request, params: Params) -> Result:
+    async def get_object(self, _context: RequestContext, params: Params) -> Result:
         if "PartNumber" in params:
-            raise AWSError("NotImplemented", "sagepipe's local S3 does not emulate GetObject "
-                           "with partNumber; use a Range instead.", 501)
+            raise NotEmulated("sagepipe's local S3 does not emulate GetObject with partNumber; "
+                              "use a Range instead.")
         return await self._read_object("GetObject", params, send_body=True)
 
-    async def head_object(self, _request: Request, params: Params) -> Result:
+    async def head_object(self, _context: RequestContext, params: Params) -> Result:
         return await self._read_object("HeadObject", params, send_body=False)
 
     async def _read_object(self, op_name: str, params: Params, send_body: bool) -> Response:
@@ -316,13 +326,10 @@ class S3Service:
                                 if_unmodified_since=params.get("IfUnmodifiedSince"))
             span = byte_range(params.get("Range"), obj.size)
             if send_body and obj.attrs.get("StorageClass") in ARCHIVED:
-                raise AWSError("InvalidObjectState", "The operation is not valid for the "
-                               "object's storage class", 403,
-                               StorageClass=obj.attrs["StorageClass"])
-        except AWSError as err:
+                raise InvalidObjectState("The operation is not valid for the object's storage "
+                                         "class", StorageClass=obj.attrs["StorageClass"])
+        except NotModified:
             handle.close()
-            if err.code != "NotModified":
-                raise
             return Response(status_code=304, headers={
                 k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")})
         except BaseException:
@@ -347,11 +354,11 @@ class S3Service:
                        if name in params})
         return write_headers(self.model.operation_model(op_name).output_shape, result)
 
-    async def delete_object(self, _request: Request, params: Params) -> Result:
+    async def delete_object(self, _context: RequestContext, params: Params) -> Result:
         await run(self.backend.delete_object, params["Bucket"], params["Key"])
         return {}
 
-    async def delete_objects(self, _request: Request, params: Params) -> Result:
+    async def delete_objects(self, _context: RequestContext, params: Params) -> Result:
         request = params.get("Delete")
         if request is None:
             raise malformed_xml("send a <Delete> document.")
@@ -365,12 +372,13 @@ class S3Service:
                 "Errors": [{"Key": key, "Code": error.code, "Message": error.message}
                            for key, error in outcomes if error is not None]}
 
-    async def copy_object(self, _request: Request, params: Params) -> Result:
+    async def copy_object(self, _context: RequestContext, params: Params) -> Result:
         source = _copy_source(params["CopySource"])
         directive = params.get("MetadataDirective", "COPY")
         if directive not in ("COPY", "REPLACE"):
-            raise AWSError("InvalidArgument", "Unknown metadata directive: use COPY or REPLACE.",
-                           ArgumentName="x-amz-metadata-directive", ArgumentValue=directive)
+            raise InvalidArgument("Unknown metadata directive: use COPY or REPLACE.",
+                                  ArgumentName="x-amz-metadata-directive",
+                                  ArgumentValue=directive)
         attrs = self._object_attrs(params) if directive == "REPLACE" else None
         conditions = {"if_match": params.get("CopySourceIfMatch"),
                       "if_none_match": params.get("CopySourceIfNoneMatch"),
@@ -382,44 +390,45 @@ class S3Service:
 
     # Multipart uploads --------------------------------------------------------------------
 
-    async def create_multipart_upload(self, _request: Request, params: Params) -> Result:
-        upload = await run(self.backend.create_upload, params["Bucket"], params["Key"],
+    async def create_multipart_upload(self, _context: RequestContext, params: Params) -> Result:
+        upload = await run(self.backend.uploads.create_upload, params["Bucket"], params["Key"],
                            self._object_attrs(params))
         return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id}
 
-    async def upload_part(self, request: Request, params: Params) -> Result:
+    async def upload_part(self, context: RequestContext, params: Params) -> Result:
         check_part_number(params["PartNumber"])
-        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+        upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
-        async with receive_object(request, self.backend, params.get("ContentLength")) as body:
-            part = await run(self.backend.upload_part, upload, params["PartNumber"], body)
+        async with receive_object(context, self.backend, params.get("ContentLength")) as body:
+            part = await run(self.backend.uploads.upload_part, upload, params["PartNumber"], body)
         return {"ETag": part.etag}
 
-    async def complete_multipart_upload(self, request: Request, params: Params) -> Result:
-        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+    async def complete_multipart_upload(self, context: RequestContext, params: Params) -> Result:
+        upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
         chosen = [(part.get("PartNumber"), part.get("ETag", ""))
                   for part in params.get("MultipartUpload", {}).get("Parts", [])]
         if any(number is None for number, _ in chosen):
             raise malformed_xml("every <Part> needs a <PartNumber>.")
-        obj = await run(self.backend.complete_upload, upload, chosen,
+        obj = await run(self.backend.uploads.complete_upload, upload, chosen,
                         if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"))
-        location = f"{str(request.base_url).rstrip('/')}/{upload.bucket}/{quote(upload.key)}"
+        base = str(context.request.base_url).rstrip("/")
+        location = f"{base}/{upload.bucket}/{quote(upload.key)}"
         return {"Location": location, "Bucket": upload.bucket, "Key": upload.key,
                 "ETag": obj.etag}
 
-    async def abort_multipart_upload(self, _request: Request, params: Params) -> Result:
-        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+    async def abort_multipart_upload(self, _context: RequestContext, params: Params) -> Result:
+        upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
-        await run(self.backend.abort_upload, upload)
+        await run(self.backend.uploads.abort_upload, upload)
         return {}
 
-    async def list_parts(self, _request: Request, params: Params) -> Result:
-        upload = await run(self.backend.get_upload, params["Bucket"], params["Key"],
+    async def list_parts(self, _context: RequestContext, params: Params) -> Result:
+        upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
         max_parts = min(max(params.get("MaxParts", 1000), 0), 1000)
         marker = params.get("PartNumberMarker", 0)
-        parts, truncated = await run(self.backend.list_parts, upload, after=marker,
+        parts, truncated = await run(self.backend.uploads.list_parts, upload, after=marker,
                                      max_parts=max_parts)
         return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id,
                 "PartNumberMarker": marker,
@@ -436,12 +445,12 @@ def _copy_source(header: str) -> tuple[str, str]:
     path, _, query = header.partition("?")
     bucket, _, key = unquote(path).lstrip("/").partition("/")
     if not bucket or not key:
-        raise AWSError("InvalidArgument", "Copy Source must mention the source bucket and key: "
-                       "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source",
-                       ArgumentValue=header)
+        raise InvalidArgument("Copy Source must mention the source bucket and key: "
+                              "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source",
+                              ArgumentValue=header)
     if query and query not in ("versionId=null", "versionId="):
-        raise AWSError("InvalidArgument", "Invalid version id specified: the local S3 keeps no "
-                       "versions.", ArgumentName="versionId", ArgumentValue=query)
+        raise InvalidArgument("Invalid version id specified: the local S3 keeps no versions.",
+                              ArgumentName="versionId", ArgumentValue=query)
     return bucket, key
 
 

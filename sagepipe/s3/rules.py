@@ -5,8 +5,17 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from sagepipe.errors import AWSError, validation
+from sagepipe.errors import NotEmulated, ValidationException
 from sagepipe.s3.conditions import check_preconditions, precondition_failed
+from sagepipe.s3.exceptions import (
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidPart,
+    KeyTooLongError,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+)
 
 MAX_KEY_BYTES = 1024
 MAX_PART_NUMBER = 10_000
@@ -20,7 +29,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     """`s3://bucket/some/key` -> ("bucket", "some/key"); the key may be empty (a whole bucket)."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not uri.startswith("s3://") or not bucket:
-        raise validation(f"{uri!r} is not an S3 URI; expected s3://bucket/key-or-prefix.")
+        raise ValidationException(f"{uri!r} is not an S3 URI; expected s3://bucket/key-or-prefix.")
     return bucket, key
 
 
@@ -38,8 +47,7 @@ def check_bucket_name(name: str) -> None:
         problem = (f"the prefixes {', '.join(RESERVED_PREFIXES)} and suffixes "
                    f"{', '.join(RESERVED_SUFFIXES)} are reserved")
     if problem:
-        raise AWSError("InvalidBucketName", f"The specified bucket is not valid: {problem}.",
-                       BucketName=name)
+        raise InvalidBucketName(f"The specified bucket is not valid: {problem}.", BucketName=name)
 
 
 def _is_ip_address(name: str) -> bool:
@@ -52,38 +60,37 @@ def _is_ip_address(name: str) -> bool:
 
 def check_key(key: str) -> None:
     if not key:
-        raise AWSError("InvalidArgument", "An object key must not be empty.")
+        raise InvalidArgument("An object key must not be empty.")
     if len(key.encode()) > MAX_KEY_BYTES:
-        raise AWSError("KeyTooLongError", f"Your key is too long: S3 keys are at most "
+        raise KeyTooLongError(f"Your key is too long: S3 keys are at most "
                        f"{MAX_KEY_BYTES} bytes of UTF-8.", Key=key[:64] + "...")
 
 
 def check_part_number(number: int) -> None:
     if not 1 <= number <= MAX_PART_NUMBER:
-        raise AWSError("InvalidArgument", f"Part number must be an integer between 1 and "
-                       f"{MAX_PART_NUMBER}, inclusive", ArgumentName="partNumber",
-                       ArgumentValue=str(number))
+        raise InvalidArgument(f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, "
+                              "inclusive", ArgumentName="partNumber", ArgumentValue=str(number))
 
 
-def no_such_bucket(bucket: str) -> AWSError:
-    return AWSError("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
+def no_such_bucket(bucket: str) -> NoSuchBucket:
+    return NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
 
 
-def no_such_key(key: str) -> AWSError:
-    return AWSError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+def no_such_key(key: str) -> NoSuchKey:
+    return NoSuchKey("The specified key does not exist.", Key=key)
 
 
-def no_such_upload(upload_id: str) -> AWSError:
-    return AWSError("NoSuchUpload", "The specified multipart upload does not exist. The upload "
-                    "ID may be invalid, or the upload may have been aborted or completed.", 404,
-                    UploadId=upload_id)
+def no_such_upload(upload_id: str) -> NoSuchUpload:
+    return NoSuchUpload("The specified multipart upload does not exist. The upload ID may be "
+                        "invalid, or the upload may have been aborted or completed.",
+                        UploadId=upload_id)
 
 
-def invalid_part(number: int | None = None, etag: str = "") -> AWSError:
+def invalid_part(number: int | None = None, etag: str = "") -> InvalidPart:
     extra = {"PartNumber": str(number), "ETag": etag} if number is not None else {}
-    return AWSError("InvalidPart", "One or more of the specified parts could not be found. The "
-                    "part may not have been uploaded, or the specified ETag may not match the "
-                    "part's ETag.", **extra)
+    return InvalidPart("One or more of the specified parts could not be found. The part may "
+                       "not have been uploaded, or the specified ETag may not match the part's "
+                       "ETag.", **extra)
 
 
 def check_write(key: str, current: tuple[str, float] | None, if_match: str | None,
@@ -91,8 +98,8 @@ def check_write(key: str, current: tuple[str, float] | None, if_match: str | Non
     """Conditional writes against the current (ETag, modified) of the key, None if it is new;
     S3 takes If-None-Match only as `*` (the key must be new)."""
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise AWSError("NotImplemented", "A conditional write takes If-None-Match only as '*'.",
-                       501, Header="If-None-Match")
+        raise NotEmulated("A conditional write takes If-None-Match only as '*'.",
+                          Header="If-None-Match")
     if current is None:
         if if_match is not None:
             raise no_such_key(key)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from sagepipe.errors import AWSError
-from sagepipe.s3.models import S3Backend
+from sagepipe.s3.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _payload(body: bytes, content_type: str | None, mode: str,
 class CaptureWriter:
     """Buffers captured events per S3 prefix and uploads them as .jsonl objects."""
 
-    def __init__(self, s3: S3Backend) -> None:
+    def __init__(self, s3: ObjectStore) -> None:
         self.s3 = s3
         self._buffers: dict[str, list[bytes]] = defaultdict(list)
         self._lock = threading.Lock()

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from sagepipe.config import Settings, arn
-from sagepipe.errors import AWSError, validation
 from sagepipe.images import ImageRegistry, UnknownImage
-from sagepipe.s3.models import S3Backend, parse_s3_uri
+from sagepipe.s3.object_store import ObjectStore, parse_s3_uri
 from sagepipe.sagemaker.deployments import (
     DEFAULT_STARTUP_TIMEOUT,
     Deployment,
     VariantSpec,
     new_deployment_id,
+)
+from sagepipe.sagemaker.exceptions import (
+    NotEmulated,
+    ResourceInUse,
+    ResourceNotFound,
+    ValidationException,
 )
 from sagepipe.sagemaker.listing import list_page
 from sagepipe.sagemaker.resources import Document, Resources
@@ -37,9 +42,9 @@ CONFIG_FIELDS = ("EndpointConfigName", "ProductionVariants", "DataCaptureConfig"
 NOT_EMULATED_CONFIG = ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig")
 
 
-def not_emulated(feature: str) -> AWSError:
-    return AWSError("NotImplemented", f"sagepipe's local SageMaker does not emulate {feature}; "
-                    "run it against AWS.", 501)
+def not_emulated(feature: str) -> NotEmulated:
+    return NotEmulated(f"sagepipe's local SageMaker does not emulate {feature}; run it against "
+                       "AWS.")
 
 
 def model_container(model: Document) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def model_container(model: Document) -> dict[str, Any]:
 class ModelCatalog:
     """CreateModel, CreateEndpointConfig and their Describe, List and Delete calls."""
 
-    def __init__(self, resources: Resources, settings: Settings, s3: S3Backend,
+    def __init__(self, resources: Resources, settings: Settings, s3: ObjectStore,
                  images: ImageRegistry) -> None:
         self.resources = resources
         self.settings = settings
@@ -62,9 +67,10 @@ class ModelCatalog:
     def resource_arn(self, kind: str, name: str) -> str:
         return arn("sagemaker", f"{KINDS[kind][1]}/{name.lower()}", self.settings.region)
 
-    def unknown(self, kind: str, name: str) -> AWSError:
+    def unknown(self, kind: str, name: str) -> ValidationException:
         """SageMaker's answer for a name it does not know (a ValidationException)."""
-        return validation(f'Could not find {KINDS[kind][0]} "{self.resource_arn(kind, name)}".')
+        return ValidationException(
+            f'Could not find {KINDS[kind][0]} "{self.resource_arn(kind, name)}".')
 
     def fetch(self, kind: str, name: str) -> Document:
         doc = self.resources.find(kind, name)
@@ -76,19 +82,15 @@ class ModelCatalog:
         """Read-modify-write a document in one transaction; `apply` may raise to refuse."""
         try:
             return self.resources.update(kind, name, apply)
-        except AWSError as err:
-            if err.code != "ResourceNotFound":
-                raise
+        except ResourceNotFound:
             raise self.unknown(kind, name) from None
 
     def insert(self, kind: str, name: str, doc: Document) -> None:
         try:
             self.resources.create(kind, name, doc)
-        except AWSError as err:
-            if err.code != "ResourceInUse":
-                raise
-            raise validation(f"Cannot create already existing {KINDS[kind][0]} "
-                             f'"{self.resource_arn(kind, name)}".') from None
+        except ResourceInUse:
+            raise ValidationException(f"Cannot create already existing {KINDS[kind][0]} "
+                                      f'"{self.resource_arn(kind, name)}".') from None
 
     def remove(self, kind: str, name: str) -> None:
         self.fetch(kind, name)
@@ -100,9 +102,9 @@ class ModelCatalog:
         name = params["ModelName"]
         containers = params.get("Containers", [])
         if "PrimaryContainer" in params and containers:
-            raise validation("Specify either PrimaryContainer or Containers, not both.")
+            raise ValidationException("Specify either PrimaryContainer or Containers, not both.")
         if not params.get("PrimaryContainer") and not containers:
-            raise validation("Specify the model's PrimaryContainer (Image, ModelDataUrl).")
+            raise ValidationException("Specify the model's PrimaryContainer (Image, ModelDataUrl).")
         if len(containers) > 1:
             raise not_emulated("inference pipelines (a model with several Containers)")
         container = params.get("PrimaryContainer") or containers[0]
@@ -122,23 +124,25 @@ class ModelCatalog:
                                    "ModelDataUrl")
         image = container.get("Image")
         if not image:
-            raise validation("The model's container needs an Image.")
+            raise ValidationException("The model's container needs an Image.")
         try:
             self.images.resolve(image)
         except UnknownImage as exc:
-            raise validation(f"Could not find image {image}. {exc}") from None
+            raise ValidationException(f"Could not find image {image}. {exc}") from None
         if url := container.get("ModelDataUrl"):
             self._check_model_data(url)
 
     def _check_model_data(self, url: str) -> None:
         if not url.startswith("s3://"):
-            raise validation(f"ModelDataUrl {url} is not an s3:// URL; locally, upload the "
-                             "archive to the local S3 and pass s3://bucket/key.")
+            raise ValidationException(
+                f"ModelDataUrl {url} is not an s3:// URL; locally, upload the "
+                "archive to the local S3 and pass s3://bucket/key.")
         if not self.s3.exists(url):
-            raise validation(f"Could not access model data at {url}. There is no such object "
-                             "in the local S3; upload model.tar.gz there first (e.g. `aws "
-                             f"--endpoint-url {self.settings.endpoint_url} s3 cp model.tar.gz "
-                             f"{url}`).")
+            raise ValidationException(
+                f"Could not access model data at {url}. There is no such object "
+                "in the local S3; upload model.tar.gz there first (e.g. `aws "
+                f"--endpoint-url {self.settings.endpoint_url} s3 cp model.tar.gz "
+                f"{url}`).")
 
     def describe_model(self, params: dict[str, Any]) -> Document:
         return self.fetch(MODEL, params["ModelName"])
@@ -161,8 +165,9 @@ class ModelCatalog:
         variants = [self._variant(v) for v in params["ProductionVariants"]]
         names = [v["VariantName"] for v in variants]
         if dupes := sorted({n for n in names if names.count(n) > 1}):
-            raise validation(f"VariantName must be unique within an endpoint configuration; "
-                             f"repeated: {', '.join(dupes)}.")
+            raise ValidationException(
+                f"VariantName must be unique within an endpoint configuration; "
+                f"repeated: {', '.join(dupes)}.")
         if capture := params.get("DataCaptureConfig"):
             self._check_capture(capture)
         doc = {field: params[field] for field in CONFIG_FIELDS if field in params}
@@ -174,21 +179,22 @@ class ModelCatalog:
     def _variant(self, variant: dict[str, Any]) -> dict[str, Any]:
         label = variant["VariantName"]
         if not variant.get("ModelName"):
-            raise validation(f"ProductionVariant {label} needs a ModelName.")
+            raise ValidationException(f"ProductionVariant {label} needs a ModelName.")
         self.fetch(MODEL, variant["ModelName"])
         serverless = "ServerlessConfig" in variant
         sized = "InstanceType" in variant and "InitialInstanceCount" in variant
         if serverless == sized:
-            raise validation(f"ProductionVariant {label}: specify either InstanceType and "
-                             "InitialInstanceCount, or ServerlessConfig.")
+            raise ValidationException(f"ProductionVariant {label}: specify either InstanceType and "
+                                      "InitialInstanceCount, or ServerlessConfig.")
         return {"InitialVariantWeight": 1.0, **variant}
 
     def _check_capture(self, capture: dict[str, Any]) -> None:
         parse_s3_uri(capture["DestinationS3Uri"])
         modes = [option["CaptureMode"] for option in capture["CaptureOptions"]]
         if not modes or len(set(modes)) != len(modes):
-            raise validation("DataCaptureConfig.CaptureOptions must list Input and/or Output, "
-                             "each once.")
+            raise ValidationException(
+                "DataCaptureConfig.CaptureOptions must list Input and/or Output, "
+                "each once.")
 
     def describe_endpoint_config(self, params: dict[str, Any]) -> Document:
         return self.fetch(ENDPOINT_CONFIG, params["EndpointConfigName"])

@@ -11,6 +11,7 @@ recorded (LastDeploymentConfig), not played out.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagepipe.config import Settings
-from sagepipe.errors import AWSError, validation
 from sagepipe.images import ImageRegistry
 from sagepipe.processes import kill_stale
-from sagepipe.s3.models import S3Backend
+from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT, ModelCatalog
 from sagepipe.sagemaker.deployments import (
@@ -33,6 +33,7 @@ from sagepipe.sagemaker.deployments import (
     retain,
     serving_fields,
 )
+from sagepipe.sagemaker.exceptions import ResourceNotFound, ValidationException
 from sagepipe.sagemaker.hosting import (
     Cancelled,
     DeploymentFailed,
@@ -43,7 +44,7 @@ from sagepipe.sagemaker.hosting import (
 )
 from sagepipe.sagemaker.invocations import INVOCATION_TIMEOUT, Invoker
 from sagepipe.sagemaker.listing import list_page
-from sagepipe.sagemaker.resources import Document, Resources
+from sagepipe.sagemaker.resources import Document
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,18 @@ class _Task:
     cancelled: threading.Event
 
 
-class Endpoints(ModelCatalog):
-    """Models, endpoint configs (from ModelCatalog) and endpoints, with their serving fleets."""
+class Endpoints:
+    """Endpoints and their serving fleets; what a fleet deploys comes from the catalog of
+    models and endpoint configurations."""
 
-    def __init__(self, resources: Resources, settings: Settings, s3: S3Backend,
+    def __init__(self, catalog: ModelCatalog, settings: Settings, s3: ObjectStore,
                  images: ImageRegistry) -> None:
-        super().__init__(resources, settings, s3, images)
-        self.table = DeploymentTable(resources.store)
+        self.catalog = catalog
+        self.resources = catalog.resources
+        self.settings = settings
+        self.s3 = s3
+        self.images = images
+        self.table = DeploymentTable(self.resources.store)
         self.router = Router()
         self.capture = CaptureWriter(s3)
         self._tasks: dict[str, _Task] = {}
@@ -71,7 +77,7 @@ class Endpoints(ModelCatalog):
         # Create/Update/Delete run one at a time, so a delete always sees the task it cancels.
         self._control = threading.Lock()
         self._stopping = threading.Event()
-        self.invoker = Invoker(self.router, self.capture, resources, settings)
+        self.invoker = Invoker(self.router, self.capture, self.resources, settings)
 
     # -- gateway lifecycle -------------------------------------------------------------------
 
@@ -133,23 +139,23 @@ class Endpoints(ModelCatalog):
 
     def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["EndpointName"]
-        deployment = self.deployment(params["EndpointConfigName"])
+        deployment = self.catalog.deployment(params["EndpointConfigName"])
         now = time.time()
-        doc = {"EndpointName": name, "EndpointArn": self.resource_arn(ENDPOINT, name),
+        doc = {"EndpointName": name, "EndpointArn": self.catalog.resource_arn(ENDPOINT, name),
                "EndpointConfigName": deployment.config, "EndpointStatus": "Creating",
                "CreationTime": now, "LastModifiedTime": now}
         if "DeploymentConfig" in params:
             doc["LastDeploymentConfig"] = params["DeploymentConfig"]
         with self._control:
-            self.insert(ENDPOINT, name, doc)
+            self.catalog.insert(ENDPOINT, name, doc)
             self.table.add(name, deployment, "pending")
             self._spawn(name, self._bring_up, deployment, "create")
         return {"EndpointArn": doc["EndpointArn"]}
 
     def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["EndpointName"]
-        self.fetch(ENDPOINT, name)
-        deployment = self.deployment(params["EndpointConfigName"])
+        self.catalog.fetch(ENDPOINT, name)
+        deployment = self.catalog.deployment(params["EndpointConfigName"])
         if params.get("RetainAllVariantProperties") and (current := self.router.get(name)):
             excluded = {p["VariantPropertyType"]
                         for p in params.get("ExcludeRetainedVariantProperties", [])}
@@ -159,14 +165,14 @@ class Endpoints(ModelCatalog):
             status = doc["EndpointStatus"]
             if status != "InService":
                 state = "in-progress" if status in LIVE else status.lower()
-                raise validation(f'Cannot update {state} endpoint "{doc["EndpointArn"]}".')
+                raise ValidationException(f'Cannot update {state} endpoint "{doc["EndpointArn"]}".')
             doc.update(EndpointStatus="Updating", LastModifiedTime=time.time(),
                        PendingDeploymentSummary=pending_summary(deployment))
             if "DeploymentConfig" in params:
                 doc["LastDeploymentConfig"] = params["DeploymentConfig"]
 
         with self._control:
-            doc = self.change(ENDPOINT, name, begin)
+            doc = self.catalog.change(ENDPOINT, name, begin)
             self.table.add(name, deployment, "pending")
             self._spawn(name, self._bring_up, deployment, "update")
         return {"EndpointArn": doc["EndpointArn"]}
@@ -176,11 +182,12 @@ class Endpoints(ModelCatalog):
 
         def begin(doc: Document) -> None:
             if doc["EndpointStatus"] == "Deleting":
-                raise validation(f'Endpoint "{doc["EndpointArn"]}" is already being deleted.')
+                raise ValidationException(
+                    f'Endpoint "{doc["EndpointArn"]}" is already being deleted.')
             doc.update(EndpointStatus="Deleting", LastModifiedTime=time.time())
 
         with self._control:
-            self.change(ENDPOINT, name, begin)
+            self.catalog.change(ENDPOINT, name, begin)
             with self._lock:
                 previous = self._tasks.get(name)
             if previous is not None:
@@ -189,7 +196,7 @@ class Endpoints(ModelCatalog):
         return {}
 
     def describe_endpoint(self, params: dict[str, Any]) -> Document:
-        return self.fetch(ENDPOINT, params["EndpointName"])
+        return self.catalog.fetch(ENDPOINT, params["EndpointName"])
 
     def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
         return list_page(self.resources.all(ENDPOINT), params, key="Endpoints",
@@ -291,8 +298,5 @@ class Endpoints(ModelCatalog):
                 else:
                     doc[key] = value
 
-        try:
+        with contextlib.suppress(ResourceNotFound):  # deleted meanwhile: nothing to move
             self.resources.update(ENDPOINT, name, apply)
-        except AWSError as err:
-            if err.code != "ResourceNotFound":
-                raise

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import httpx
 
+from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
 from sagepipe.processes import ended, free_port, log_tail, signal_group, start_ticks
-from sagepipe.s3.models import S3Backend
+from sagepipe.runtime.exceptions import ValidationError
+from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.deployments import Deployment, VariantSpec
 from sagepipe.sagemaker.sandbox import Sandbox
 
@@ -59,6 +61,7 @@ class Replica:
 
     def __init__(self, settings: Settings, endpoint: str, deployment: str,
                  spec: VariantSpec) -> None:
+        self.settings = settings
         self.spec = spec
         self.root = settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}"
         self.log_path = (settings.subdir("logs") / "Endpoints" / endpoint
@@ -72,7 +75,7 @@ class Replica:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def prepare(self, s3: S3Backend, images: ImageRegistry) -> Sandbox:
+    def prepare(self, s3: ObjectStore, images: ImageRegistry) -> Sandbox:
         """A fresh sandbox with the model archive unpacked into its /opt/ml/model."""
         try:
             self.image_dir = images.resolve(self.spec.image)
@@ -101,7 +104,7 @@ class Replica:
     def launch(self, sandbox: Sandbox, region: str) -> None:
         self.port = free_port()
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(os.cpu_count() or 1),
-               **self.spec.environment,
+               **self.spec.environment, **local_env(self.settings),
                "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
                "AWS_REGION": region}
         assert self.image_dir is not None
@@ -168,7 +171,7 @@ class Fleet:
                          for v in deployment.variants}
         self.inflight = 0  # guarded by the Router's lock
 
-    def bring_up(self, s3: S3Backend, images: ImageRegistry, region: str,
+    def bring_up(self, s3: ObjectStore, images: ImageRegistry, region: str,
                  cancelled: threading.Event,
                  on_launch: Callable[[list[list[int]]], None]) -> None:
         """Prepare, launch and health-check every replica; `on_launch(records)` once started.
@@ -195,15 +198,15 @@ class Fleet:
         """The variant named by TargetVariant, else one drawn by the variants' weights."""
         if target_variant is not None:
             if target_variant not in self.replicas:
-                raise AWSError("ValidationError", f"The variant {target_variant} is not a "
-                               f"production variant of endpoint {endpoint}; it has "
-                               f"{', '.join(self.replicas)}.")
+                raise ValidationError(f"The variant {target_variant} is not a production "
+                                      f"variant of endpoint {endpoint}; it has "
+                                      f"{', '.join(self.replicas)}.")
             return self.replicas[target_variant]
         replicas = list(self.replicas.values())
         weights = [r.spec.weight for r in replicas]
         if sum(weights) <= 0:
-            raise AWSError("ValidationError", f"Every production variant of endpoint {endpoint}"
-                           " has weight 0; name one with TargetVariant.")
+            raise ValidationError(f"Every production variant of endpoint {endpoint} has weight "
+                                  "0; name one with TargetVariant.")
         return random.choices(replicas, weights)[0]  # noqa: S311 - traffic split, not crypto
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ import httpx
 from starlette.concurrency import run_in_threadpool
 
 from sagepipe.config import ACCOUNT_ID, Settings, arn
-from sagepipe.errors import AWSError
+from sagepipe.runtime.exceptions import ModelError, ServiceUnavailable, ValidationError
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT
 from sagepipe.sagemaker.hosting import Router
@@ -65,10 +65,10 @@ class Invoker:
                     "Your invocation timed out while waiting for a response from container "
                     f"primary after {INVOCATION_TIMEOUT:.0f}s.")) from None
             except httpx.HTTPError as exc:
-                raise AWSError("ServiceUnavailable", (
+                raise ServiceUnavailable(
                     f"The model server of production variant {replica.spec.name} of endpoint "
                     f"{endpoint} is not answering ({type(exc).__name__}{replica.exit_note()}); "
-                    f"see {replica.log_path}."), 503) from None
+                    f"see {replica.log_path}.") from None
         finally:
             self.router.release(fleet)
         if not 200 <= reply.status_code < 300:
@@ -91,26 +91,25 @@ class Invoker:
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
         return self._client
 
-    def _model_error(self, endpoint: str, status: int, log_path: Path, message: str) -> AWSError:
+    def _model_error(self, endpoint: str, status: int, log_path: Path, message: str) -> ModelError:
         side = "client" if 400 <= status < 500 else "server"
-        return AWSError(
-            "ModelError", f'Received {side} error ({status}) from primary with message '
-            f'"{message}". See {log_path} for more information.', 424,
+        return ModelError(
+            f'Received {side} error ({status}) from primary with message '
+            f'"{message}". See {log_path} for more information.',
             OriginalStatusCode=status, OriginalMessage=message,
             LogStreamArn=arn("logs", f"log-group:/aws/sagemaker/Endpoints/{endpoint}",
                              self.settings.region))
 
-    def _not_serving(self, endpoint: str) -> AWSError:
+    def _not_serving(self, endpoint: str) -> ValidationError | ServiceUnavailable:
         """Why an endpoint with no fleet taking traffic cannot be invoked."""
         doc = self.resources.find(ENDPOINT, endpoint)
         if doc is None:
-            return AWSError("ValidationError",
-                            f"Endpoint {endpoint} of account {ACCOUNT_ID} not found.")
+            return ValidationError(f"Endpoint {endpoint} of account {ACCOUNT_ID} not found.")
         status = doc["EndpointStatus"]
         if status == "SystemUpdating":
-            return AWSError("ServiceUnavailable", f"Endpoint {endpoint} is being restored after "
-                            "the local AWS restarted; retry in a few seconds.", 503)
+            return ServiceUnavailable(f"Endpoint {endpoint} is being restored after the local "
+                                      "AWS restarted; retry in a few seconds.")
         reason = f" FailureReason: {doc['FailureReason']}" if "FailureReason" in doc else ""
-        return AWSError("ValidationError", f"Endpoint {endpoint} of account {ACCOUNT_ID} is not "
-                        f"InService (status {status}); wait for it with boto3's "
-                        f"'endpoint_in_service' waiter.{reason}")
+        return ValidationError(f"Endpoint {endpoint} of account {ACCOUNT_ID} is not InService "
+                               f"(status {status}); wait for it with boto3's "
+                               f"'endpoint_in_service' waiter.{reason}")

@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from sagepipe.config import Settings, arn
-from sagepipe.errors import AWSError, validation
-from sagepipe.protocols.aws_json import service_model
-from sagepipe.s3.models import S3Backend
+from sagepipe.errors import AWSError, ValidationException
+from sagepipe.protocols.service_models import service_model
+from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.resources import Document
 from sagepipe.sagemaker.sandbox import Sandbox
 
@@ -65,14 +65,14 @@ def add_transition(doc: Document, status: str, now: float, message: str | None =
 
 def require_s3_uri(uri: str, where: str) -> None:
     if not uri.startswith("s3://"):
-        raise validation(f"{where} must be an s3:// URI for the local AWS (got {uri!r}).")
+        raise ValidationException(f"{where} must be an s3:// URI for the local AWS (got {uri!r}).")
 
 
 def require_under(path: str, root: PurePosixPath, where: str) -> None:
     """Container paths a job names must lie in the sandbox that stands for the container."""
     posix = PurePosixPath(path)
     if not posix.is_absolute() or ".." in posix.parts or not posix.is_relative_to(root):
-        raise validation(f"{where} must be an absolute path under {root} (got {path!r}).")
+        raise ValidationException(f"{where} must be an absolute path under {root} (got {path!r}).")
 
 
 class JobKind(ABC):
@@ -87,7 +87,7 @@ class JobKind(ABC):
     # Whether the kind reports SecondaryStatus and its transitions (training does).
     secondary: ClassVar[bool]
 
-    def __init__(self, settings: Settings, s3: S3Backend) -> None:
+    def __init__(self, settings: Settings, s3: ObjectStore) -> None:
         self.settings = settings
         self.s3 = s3
 

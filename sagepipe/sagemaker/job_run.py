@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sagepipe.clients import local_env
 from sagepipe.images import ImageRegistry, UnknownImage
 from sagepipe.processes import log_tail, signal_group, terminate
 from sagepipe.sagemaker.job_kind import (
@@ -110,7 +111,8 @@ class JobRun:
                  deadline: float) -> tuple[int, str | None]:
         """Run the process to its end; returns its exit code and, if we stopped it, why."""
         scraper = MetricScraper(launch.metric_definitions, self.log_path)
-        env = {**launch.env, MARKER: self.doc[self.kind.arn_field]}
+        # The local AWS's endpoint and credentials, as a job in AWS has its role's.
+        env = {**local_env(self.kind.settings), **launch.env, MARKER: self.doc[self.kind.arn_field]}
         try:
             proc = sandbox.launch(image_dir, launch.argv, env, self.log_path)
         except OSError as exc:

@@ -16,9 +16,9 @@ from functools import partial
 from typing import Any
 
 from sagepipe.config import Settings
-from sagepipe.errors import AWSError, in_use, not_found, validation
 from sagepipe.images import ImageRegistry
-from sagepipe.s3.models import S3Backend
+from sagepipe.s3.object_store import ObjectStore
+from sagepipe.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException
 from sagepipe.sagemaker.job_kind import JobKind
 from sagepipe.sagemaker.job_run import ACTIVE, STOP_GRACE_SECONDS, JobRun, kill_orphan
 from sagepipe.sagemaker.listing import list_page
@@ -32,7 +32,7 @@ RESTART_REASON = ("The local AWS stopped while this job ran, so the job did not 
 
 
 class Jobs:
-    def __init__(self, resources: Resources, settings: Settings, s3: S3Backend,
+    def __init__(self, resources: Resources, settings: Settings, s3: ObjectStore,
                  images: ImageRegistry) -> None:
         self.resources = resources
         self.images = images
@@ -103,11 +103,10 @@ class Jobs:
         with self._lock:  # a Stop that sees the document also finds its run
             try:
                 self.resources.create(kind.resource, name, doc)
-            except AWSError as err:
-                if err.code != "ResourceInUse":
-                    raise
-                raise in_use("Job name must be unique within an AWS account and region, and a "
-                             f"job with this name already exists ({kind.arn(name)})") from None
+            except ResourceInUse:
+                raise ResourceInUse(
+                    "Job name must be unique within an AWS account and region, and a "
+                    f"job with this name already exists ({kind.arn(name)})") from None
             run = JobRun(kind, doc, self.resources, self.images, self._forget)
             self._runs[kind.resource, name] = run
         run.start()
@@ -120,7 +119,7 @@ class Jobs:
     def _describe(self, kind: JobKind, name: str) -> Params:
         doc = self.resources.find(kind.resource, name)
         if doc is None:
-            raise not_found("Requested resource not found.")
+            raise ResourceNotFound("Requested resource not found.")
         return doc
 
     def _list(self, kind: JobKind, params: Params) -> Params:
@@ -131,10 +130,8 @@ class Jobs:
     def _stop(self, kind: JobKind, name: str) -> Params:
         try:
             self._request_stop(kind, name, None, strict=True)
-        except AWSError as err:
-            if err.code != "ResourceNotFound":
-                raise
-            raise not_found("Requested resource not found.") from None
+        except ResourceNotFound:
+            raise ResourceNotFound("Requested resource not found.") from None
         return {}
 
     def _request_stop(self, kind: JobKind, name: str, why: str | None,
@@ -158,6 +155,6 @@ def _stopping(kind: JobKind, message: str | None, strict: bool) -> Callable[[Doc
         if status == "InProgress":
             kind.mark_stopping(doc, message)
         elif strict:
-            raise validation(f"The request was rejected because the {kind.label} is in "
-                             f"status {status}.")
+            raise ValidationException(f"The request was rejected because the {kind.label} is in "
+                                      f"status {status}.")
     return change

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagepipe.errors import validation
+from sagepipe.errors import ValidationException
 from sagepipe.sagemaker.resources import Document
 
 DEFAULT_MAX_RESULTS = 10  # SageMaker's default page size for List* calls
@@ -46,5 +46,6 @@ def _offset(token: str | None) -> int:
     if token is None:
         return 0
     if not token.isdigit():
-        raise validation(f"Invalid NextToken {token!r}: pass the NextToken of the previous page.")
+        raise ValidationException(
+            f"Invalid NextToken {token!r}: pass the NextToken of the previous page.")
     return int(token)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sagepipe.errors import validation
+from sagepipe.errors import ValidationException
 
 READ_CHUNK = 1 << 20
 
@@ -24,9 +24,9 @@ def compile_definitions(definitions: list[dict[str, str]]) -> list[tuple[str, re
         try:
             compiled.append((definition["Name"], re.compile(definition["Regex"])))
         except re.error as exc:
-            raise validation(f"AlgorithmSpecification.MetricDefinitions[{i}].Regex "
-                             f"{definition['Regex']!r} is not a valid regular expression: "
-                             f"{exc}.") from None
+            raise ValidationException(f"AlgorithmSpecification.MetricDefinitions[{i}].Regex "
+                                      f"{definition['Regex']!r} is not a valid regular expression: "
+                                      f"{exc}.") from None
     return compiled
 
 

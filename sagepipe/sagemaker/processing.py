@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from sagepipe.errors import validation
+from sagepipe.errors import ValidationException
 from sagepipe.sagemaker.job_kind import (
     DEFAULT_MAX_RUNTIME,
     JobKind,
@@ -38,14 +38,15 @@ class Processing(JobKind):
 
     def validate(self, request: dict[str, Any]) -> None:
         if not request["AppSpecification"].get("ContainerEntrypoint"):
-            raise validation(
+            raise ValidationException(
                 "AppSpecification.ContainerEntrypoint is required locally: a local image has no "
                 "default entry point for processing. Name the executable to run, e.g. "
                 '["prepare"] or ["python3", "/opt/ml/processing/code/script.py"].')
         count = request["ProcessingResources"]["ClusterConfig"].get("InstanceCount", 1)
         if count != 1:
-            raise validation(f"ProcessingResources.ClusterConfig.InstanceCount is {count}: the "
-                             "local AWS processes on one host; set InstanceCount to 1.")
+            raise ValidationException(
+                f"ProcessingResources.ClusterConfig.InstanceCount is {count}: the "
+                "local AWS processes on one host; set InstanceCount to 1.")
         self._validate_channels(request.get("ProcessingInputs", []), "ProcessingInputs",
                                 "InputName", "S3Input")
         outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs", [])
@@ -60,23 +61,27 @@ class Processing(JobKind):
         for i, item in enumerate(items):
             here = f"{where}[{i}]"
             if item[name_key] in seen:
-                raise validation(f"{name_key} {item[name_key]!r} appears more than once in "
-                                 f"{where}; names must be unique.")
+                raise ValidationException(
+                    f"{name_key} {item[name_key]!r} appears more than once in "
+                    f"{where}; names must be unique.")
             seen.add(item[name_key])
             if item.get("AppManaged"):
                 continue
             s3 = item.get(s3_key)
             if s3 is None:
-                raise validation(f"{here}: the local AWS supports {s3_key} only (dataset "
-                                 "definitions and Feature Store outputs are not emulated).")
+                raise ValidationException(
+                    f"{here}: the local AWS supports {s3_key} only (dataset "
+                    "definitions and Feature Store outputs are not emulated).")
             require_s3_uri(s3["S3Uri"], f"{here}.{s3_key}.S3Uri")
             if "LocalPath" not in s3:
-                raise validation(f"{here}.{s3_key}.LocalPath is required: where the container "
-                                 f"sees the data, under {PROCESSING_ROOT}/.")
+                raise ValidationException(
+                    f"{here}.{s3_key}.LocalPath is required: where the container "
+                    f"sees the data, under {PROCESSING_ROOT}/.")
             require_under(s3["LocalPath"], PROCESSING_ROOT, f"{here}.{s3_key}.LocalPath")
             if s3.get("S3InputMode") == "Pipe":
-                raise validation(f"{here}.{s3_key}.S3InputMode Pipe is not emulated locally; "
-                                 "use File.")
+                raise ValidationException(
+                    f"{here}.{s3_key}.S3InputMode Pipe is not emulated locally; "
+                    "use File.")
 
     def image_uri(self, doc: Document) -> str:
         return doc["AppSpecification"]["ImageUri"]

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sagepipe.errors import AWSError, validation
+from sagepipe.errors import AWSError, ValidationException
 from sagepipe.sagemaker.job_kind import (
     DEFAULT_MAX_RUNTIME,
     JobFailure,
@@ -72,15 +72,17 @@ class Training(JobKind):
     def validate(self, request: dict[str, Any]) -> None:
         algorithm = request.get("AlgorithmSpecification") or {}
         if not algorithm.get("TrainingImage"):
-            raise validation("AlgorithmSpecification.TrainingImage is required: the local AWS "
-                             "runs training images (AlgorithmName and SageMaker's built-in "
-                             "algorithms are not emulated).")
+            raise ValidationException(
+                "AlgorithmSpecification.TrainingImage is required: the local AWS "
+                "runs training images (AlgorithmName and SageMaker's built-in "
+                "algorithms are not emulated).")
         require_s3_uri(request["OutputDataConfig"]["S3OutputPath"],
                        "OutputDataConfig.S3OutputPath")
         count = (request.get("ResourceConfig") or {}).get("InstanceCount", 1)
         if count != 1:
-            raise validation(f"ResourceConfig.InstanceCount is {count}: the local AWS trains on "
-                             f"one host ({HOST}); set InstanceCount to 1.")
+            raise ValidationException(
+                f"ResourceConfig.InstanceCount is {count}: the local AWS trains on "
+                f"one host ({HOST}); set InstanceCount to 1.")
         seen: set[str] = set()
         for i, channel in enumerate(request.get("InputDataConfig", [])):
             self._validate_channel(channel, f"InputDataConfig[{i}]", algorithm, seen)
@@ -95,21 +97,25 @@ class Training(JobKind):
                           seen: set[str]) -> None:
         name = channel["ChannelName"]
         if name in seen:
-            raise validation(f"Channel names must be unique: {name!r} appears more than once "
-                             "in InputDataConfig.")
+            raise ValidationException(
+                f"Channel names must be unique: {name!r} appears more than once "
+                "in InputDataConfig.")
         seen.add(name)
         source = channel["DataSource"].get("S3DataSource")
         if source is None:
-            raise validation(f"{where}.DataSource: the local AWS reads channels from S3 only; "
-                             "set DataSource.S3DataSource.")
+            raise ValidationException(
+                f"{where}.DataSource: the local AWS reads channels from S3 only; "
+                "set DataSource.S3DataSource.")
         if source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
-            raise validation(f"{where}.DataSource.S3DataSource.S3DataType "
-                             f"{source['S3DataType']} is not emulated locally; use S3Prefix or "
-                             "ManifestFile.")
+            raise ValidationException(
+                f"{where}.DataSource.S3DataSource.S3DataType "
+                f"{source['S3DataType']} is not emulated locally; use S3Prefix or "
+                "ManifestFile.")
         require_s3_uri(source["S3Uri"], f"{where}.DataSource.S3DataSource.S3Uri")
         if channel.get("InputMode", algorithm["TrainingInputMode"]) == "Pipe":
-            raise validation(f"{where}: Pipe input mode is not emulated locally; use File or "
-                             f"FastFile (the data is copied to /opt/ml/input/data/{name}).")
+            raise ValidationException(
+                f"{where}: Pipe input mode is not emulated locally; use File or "
+                f"FastFile (the data is copied to /opt/ml/input/data/{name}).")
 
     def new_document(self, request: dict[str, Any], now: float) -> Document:
         doc = super().new_document(request, now)

@@ -18,12 +18,12 @@ import pytest
 import yaml
 from api.serving_kit import package_api, unique
 
-from sagepipe.apigateway.sigv4 import sign
 from sagepipe.clients import client
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.config import Settings
 from sagepipe.processes import free_port
 from sagepipe.server import start_background, stop
+from sagepipe.sigv4 import sign
 from sagepipe.store import Store
 
 pytest_plugins = ["api.serving_fixtures"]
@@ -38,11 +38,21 @@ def stacks_of(settings: Settings, log: list[str] | None = None) -> Stacks:
     return Stacks(Store(settings.db_path), client(settings, "sagemaker"), log=say)
 
 
-def signed(method: str, url: str, body: bytes = b"", secret: str = "test", key: str = "test",
-           region: str = "us-east-1") -> httpx.Response:
-    headers = sign(method, url, body, key, secret, region,
+def signed(home: Settings, method: str, url: str, body: bytes = b"", secret: str | None = None,
+           key: str | None = None, region: str = "us-east-1") -> httpx.Response:
+    """A request signed as an SDK signs it, with the home's credentials unless told otherwise."""
+    credentials = home.credentials
+    headers = sign(method, url, body, key or credentials.access_key_id,
+                   secret or credentials.secret_access_key, region,
                    {"Content-Type": "application/json"} if body else None)
     return httpx.request(method, url, content=body, headers=headers, trust_env=False)
+
+
+def signed_headers(home: Settings, method: str, url: str, body: bytes = b"",
+                   headers: dict | None = None) -> dict[str, str]:
+    credentials = home.credentials
+    return sign(method, url, body, credentials.access_key_id, credentials.secret_access_key,
+                "us-east-1", headers)
 
 
 def forbidden(response: httpx.Response, error_type: str, message: str) -> None:
@@ -73,19 +83,19 @@ def test_the_stack_outputs_the_local_url(deployed):
                                "https://") for line in log), log
 
 
-def test_a_signed_request_gets_the_models_predictions(deployed, model_endpoint):
+def test_a_signed_request_gets_the_models_predictions(images, deployed, model_endpoint):
     url = deployed[0]["EndpointURL"]
-    response = signed("POST", url + "predict", json.dumps(ONE).encode())
+    response = signed(images, "POST", url + "predict", json.dumps(ONE).encode())
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     answer = response.json()
     assert answer["endpoint"] == model_endpoint and len(answer["predictions"]) == 1
-    health = signed("GET", url + "health")
+    health = signed(images, "GET", url + "health")
     assert health.status_code == 200 and health.json()["endpoint_status"] == "InService"
 
 
-def test_validation_errors_come_through_the_hosting(deployed):
-    response = signed("POST", deployed[0]["EndpointURL"] + "predict", b'{"records": []}')
+def test_validation_errors_come_through_the_hosting(images, deployed):
+    response = signed(images, "POST", deployed[0]["EndpointURL"] + "predict", b'{"records": []}')
     assert response.status_code == 400
     assert response.json()["Code"] == "BadRequestError"
 
@@ -98,38 +108,38 @@ def test_an_unsigned_request_is_403(deployed):
               "Missing Authentication Token")
 
 
-def test_a_wrong_secret_is_403(deployed):
-    forbidden(signed("GET", deployed[0]["EndpointURL"] + "health", secret="guess"),
+def test_a_wrong_secret_is_403(images, deployed):
+    forbidden(signed(images, "GET", deployed[0]["EndpointURL"] + "health", secret="guess"),
               "InvalidSignatureException", "signature we calculated does not match")
 
 
-def test_an_unknown_access_key_is_403(deployed):
-    forbidden(signed("GET", deployed[0]["EndpointURL"] + "health", key="AKIAEXAMPLE"),
+def test_an_unknown_access_key_is_403(images, deployed):
+    forbidden(signed(images, "GET", deployed[0]["EndpointURL"] + "health", key="AKIAEXAMPLE"),
               "UnrecognizedClientException", "security token included in the request is invalid")
 
 
-def test_a_body_changed_after_signing_is_403(deployed):
+def test_a_body_changed_after_signing_is_403(images, deployed):
     url = deployed[0]["EndpointURL"] + "predict"
-    headers = sign("POST", url, json.dumps(ONE).encode(), "test", "test", "us-east-1",
-                   {"Content-Type": "application/json"})
+    headers = signed_headers(images, "POST", url, json.dumps(ONE).encode(),
+                             {"Content-Type": "application/json"})
     tampered = json.dumps({"records": [{"Pclass": 3, "Sex": "male", "Age": 29}]}).encode()
     forbidden(httpx.post(url, content=tampered, headers=headers), "InvalidSignatureException",
               "signature we calculated does not match")
 
 
-def test_a_signature_for_another_region_or_service_is_403(deployed):
+def test_a_signature_for_another_region_or_service_is_403(images, deployed):
     url = deployed[0]["EndpointURL"] + "health"
-    forbidden(signed("GET", url, region="eu-west-1"), "InvalidSignatureException",
+    forbidden(signed(images, "GET", url, region="eu-west-1"), "InvalidSignatureException",
               "Credential should be scoped to")
-    headers = sign("GET", url, b"", "test", "test", "us-east-1")
+    headers = signed_headers(images, "GET", url)
     headers["Authorization"] = headers["Authorization"].replace("/execute-api/", "/sagemaker/")
     forbidden(httpx.get(url, headers=headers), "InvalidSignatureException",
               "Credential should be scoped to")
 
 
-def test_an_old_signature_is_403(deployed):
+def test_an_old_signature_is_403(images, deployed):
     url = deployed[0]["EndpointURL"] + "health"
-    headers = sign("GET", url, b"", "test", "test", "us-east-1")
+    headers = signed_headers(images, "GET", url)
     headers["X-Amz-Date"] = "20200101T000000Z"
     forbidden(httpx.get(url, headers=headers), "InvalidSignatureException",
               "Signature expired: 20200101T000000Z is now earlier than")
@@ -141,19 +151,26 @@ def test_a_malformed_authorization_header_is_403(deployed):
               "IncompleteSignatureException", "Authorization header requires")
 
 
-def test_paths_outside_the_api_are_403(deployed):
+def test_paths_outside_the_api_are_403(images, deployed):
+    """Signed or not, a route the API does not define (another path, another method) is API
+    Gateway's 403 MissingAuthenticationToken: no 404 or 405 tells which routes exist."""
     url = deployed[0]["EndpointURL"]
-    for path in (url.removesuffix("api/") + "predict", url + "nothing-here"):
-        forbidden(httpx.get(path), "MissingAuthenticationTokenException" if "api/" not in path
-                  else "UnauthorizedException", "Missing Authentication Token")
-        assert signed("GET", path).status_code == 403
+    for method, path in (("GET", url.removesuffix("api/") + "predict"),
+                         ("GET", url + "nothing-here"), ("GET", url + "predict"),
+                         ("DELETE", url + "health")):
+        forbidden(httpx.request(method, path), "MissingAuthenticationTokenException",
+                  "Missing Authentication Token")
+        forbidden(signed(images, method, path), "MissingAuthenticationTokenException",
+                  "Missing Authentication Token")
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_the_readme_curl_call_works(deployed):
+def test_the_readme_curl_call_works(images, deployed):
+    credentials = images.credentials
     done = subprocess.run(
         ["curl", "--silent", "--show-error", "--aws-sigv4", "aws:amz:us-east-1:execute-api",
-         "--user", "test:test", "-H", "Content-Type: application/json", "-d", json.dumps(ONE),
+         "--user", f"{credentials.access_key_id}:{credentials.secret_access_key}",
+         "-H", "Content-Type: application/json", "-d", json.dumps(ONE),
          deployed[0]["EndpointURL"] + "predict"], capture_output=True, text=True, check=True)
     assert len(json.loads(done.stdout)["predictions"]) == 1
 
@@ -165,12 +182,12 @@ def test_a_stack_update_restarts_the_api_on_the_same_port(images, packaged, depl
     try:
         updated = stacks.deploy(STACK, packaged, {"EndpointName": "retired-endpoint"})
         assert updated["EndpointURL"] == url
-        health = signed("GET", url + "health")
+        health = signed(images, "GET", url + "health")
         assert health.status_code == 503
         assert "endpoint retired-endpoint is unavailable" in health.json()["Message"]
     finally:
         stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
-    assert signed("GET", url + "health").status_code == 200
+    assert signed(images, "GET", url + "health").status_code == 200
 
 
 def test_a_template_not_packaged_fails_and_rolls_back(images, packaged):
@@ -215,13 +232,14 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
         outputs = stacks.deploy("sagepipe-api", package_api(settings, tmp_path / "package"),
                                 {"EndpointName": "absent"})
         url = outputs["EndpointURL"] + "health"
-        assert signed("GET", url).status_code == 503
+        assert signed(settings, "GET", url).status_code == 503
         stop(settings)
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2, trust_env=False)
         start_background(settings)
         assert wait_answering(url).status_code == 403  # unsigned: the API is back, auth on
-        assert signed("GET", url).json()["Message"].startswith("endpoint absent is unavailable")
+        answer = signed(settings, "GET", url).json()
+        assert answer["Message"].startswith("endpoint absent is unavailable")
         stacks.delete("sagepipe-api")
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2, trust_env=False)
@@ -235,7 +253,8 @@ def test_the_cli_prints_the_url_and_calls_the_api(images, deployed, model_endpoi
            "--port", str(images.port), "api"]
     listed = subprocess.run([*cli, "url"], capture_output=True, text=True, check=True)
     assert outputs["EndpointURL"] in listed.stdout.splitlines()
-    assert "curl --aws-sigv4 'aws:amz:us-east-1:execute-api' --user 'test:test'" in listed.stderr
+    assert ("curl --aws-sigv4 'aws:amz:us-east-1:execute-api' --user "
+            '"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"') in listed.stderr
     called = subprocess.run([*cli, "call", "predict", "--api", outputs["RestAPIId"], "--body",
                              json.dumps(ONE)], capture_output=True, text=True, check=True)
     assert json.loads(called.stdout)["endpoint"] == model_endpoint

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from api.serving_kit import BUCKET, ensure_bucket, unique
 
-from sagepipe.clients import client
+from sagepipe.clients import SigV4, client
 from sagepipe.config import Settings
 
 pytest_plugins = ["api.serving_fixtures"]
@@ -18,7 +18,7 @@ pytest_plugins = ["api.serving_fixtures"]
 @pytest.fixture
 def routes(images: Settings):
     base = f"{images.endpoint_url}/_sagepipe/serverless/"
-    with httpx.Client(base_url=base, timeout=120, trust_env=False) as http:
+    with httpx.Client(base_url=base, timeout=120, trust_env=False, auth=SigV4(images)) as http:
         yield http
 
 

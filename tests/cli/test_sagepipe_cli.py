@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from testkit import REPO, free_port
 
+from sagepipe.clients import local_env
+
 BIN = Path(sys.executable).parent
 ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 
@@ -65,7 +67,7 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
     from sagepipe.images import ImageRegistry
     from sagepipe.store import Store
 
-    env = {"AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    env = local_env(local_aws)  # what `eval "$(sagepipe env)"` exports
     ImageRegistry(Store(local_aws.db_path)).register(ECHO_IMAGE, "local/echo:cli")
     s3 = aws("s3")
     s3.create_bucket(Bucket="cli-models")

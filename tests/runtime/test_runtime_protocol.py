@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from testkit import signed_http
 
 MAX_PAYLOAD = 6 * 1024 * 1024
 
@@ -20,9 +18,8 @@ def refused(call, **kwargs) -> dict:
 
 def signed(local_aws, method: str, path: str, body: bytes = b"") -> httpx.Response:
     """A raw request signed for SageMaker Runtime, as any SDK would sign it."""
-    request = AWSRequest(method=method, url=f"{local_aws.endpoint_url}{path}", data=body)
-    SigV4Auth(Credentials("test", "test"), "sagemaker", "us-east-1").add_auth(request)
-    return httpx.request(method, request.url, headers=dict(request.headers), content=body)
+    with signed_http(local_aws, "sagemaker") as http:
+        return http.request(method, path, content=body)
 
 
 def test_unknown_endpoint_is_a_validation_error(aws):

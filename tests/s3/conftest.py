@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sagepipe.clients import local_env
 from sagepipe.config import Settings
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -35,11 +36,12 @@ def bucket(s3) -> Iterator[str]:
 
 @pytest.fixture
 def cli(local_aws: Settings) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`cli("s3", "ls", ...)`: the real AWS CLI against the local AWS (credentials from env)."""
+    """`cli("s3", "ls", ...)`: the real AWS CLI against the local AWS, with the credentials
+    `sagepipe env` exports."""
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(AWS_CLI), "--endpoint-url", local_aws.endpoint_url, *args],
             capture_output=True, text=True, check=check, timeout=300,
-            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+            env={**os.environ, **local_env(local_aws)})
     return run
 

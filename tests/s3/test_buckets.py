@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import boto3
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 from s3_kit import error_of
+from testkit import signed_http
 
 
 def test_create_head_list_delete(s3):
@@ -40,7 +40,10 @@ def test_location_constraint_rules(s3, local_aws):
     name = f"loc-{uuid.uuid4().hex[:8]}"
     assert error_of(s3.create_bucket, Bucket=name, CreateBucketConfiguration={
         "LocationConstraint": "us-east-1"}) == ("InvalidLocationConstraint", 400)
-    west = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-west-2")
+    credentials = local_aws.credentials
+    west = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-west-2",
+                        aws_access_key_id=credentials.access_key_id,
+                        aws_secret_access_key=credentials.secret_access_key)
     assert error_of(west.create_bucket, Bucket=name) == (
         "IllegalLocationConstraintException", 400)
     west.create_bucket(Bucket=name,
@@ -111,7 +114,7 @@ def test_wrong_expected_owner_is_denied(s3, bucket):
 def test_virtual_host_style(s3, bucket, local_aws):
     """`Host: <bucket>.localhost` names the bucket, the path the key."""
     host = f"{bucket}.localhost:{local_aws.port}"
-    with httpx.Client(base_url=local_aws.endpoint_url, headers={"Host": host}) as http:
+    with signed_http(local_aws, headers={"Host": host}) as http:
         assert http.put("/dir/vhost.txt", content=b"virtual").status_code == 200
         assert http.get("/dir/vhost.txt").content == b"virtual"
         listing = http.get("/", params={"list-type": "2"})

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from s3_kit import error_of, free_port, stray_files
+from testkit import signed_headers
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
@@ -62,9 +63,11 @@ def test_rejected_bodies_leave_nothing(own, own_aws):
 def test_client_disconnect_mid_body_leaves_nothing(own, own_aws):
     s3, bucket = own
     tmp = own_aws.home / "s3" / "tmp"
+    headers = signed_headers(own_aws, "PUT", f"/{bucket}/cut",
+                             headers={"Content-Length": "10000000"})
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     with socket.create_connection(("127.0.0.1", own_aws.port)) as sock:
-        sock.sendall(f"PUT /{bucket}/cut HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     f"Content-Length: 10000000\r\n\r\n".encode() + b"x" * 100_000)
+        sock.sendall(f"PUT /{bucket}/cut HTTP/1.1\r\n{head}\r\n".encode() + b"x" * 100_000)
         wait_for(lambda: any(tmp.iterdir()), "the upload to start")
     wait_for(lambda: not any(tmp.iterdir()), "the temp file to be removed")
     assert stray_files(own_aws.home) == []

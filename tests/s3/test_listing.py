@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from s3_kit import error_of
+from testkit import signed_http
 
 KEYS = ["a.txt", "dir/one.csv", "dir/sub/deep.csv", "dir/two.csv", "dir2/x", "z b+c/é",
         "zz/"]
@@ -97,7 +97,7 @@ def test_list_objects_v1_markers(s3, filled):
 
 def test_url_encoding_type(filled, local_aws):
     """What the AWS CLI asks for: keys come back URL-encoded, `+` and spaces included."""
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         reply = http.get(f"/{filled}", params={"list-type": "2", "encoding-type": "url",
                                                "prefix": "z b+c/"})
     assert reply.status_code == 200
@@ -107,7 +107,7 @@ def test_url_encoding_type(filled, local_aws):
 
 
 def test_bad_listing_arguments(s3, filled, local_aws):
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         assert http.get(f"/{filled}", params={"max-keys": "many"}).status_code == 400
         assert http.get(f"/{filled}", params={"encoding-type": "base64"}).status_code == 400
     assert error_of(s3.list_objects_v2, Bucket=filled, MaxKeys=-1) == ("InvalidArgument", 400)

@@ -1,24 +1,26 @@
-"""What the local SageMaker calls directly: S3Prefix downloads, uploads, URI parsing. The
-backend here shares the running gateway's store, so both sides see the same objects."""
+"""What the local SageMaker calls directly, through the ObjectStore interface: S3Prefix
+downloads, uploads, URI parsing. The backend here shares the running gateway's store, so both
+sides see the same objects."""
 
 from __future__ import annotations
 
 import pytest
 
 from sagepipe.errors import AWSError
-from sagepipe.s3.models import S3Backend, parse_s3_uri
+from sagepipe.s3.models import S3Backend
+from sagepipe.s3.object_store import ObjectStore, parse_s3_uri
 from sagepipe.store import Store
 
 
 @pytest.fixture
-def backend(local_aws) -> S3Backend:
-    return S3Backend(Store(local_aws.db_path), local_aws)
+def backend(local_aws) -> ObjectStore:
+    return S3Backend(Store(local_aws.db_path), local_aws).files
 
 
 def test_parse_s3_uri():
     assert parse_s3_uri("s3://bucket/a/b.csv") == ("bucket", "a/b.csv")
     assert parse_s3_uri("s3://bucket") == ("bucket", "")
-    assert S3Backend.parse_s3_uri("s3://bucket/p/") == ("bucket", "p/")
+    assert parse_s3_uri("s3://bucket/p/") == ("bucket", "p/")
     for bad in ("https://bucket/key", "bucket/key", "s3://", "s3:///key"):
         with pytest.raises(AWSError, match="not an S3 URI"):
             parse_s3_uri(bad)

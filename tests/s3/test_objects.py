@@ -7,10 +7,10 @@ import datetime as dt
 import hashlib
 import xml.etree.ElementTree as ET
 
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 from s3_kit import error_of
+from testkit import signed_http
 
 ODD_KEYS = ["with space.txt", "plus+sign", "ünïcødé/ключ/鍵.csv", "dots/../up", "double//slash",
             "trailing/", "./dot", "percent%20literal", "query?and#hash", "tab\tkey",
@@ -82,7 +82,7 @@ def test_missing_key(s3, bucket):
 
 
 def test_error_document_and_request_id(bucket, local_aws):
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         reply = http.get(f"/{bucket}/absent")
         head = http.head(f"/{bucket}/absent")
     assert reply.status_code == 404
@@ -110,7 +110,7 @@ def test_content_md5(s3, bucket):
 
 def test_checksum_header_is_verified(bucket, local_aws):
     """A body that does not match its x-amz-checksum-crc32 is refused and not stored."""
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         bad = http.put(f"/{bucket}/crc", content=b"payload",
                        headers={"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\0").decode()})
         missing = http.get(f"/{bucket}/crc")
@@ -179,7 +179,7 @@ def test_delete_objects(s3, bucket):
 
 def test_delete_objects_needs_a_digest_and_valid_xml(bucket, local_aws):
     body = b"<Delete><Object><Key>a</Key></Object></Delete>"
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         unsigned = http.post(f"/{bucket}", params={"delete": ""}, content=body)
         md5 = base64.b64encode(hashlib.md5(b"<Delete><oops").digest()).decode()
         broken = http.post(f"/{bucket}", params={"delete": ""}, content=b"<Delete><oops",
@@ -224,7 +224,7 @@ def test_copy_object_errors(s3, bucket):
 
 
 def test_method_not_allowed_is_clean(bucket, local_aws):
-    with httpx.Client(base_url=local_aws.endpoint_url) as http:
+    with signed_http(local_aws) as http:
         reply = http.post(f"/{bucket}/key")
     assert reply.status_code == 405
     assert b"<Code>MethodNotAllowed</Code>" in reply.content

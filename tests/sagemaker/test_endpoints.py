@@ -89,8 +89,11 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
     answers: list[list[str]] = [[] for _ in range(4)]
 
     def hammer(versions: list[str]) -> None:
+        credentials = local_aws.credentials
         client = boto3.client(  # no retries: a failed invocation must show as one
             "sagemaker-runtime", endpoint_url=local_aws.endpoint_url, region_name="us-east-1",
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
             config=Config(retries={"total_max_attempts": 1}))
         while not stop.is_set():
             try:

@@ -1,5 +1,6 @@
-"""The local hosting's SigV4 check agrees with botocore's signer, the way every AWS SDK signs
-for execute-api, and refuses what API Gateway refuses, with its error types."""
+"""The one SigV4 verifier agrees with botocore's signer, the way every AWS SDK signs, and
+refuses what AWS refuses. Here with API Gateway's rules (execute-api, 5 minutes of skew) and
+error types, as the local API host applies them."""
 
 from __future__ import annotations
 
@@ -8,18 +9,31 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sagepipe.apigateway.sigv4 import AMZ_DATE, AuthFailure, sign, verify
+from sagepipe.protocols.rest_json import ACCESS_ERRORS
+from sagepipe.sigv4 import AMZ_DATE, AccessRefused, Received, sign, verify
 
-SECRETS = {"test": "test"}
+KEY = "LSIAEXAMPLEEXAMPLE00"
+SECRETS = {KEY: "a-secret"}
+SKEW = dt.timedelta(minutes=5)
 
 
-def received(method: str, url: str, body: bytes = b"", secret: str = "test",
+def received(method: str, url: str, body: bytes = b"", secret: str = "a-secret",
              region: str = "us-east-1", headers: dict | None = None):
     """What a server receives for a request botocore signed: method, target, headers, body."""
-    signed = sign(method, url, body, "test", secret, region, headers)
+    signed = sign(method, url, body, KEY, secret, region, headers)
     parts = urlsplit(url)
     return method, parts.path + (f"?{parts.query}" if parts.query else ""), \
         {**signed, "Host": parts.netloc}, body
+
+
+def check(request, now: dt.datetime | None = None) -> str:
+    """The access key that signed `request`, as the API host verifies it."""
+    method, target, headers, body = request
+    parts = urlsplit(target)
+    return verify(Received(method, parts.path, parts.query,
+                           {name.lower(): value for name, value in headers.items()}),
+                  SECRETS, body=body, service="execute-api", region="us-east-1",
+                  max_skew=SKEW, now=now).access_key
 
 
 def signed_at(request) -> dt.datetime:
@@ -34,13 +48,22 @@ def signed_at(request) -> dt.datetime:
     ("DELETE", "http://localhost/api/./items/../items", b"", None),
 ])
 def test_requests_botocore_signed_are_accepted(method, url, body, headers):
-    assert verify(*received(method, url, body, headers=headers), SECRETS, "us-east-1") == "test"
+    assert check(received(method, url, body, headers=headers)) == KEY
 
 
-def refusal(request, now: dt.datetime | None = None) -> AuthFailure:
-    with pytest.raises(AuthFailure) as caught:
-        verify(*request, SECRETS, "us-east-1", now=now)
-    return caught.value
+class Refused:
+    """A refusal as API Gateway reports it: its error type and message."""
+
+    def __init__(self, refused: AccessRefused) -> None:
+        code, _status, message = ACCESS_ERRORS[refused.refusal]
+        self.error_type = code
+        self.message = message or refused.message
+
+
+def refusal(request, now: dt.datetime | None = None) -> Refused:
+    with pytest.raises(AccessRefused) as caught:
+        check(request, now=now)
+    return Refused(caught.value)
 
 
 def test_any_change_after_signing_is_refused():
@@ -59,7 +82,7 @@ def test_a_wrong_secret_an_unknown_key_and_no_signature_are_refused():
         "InvalidSignatureException"
     method, target, headers, body = received("GET", "http://h/api/x")
     other_key = {**headers, "Authorization": headers["Authorization"].replace(
-        "Credential=test/", "Credential=AKIDEXAMPLE/")}
+        f"Credential={KEY}/", "Credential=AKIDEXAMPLE/")}
     assert refusal((method, target, other_key, body)).error_type == "UnrecognizedClientException"
     unsigned = {k: v for k, v in headers.items() if k != "Authorization"}
     failure = refusal((method, target, unsigned, body))
@@ -75,7 +98,7 @@ def test_the_scope_must_be_this_region_and_execute_api():
 def test_signatures_older_or_newer_than_5_minutes_are_refused():
     request = received("GET", "http://h/api/x")
     at = signed_at(request)
-    assert verify(*request, SECRETS, "us-east-1", now=at + dt.timedelta(minutes=4)) == "test"
+    assert check(request, now=at + dt.timedelta(minutes=4)) == KEY
     assert refusal(request, at + dt.timedelta(minutes=6)).message.startswith(
         f"Signature expired: {at.strftime(AMZ_DATE)} is now earlier than")
     assert refusal(request, at - dt.timedelta(minutes=6)).message.startswith(

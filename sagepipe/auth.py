@@ -1,0 +1,49 @@
+"""Who may call the local AWS: requests addressed to a loopback name (so a web page cannot
+reach it through DNS rebinding) and signed with the home's credentials (sagepipe.credentials),
+checked by the one SigV4 verifier (sagepipe.sigv4)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from sagepipe.credentials import LocalCredentials
+from sagepipe.sigv4 import AccessRefused, Received, Refusal, Signature, verify
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+VIRTUAL_HOST_SUFFIX = ".localhost"  # S3 virtual-host style: bucket.localhost
+
+
+def host_name(host: str) -> str:
+    """`127.0.0.1:4580` -> `127.0.0.1`, `[::1]:4580` -> `[::1]`, lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def is_loopback(host: str | None) -> bool:
+    name = host_name(host or "")
+    return name in LOOPBACK_NAMES or (name.endswith(VIRTUAL_HOST_SUFFIX) and
+                                      len(name) > len(VIRTUAL_HOST_SUFFIX))
+
+
+class Authenticator:
+    def __init__(self, credentials: LocalCredentials) -> None:
+        self.secrets = credentials.secrets
+
+    @staticmethod
+    def check_host(host: str | None) -> None:
+        if not is_loopback(host):
+            raise AccessRefused(Refusal.FOREIGN_HOST, (
+                f"Host {host!r} is not a name of this machine's loopback interface: the local "
+                f"AWS answers requests to {', '.join(LOOPBACK_NAMES)} and *.localhost only."))
+
+    def verify(self, request: Request, service: str, *, body: bytes | None,
+               s3: bool = False) -> Signature:
+        """The request's signature for `service`; AccessRefused if it does not hold. `body`
+        None: not read yet (S3 streams it and checks its declared hash as it arrives)."""
+        received = Received(request.method,
+                            (request.scope.get("raw_path") or b"/").decode("latin-1"),
+                            request.scope.get("query_string", b"").decode("latin-1"),
+                            request.headers)
+        return verify(received, self.secrets, body=body, s3=s3, service=service)

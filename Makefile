@@ -20,7 +20,9 @@ run: $(STAMP)
 	@echo "== the prod endpoint, through the local SageMaker Runtime:"
 	$(BIN)/sagepipe invoke sagepipe-prod --content-type text/csv --body '1,female,29'
 	@echo "== the prod API (Chalice, IAM auth), with curl on 127.0.0.1:"
-	curl -sS --fail-with-body --aws-sigv4 'aws:amz:us-east-1:execute-api' --user 'test:test' \
+	eval "$$($(BIN)/sagepipe env)" && \
+	curl -sS --fail-with-body --aws-sigv4 "aws:amz:$$AWS_REGION:execute-api" \
+	  --user "$$AWS_ACCESS_KEY_ID:$$AWS_SECRET_ACCESS_KEY" \
 	  -H 'Content-Type: application/json' \
 	  -d '{"records": [{"Pclass": 1, "Sex": "female", "Age": 29}, {"Pclass": 3, "Sex": "male", "Age": null}]}' \
 	  "$$($(BIN)/sagepipe api url 2>/dev/null)predict"

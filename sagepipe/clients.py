@@ -36,8 +36,10 @@ def client(settings: Settings, service: str) -> Any:
     return boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key, region_name=settings.region,
-    ).client(service, endpoint_url=settings.endpoint_url,
-             config=Config(retries={"max_attempts": 2}, read_timeout=120))
+    ).client(service, endpoint_url=settings.endpoint_url, config=Config(
+        retries={"max_attempts": 2}, read_timeout=120,
+        # presigned S3 URLs in SigV4 too (boto3 presigns S3 with SigV2 unless told)
+        signature_version="s3v4" if service == "s3" else None))
 
 
 class SigV4(httpx.Auth):

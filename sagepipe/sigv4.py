@@ -35,6 +35,9 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 PAYLOAD_HASH_HEADER = "x-amz-content-sha256"
 PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                   "X-Amz-SignedHeaders", "X-Amz-Signature")
+SIGV2 = ("The authorization mechanism you have provided is not supported. Please use "
+         f"{ALGORITHM} (Signature Version 2 is not accepted; with boto3, presign S3 URLs with "
+         "Config(signature_version='s3v4')).")
 MISMATCH = ("The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. Consult the service "
             "documentation for details.")
@@ -157,11 +160,15 @@ def _claim(request: Received) -> _Claim:
     query = dict(parse_qsl(request.query, keep_blank_values=True))
     if any(name in query for name in PRESIGN_PARAMS):
         return _query_claim(query)
+    if "AWSAccessKeyId" in query and "Signature" in query:
+        raise AccessRefused(Refusal.INCOMPLETE, SIGV2)
     raise AccessRefused(Refusal.MISSING, "Request is missing Authentication Token")
 
 
 def _header_claim(request: Received, authorization: str) -> _Claim:
     algorithm, _, rest = authorization.strip().partition(" ")
+    if algorithm == "AWS":
+        raise AccessRefused(Refusal.INCOMPLETE, SIGV2)
     parts = dict(part.strip().partition("=")[::2] for part in rest.split(",") if "=" in part)
     if algorithm != ALGORITHM or not all(parts.get(k) for k in
                                          ("Credential", "SignedHeaders", "Signature")):

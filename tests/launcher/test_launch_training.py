@@ -1,5 +1,5 @@
-"""The training launcher the buildspec calls, run unchanged against the local AWS: only
-AWS_ENDPOINT_URL differs from a run in CodeBuild."""
+"""The training launcher the buildspec calls, run unchanged against the local AWS: only the
+environment (AWS_ENDPOINT_URL and the local credentials) differs from a run in CodeBuild."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from testkit import MODEL_IMAGE_URI, REPO
 sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
 import launch_training
 
+from sagepipe.clients import local_env
+
 
 @pytest.fixture
 def launcher(local_aws, aws, monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
+    for name, value in local_env(local_aws).items():  # what `sagepipe env` exports
+        monkeypatch.setenv(name, value)
     bucket = f"launch-{uuid.uuid4().hex[:12]}"
     aws("s3").create_bucket(Bucket=bucket)
 

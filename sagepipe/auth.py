@@ -42,8 +42,8 @@ class Authenticator:
                s3: bool = False) -> Signature:
         """The request's signature for `service`; AccessRefused if it does not hold. `body`
         None: not read yet (S3 streams it and checks its declared hash as it arrives)."""
-        received = Received(request.method,
-                            (request.scope.get("raw_path") or b"/").decode("latin-1"),
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        received = Received(request.method, raw_path.decode("latin-1"),
                             request.scope.get("query_string", b"").decode("latin-1"),
                             request.headers)
         return verify(received, self.secrets, body=body, s3=s3, service=service)

@@ -151,10 +151,10 @@ async def serve(service: Service, request: Request, auth: Authenticator) -> Resp
     return response
 
 
-def wire_request(request: Request, body: bytes = b"", path: str | None = None) -> WireRequest:
+def wire_request(request: Request, body: bytes = b"") -> WireRequest:
     """What the protocols read of a request: path and query exactly as sent."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    return WireRequest(request.method, path if path is not None else raw_path.decode("latin-1"),
+    return WireRequest(request.method, raw_path.decode("latin-1"),
                        request.scope.get("query_string", b"").decode("latin-1"),
                        request.headers, body)
 

@@ -29,13 +29,14 @@ from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
 from sagepipe.ecr.responses import ecr_service
-from sagepipe.edge import Service, serve
+from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
 from sagepipe.images import ImageRegistry
 from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
 from sagepipe.protocols import protocol_for
 from sagepipe.protocols.aws_json import JsonProtocol
 from sagepipe.protocols.query import FORM, QueryProtocol
+from sagepipe.protocols.rest_json import RestJsonProtocol
 from sagepipe.protocols.service_models import models_by_signing_name
 from sagepipe.protocols.wire import WireRequest
 from sagepipe.runtime.responses import RuntimeService
@@ -104,11 +105,10 @@ class ServiceTable:
                 and request.headers.get("content-type", "").startswith(FORM)):
             return next((s for s in self.services if s.protocol.name == "query"),
                         NotEmulatedService("sts"))
-        wire = WireRequest(request.method, request.url.path, request.url.query,
-                           request.headers)
+        path = wire_request(request).path
         for service in self.services:
-            router = getattr(service.protocol, "router", None)
-            if service.protocol.name == "rest-json" and router and router.claims(wire.path):
+            if isinstance(service.protocol, RestJsonProtocol) and \
+                    service.protocol.router.claims(path):
                 return service
         return self.fallback  # anything else is an anonymous S3 call
 

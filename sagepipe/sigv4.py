@@ -19,7 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -317,10 +317,3 @@ def sign(method: str, url: str, body: bytes, access_key: str, secret_key: str, r
     SigV4Auth(Credentials(access_key, secret_key), service, region).add_auth(request)
     return dict(request.headers)
 
-
-def received(method: str, url: str, headers: Mapping[str, str]) -> Received:
-    """What a server receives for a request to `url` (the path and query exactly as in it)."""
-    parts = urlsplit(url)
-    lowered = {name.lower(): value for name, value in headers.items()}
-    lowered.setdefault("host", parts.netloc)
-    return Received(method, parts.path or "/", parts.query, lowered)

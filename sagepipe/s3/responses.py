@@ -131,8 +131,8 @@ class S3Service(AwsService):
     async def receive(self, context: RequestContext, auth: Authenticator) -> WireRequest:
         context.signature = auth.verify(context.request, self.signing_name, body=None, s3=True)
         wire = wire_request(context.request)
-        return wire_request(context.request,
-                            path=path_style(context.request.headers.get("host", ""), wire.path))
+        return WireRequest(wire.method, path_style(wire.headers.get("host", ""), wire.path),
+                           wire.query, wire.headers)
 
     def operation(self, wire: WireRequest) -> OperationModel:
         try:

@@ -18,6 +18,7 @@ old SDK; model, endpoint config and endpoint steps are request-response.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -315,7 +316,9 @@ def training_request(estimator: Any, state_id: str) -> dict[str, Any]:
         "CheckpointConfig": _as_request(getattr(estimator, "checkpoint_config", None),
                                         member_shape(op, "CheckpointConfig"), where),
         "Environment": getattr(estimator, "environment", None) or None,
-        "HyperParameters": getattr(estimator, "hyperparameters", None) or None,
+        "HyperParameters": {k: v if isinstance(v, (str, Reference)) else json.dumps(v)
+                            for k, v in (getattr(estimator, "hyperparameters", None)
+                                         or {}).items()} or None,
         "Tags": tags_list(getattr(estimator, "tags", None)),
     }
     if networking is not None:
@@ -369,6 +372,7 @@ def _channel(spec: Any, where: str) -> dict[str, Any]:
         channel["ChannelName"] = spec.channel_name
         if getattr(spec, "content_type", None):
             channel["ContentType"] = spec.content_type
+        channel["InputMode"] = "File"  # what ModelTrainer gives an InputData channel
         return channel
     return to_request(spec, member_shape("CreateTrainingJob", "InputDataConfig", "member"), where)
 
@@ -449,7 +453,8 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _stringify(value: Any) -> Any:
-    """SageMaker hyperparameters are strings; the old SDK wrote str(value)."""
+    """SageMaker hyperparameters are strings; the old SDK wrote str(value) (a ModelTrainer's
+    are JSON-encoded first, as v3 sends them)."""
     return value if isinstance(value, (str, Reference)) else str(value)
 
 

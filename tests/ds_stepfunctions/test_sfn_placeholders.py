@@ -107,7 +107,7 @@ def test_joined_placeholders_are_caught_in_every_kind_of_field():
                       job_name="j", model_name="m", data="s3://b/in")
     with pytest.raises(TypeError, match=r"ContainerArguments\[1\]"):
         Pass("p", parameters={"ContainerArguments": ["--x", "a" + ei["k"], ei["y"]]})
-    with pytest.raises(TypeError, match="Parameters.Payload.Name"):
+    with pytest.raises(TypeError, match=r"Parameters\.Payload\.Name"):
         Task("t", resource="arn:aws:states:::lambda:invoke",
              parameters={"Payload": {"Name": "job-" + ei["k"]}})
 

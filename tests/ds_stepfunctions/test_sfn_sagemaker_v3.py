@@ -1,8 +1,8 @@
 """SageMaker steps from real SageMaker Python SDK v3 objects.
 
 sagemaker v3 is ~0.5-1 GB and is never in the project's venv: this module runs in its own venv
-(ds_stepfunctions/README.md: "SageMaker SDK v3 objects") and is skipped elsewhere. The objects are built offline
-(`SAGEMAKER_VALIDATE_ROLE=false` stops ModelTrainer asking IAM about the role).
+(ds_stepfunctions/README.md: "SageMaker SDK v3 objects") and is skipped elsewhere. The objects
+are built offline (`SAGEMAKER_VALIDATE_ROLE=false` stops ModelTrainer asking IAM about the role).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from sagemaker.core.shapes import (  # noqa: E402
     ProcessingInput,
     ProcessingS3Input,
 )
-from sagemaker.core.transformer import Transformer  # noqa: E402
-from sagemaker.train import ModelTrainer  # noqa: E402
 from sagemaker.core.training.configs import (  # noqa: E402
     Compute,
     InputData,
     OutputDataConfig,
     StoppingCondition,
 )
+from sagemaker.core.transformer import Transformer  # noqa: E402
+from sagemaker.train import ModelTrainer  # noqa: E402
 
 from ds_stepfunctions.inputs import ExecutionInput  # noqa: E402
 from ds_stepfunctions.steps import (  # noqa: E402

@@ -245,14 +245,15 @@ class WorkflowGraph:
 def state_statuses(events: list[Mapping[str, Any]]) -> dict[str, str]:
     """Each state's status from GetExecutionHistory events (the console's colours).
 
-    A failure event is charged to the state it happened in, found by following
-    `previousEventId` back to a `...StateEntered` event; a state that failed and was then
-    exited (its Catch took over) is `Caught`.
+    An event belongs to the state whose `...StateEntered` event its `previousEventId` chain
+    leads back to. A state whose failure was followed by another state's entry (its Catch) is
+    `Caught`; one scheduled again after a failure (its Retry) is back `InProgress`.
     """
     by_id = {e["id"]: e for e in events}
     statuses: dict[str, str] = {}
+    failed_by: dict[int, str] = {}  # failure event id -> state
 
-    def entered_state(event: Mapping[str, Any]) -> str | None:
+    def owner(event: Mapping[str, Any] | None) -> str | None:
         seen = set()
         while event is not None and event["id"] not in seen:
             seen.add(event["id"])
@@ -264,19 +265,23 @@ def state_statuses(events: list[Mapping[str, Any]]) -> dict[str, str]:
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
         if kind.endswith("StateEntered"):
+            caught = failed_by.get(event.get("previousEventId"))
+            if caught is not None:
+                statuses[caught] = "Caught"
             statuses[event["stateEnteredEventDetails"]["name"]] = "InProgress"
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             statuses[name] = "Caught" if statuses.get(name) == "Failed" else "Succeeded"
-        elif kind.endswith(("Failed", "TimedOut", "Aborted")) and not kind.startswith(
-                "Execution"):
-            name = entered_state(event)
-            if name is not None:
-                statuses[name] = "Failed"
         elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
             for name, status in statuses.items():
                 if status == "InProgress":
                     statuses[name] = "Failed"
+        elif not kind.startswith("Execution") and (name := owner(event)) is not None:
+            if kind.endswith(("Failed", "TimedOut", "Aborted")):
+                statuses[name] = "Failed"
+                failed_by[event["id"]] = name
+            elif kind.endswith(("Scheduled", "Started", "Submitted")):
+                statuses[name] = "InProgress"
     return statuses
 
 

@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 1000  # the largest page Step Functions returns
 
 
+def _pages(max_items: int) -> dict[str, int]:
+    """A paginator's config: pages no larger than what is wanted."""
+    return {"MaxItems": max_items, "PageSize": min(max_items, PAGE_SIZE)}
+
+
 class ExecutionStatus(Enum):
     Running = "RUNNING"
     Succeeded = "SUCCEEDED"
@@ -103,7 +108,7 @@ class Workflow:
                        html: bool = False) -> WorkflowList | HTML:
         """The account's state machines (ListStateMachines, every page up to max_items)."""
         pages = _client(client).get_paginator("list_state_machines").paginate(
-            PaginationConfig={"MaxItems": max_items, "PageSize": PAGE_SIZE})
+            PaginationConfig=_pages(max_items))
         workflows = WorkflowList(m for page in pages for m in page["stateMachines"])
         return HTML(workflows.to_html()) if html else workflows
 
@@ -227,8 +232,7 @@ class Workflow:
         if self.state_machine_arn is None:
             return ExecutionsList()
         params: dict[str, Any] = {"stateMachineArn": self.state_machine_arn,
-                                  "PaginationConfig": {"MaxItems": max_items,
-                                                       "PageSize": PAGE_SIZE}}
+                                  "PaginationConfig": _pages(max_items)}
         if status_filter is not None:
             params["statusFilter"] = status_filter.value
         pages = self.client.get_paginator("list_executions").paginate(**params)
@@ -315,7 +319,7 @@ class Execution:
         """GetExecutionHistory's events, every page up to max_items."""
         pages = self.client.get_paginator("get_execution_history").paginate(
             executionArn=self.execution_arn, reverseOrder=reverse_order,
-            PaginationConfig={"MaxItems": max_items, "PageSize": PAGE_SIZE})
+            PaginationConfig=_pages(max_items))
         events = EventsList(e for page in pages for e in page["events"])
         return HTML(events.to_html()) if html else events
 

@@ -3,6 +3,7 @@ client (AWS's, or a local one: only the client's endpoint URL differs)."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -91,8 +92,6 @@ def _get(record: Any, column: str) -> Any:
 
 
 def _cell(value: Any) -> str:
-    import html
-
     return html.escape("" if value is None else str(value))
 
 

@@ -216,3 +216,15 @@ def test_old_sdk_attribute_access_and_frozen_graph():
         _ = task.not_a_field
     frozen = FrozenGraph.from_json('{"StartAt": "x", "States": {"x": {"Type": "Succeed"}}}')
     assert frozen.to_dict()["StartAt"] == "x"
+
+
+def test_the_package_needs_neither_sagepipe_nor_sagemaker():
+    import subprocess
+    import sys
+
+    code = ("import sys, ds_stepfunctions, ds_stepfunctions.steps.sagemaker; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sagepipe', 'sagemaker', 'PIL')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

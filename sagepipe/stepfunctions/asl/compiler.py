@@ -33,7 +33,7 @@ def compile_scope(raw: Any, location: str, check: Checker,
     if not isinstance(raw, dict):
         check.error(location or "/", "The value must be a JSON object with StartAt and States")
         return Scope("", {})
-    check_fields(raw, SCOPE_FIELDS | extra_fields, location or "/", check)
+    check_fields(raw, SCOPE_FIELDS | extra_fields, location, check)
     missing = [f for f in ("StartAt", "States") if f not in raw]
     if missing:
         check.error(location or "/", f"These fields are required: [{', '.join(missing)}]")
@@ -161,7 +161,7 @@ def _choice(state: State, raw: dict, fields: Fields) -> None:
     for index, rule in enumerate(rules or []):
         test = compile_rule(rule, f"{fields.location}/Choices/{index}",
                             fields.check.error, top=True)
-        if test is not None:
+        if test is not None and isinstance(rule.get("Next"), str):
             state.choices.append((test, rule["Next"]))
     state.default = fields.string("Default")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagepipe.stepfunctions.asl.errors import Diagnostic, PathSyntaxError
-from sagepipe.stepfunctions.asl.intrinsics import IntrinsicSyntaxError, is_intrinsic
+from sagepipe.stepfunctions.asl.intrinsics import IntrinsicSyntaxError
 from sagepipe.stepfunctions.asl.paths import Path, reference_path
 from sagepipe.stepfunctions.asl.payload import ROOT, Template, compile_expression
 
@@ -195,8 +195,7 @@ def _check_expression(key: str, value: Any, location: str, check: Checker) -> bo
     try:
         compile_expression(value)
     except (PathSyntaxError, IntrinsicSyntaxError) as error:
-        kind = "intrinsic function" if is_intrinsic(value) else "JSONPath"
-        check.error(location, f"{must}: the {kind} {error}")
+        check.error(location, f"{must}: {error}")
         return False
     return True
 

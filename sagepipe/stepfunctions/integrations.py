@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import boto3
 import botocore.session
 from botocore import xform_name
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, UnknownServiceError
 from botocore.response import StreamingBody
 
@@ -125,6 +128,25 @@ def _sdk_operation(target: str) -> tuple[str, str] | None:
     except UnknownServiceError:
         known = False
     return (name, operation) if known else None
+
+
+def local_clients(endpoint_url: str, region: str) -> Callable[[str], Any]:
+    """`client(service)` for the integrations: boto3 clients of the local AWS, made once
+    per service, without client-side parameter validation (the service answers instead)."""
+    session = boto3.session.Session(aws_access_key_id="test",
+                                    aws_secret_access_key="test",  # noqa: S106 - local only
+                                    region_name=region)
+    config = Config(parameter_validation=False, retries={"max_attempts": 2}, read_timeout=120)
+    made: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def client(service: str) -> Any:
+        with lock:  # making a client from one session is not thread-safe
+            if service not in made:
+                made[service] = session.client(service, endpoint_url=endpoint_url,
+                                               config=config)
+            return made[service]
+    return client
 
 
 class AwsIntegrations:

@@ -213,9 +213,11 @@ def _map(state: State, raw: dict, fields: Fields) -> None:
                 "INLINE", "DISTRIBUTED"):
             fields.bad(f"{processor}/ProcessorConfig", "an object whose Mode is INLINE or "
                        "DISTRIBUTED")
+    # A Map's Parameters is the legacy name of ItemSelector (already compiled as Parameters).
     selector = fields.either("ItemSelector", "Parameters")
-    state.item_selector = fields.template(selector) if selector else None
-    state.parameters = None  # a Map's Parameters is the legacy name of ItemSelector
+    state.item_selector = state.parameters if selector == "Parameters" else \
+        fields.template("ItemSelector")
+    state.parameters = None
     state.items_path = fields.path("ItemsPath", definite=True)
     state.max_concurrency = fields.integer_or_path("MaxConcurrency") or 0
     state.tolerated_count = fields.integer_or_path("ToleratedFailureCount")

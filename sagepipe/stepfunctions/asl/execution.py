@@ -102,9 +102,11 @@ class Execution:
             if timer:
                 timer.cancel()
         self.outcome = outcome
-        self._done.set()
-        if self._on_end:
-            self._on_end(outcome)
+        try:
+            if self._on_end:  # before wait() returns: whoever waits sees what it recorded
+                self._on_end(outcome)
+        finally:
+            self._done.set()
         return outcome
 
     def _aborted(self, trace: Trace) -> Outcome:
@@ -117,7 +119,10 @@ class Execution:
 
     def _close(self, trace: Trace, status: str, event: str, error: str | None,
                cause: str | None) -> Outcome:
-        self.history.emit(trace, event, error_details(error, cause))
+        try:
+            self.history.emit(trace, event, error_details(error, cause))
+        except Exception:  # the sink failed: the outcome still reaches on_end
+            log.exception("could not record %s of %s", event, self.info.execution_arn)
         return Outcome(status, error=error or None, cause=cause or None)
 
     def stop(self, error: str | None = None, cause: str | None = None) -> None:

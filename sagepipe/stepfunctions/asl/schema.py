@@ -134,9 +134,11 @@ class Fields:
     def expression(self, name: str) -> Any:
         """A path or an intrinsic call (Fail's ErrorPath and CausePath)."""
         value = self.raw.get(name)
+        if not isinstance(value, str):
+            self.bad(name, "a valid JSONPath or intrinsic function")
+            return None
         try:
-            return compile_expression(value) if isinstance(value, str) else self.bad(
-                name, "a valid JSONPath or intrinsic function")
+            return compile_expression(value)
         except (PathSyntaxError, IntrinsicSyntaxError) as error:
             self.bad(name, f"a valid JSONPath or intrinsic function: {error}")
             return None

@@ -111,11 +111,14 @@ def _attempt(visit: Visit, data: Any, family: Family, retry_count: int) -> Any:
     visit.emit(f"{family.prefix}Started", family.started())
     cancel = visit.frame.cancel.child()
     watch = _Watch(cancel, timeout, heartbeat)
+
+    def submitted(output: Any) -> None:
+        if not cancel.cancelled:  # a start that completes after a stop is not recorded
+            visit.emit(f"{family.prefix}Submitted", with_payload("output", output,
+                                                                 **family.ids()))
     request = TaskRequest(
         state.resource, parameters, interpreter.info.region, interpreter.info.execution_arn,
-        state.name, timeout, heartbeat, token, cancel.event,
-        submitted=lambda output: visit.emit(f"{family.prefix}Submitted", with_payload(
-            "output", output, **family.ids())),
+        state.name, timeout, heartbeat, token, cancel.event, submitted=submitted,
         heartbeat=watch.beat)
     try:
         result = watch.run(lambda: interpreter.runner.run(request))

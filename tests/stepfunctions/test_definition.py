@@ -55,6 +55,9 @@ def test_the_message_has_create_state_machines_form():
     (machine({"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": True,
                                                   "Next": "Nope"}]}}),
      "Missing 'Next' target: Nope at /States/A/Choices/0/Next"),
+    (machine({"A": {"Type": "Choice", "Default": "Gone", "Choices": [
+        {"Variable": "$.x", "IsNull": True, "Next": "A"}]}}),
+     "Missing 'Default' target: Gone at /States/A/Default"),
     (machine({"A": {**TASK, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Gone"}]}}),
      "Missing 'Next' target: Gone at /States/A/Catch/0/Next"),
     (machine({"A": {"Type": "Pass", "InputPath": "$.a[", "End": True}}),
@@ -141,6 +144,17 @@ def test_every_problem_is_reported_at_once():
     definition = machine({"A": {"Type": "Pass", "InputPath": "x", "Next": "Nowhere"},
                           "B": {"Type": "Bogus"}})
     assert len(problems(definition)) == 4  # InputPath, Type, Next target, B unreachable
+
+
+def test_an_unknown_states_error_name_is_a_warning_that_does_not_block():
+    text = json.dumps(machine({"A": {**TASK, "Retry": [{"ErrorEquals": ["States.Bogus"]}]}}))
+    diagnostics, compiled = validate_definition(text)
+    assert compiled is not None
+    assert [d.as_api() for d in diagnostics] == [{
+        "severity": "WARNING", "code": "UNKNOWN_ERROR_NAME",
+        "location": "/States/A/Retry/0/ErrorEquals",
+        "message": "'States.Bogus' is not an error Step Functions reports: this ErrorEquals "
+                   "never matches it"}]
 
 
 def test_diagnostics_have_validate_state_machine_definitions_shape():

@@ -10,6 +10,8 @@ from asl_kit import FUNCTION, LAMBDA, Script, echo, fails, machine, run, types
 from botocore.parsers import create_parser
 from botocore.validate import ParamValidator
 
+from sagepipe.stepfunctions.asl import interrupted_event
+
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 HISTORY = MODEL.operation_model("GetExecutionHistory").output_shape
 EVENT_TYPES = set(MODEL.shape_for("HistoryEventType").enum)
@@ -102,3 +104,24 @@ def test_resource_type_and_resource(resource, resource_type, name):
                     runner=Script({}))
     assert events[3]["taskStartedEventDetails"] == {"resourceType": resource_type,
                                                     "resource": name}
+
+
+def test_an_activity_records_activity_events():
+    activity = "arn:aws:states:us-east-1:000000000000:activity:review"
+    _, events = run(machine({"A": {"Type": "Task", "Resource": activity, "End": True,
+                                   "HeartbeatSeconds": 30}}), {"k": 1}, runner=Script(echo))
+    assert types(events)[2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+    assert events[2]["activityScheduledEventDetails"] == {
+        "resource": activity, "input": '{"k":1}', "inputDetails": {"truncated": False},
+        "heartbeatInSeconds": 30}
+    report = ParamValidator().validate({"events": events}, HISTORY)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_the_event_that_ends_an_execution_cut_short_by_a_restart(history):
+    event = interrupted_event(len(history), history[-1]["timestamp"])
+    assert (event["id"], event["previousEventId"], event["type"]) == (
+        len(history) + 1, len(history), "ExecutionAborted")
+    assert event["executionAbortedEventDetails"]["error"] == "LocalAws.Restarted"
+    report = ParamValidator().validate({"events": [*history, event]}, HISTORY)
+    assert not report.has_errors(), report.generate_report()

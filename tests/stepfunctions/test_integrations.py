@@ -106,11 +106,17 @@ def train_and_register() -> dict:
             "Variable": "$['training']['accuracy'][0]", "NumericGreaterThanEquals": 0.6,
             "Next": "Register"}]},
         "Register": {
-            "Type": "Task", "Resource": SAGEMAKER + "createModel", "Next": "Done",
+            "Type": "Task", "Resource": SAGEMAKER + "createModel", "Next": "Configure",
             "Parameters": {"ModelName.$": "$.training.name", "ExecutionRoleArn": ROLE,
                            "PrimaryContainer": {"Image": MODEL_IMAGE_URI,
                                                 "ModelDataUrl.$": "$.training.model"}},
             "ResultPath": "$.model"},
+        "Configure": {
+            "Type": "Task", "Resource": SAGEMAKER + "createEndpointConfig", "Next": "Done",
+            "Parameters": {"EndpointConfigName.$": "$.training.name", "ProductionVariants": [{
+                "VariantName": "AllTraffic", "ModelName.$": "$.training.name",
+                "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]},
+            "ResultPath": "$.config"},
         "TooWeak": {"Type": "Fail", "Error": "ModelTooWeak"},
         "TrainingFailed": {"Type": "Fail", "ErrorPath": "$.error.Error",
                            "CausePath": "$.error.Cause"},
@@ -130,6 +136,8 @@ def test_trains_branches_on_the_metric_and_registers_the_model(runner, prepared)
     assert training["model"].endswith(f"{name}/output/model.tar.gz")
     model = runner._client("sagemaker").describe_model(ModelName=name)
     assert outcome.output["model"] == {"ModelArn": model["ModelArn"]}
+    config = runner._client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
+    assert outcome.output["config"] == {"EndpointConfigArn": config["EndpointConfigArn"]}
     succeeded = next(e for e in events if e["type"] == "TaskSucceeded")
     described = json.loads(details(succeeded)["output"])
     assert described["TrainingJobStatus"] == "Completed"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sagepipe.stepfunctions.asl.choice import compile_rule, parse_timestamp
-from sagepipe.stepfunctions.asl.errors import ALL
+from sagepipe.stepfunctions.asl.errors import ALL, RESERVED
 from sagepipe.stepfunctions.asl.machine import NO_RESULT, Batcher, Catcher, Retrier, Scope, State
 from sagepipe.stepfunctions.asl.schema import (
     FIELDS,
@@ -97,6 +97,11 @@ def _error_equals(raw: dict, fields: Fields) -> list[str]:
     if ALL in value and len(value) > 1:
         fields.check.error(f"{fields.location}/ErrorEquals",
                            "'States.ALL' must appear alone in ErrorEquals")
+    for name in value:
+        if name.startswith("States.") and name not in RESERVED:
+            fields.check.warning(f"{fields.location}/ErrorEquals",
+                                 f"'{name}' is not an error Step Functions reports: this "
+                                 "ErrorEquals never matches it", code="UNKNOWN_ERROR_NAME")
     return value
 
 

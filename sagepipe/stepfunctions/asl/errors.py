@@ -25,6 +25,12 @@ NO_CHOICE_MATCHED = "States.NoChoiceMatched"
 ITEM_READER_FAILED = "States.ItemReaderFailed"
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 
+# Every `States.` name AWS defines; a retrier or catcher naming another one never matches.
+RESERVED = frozenset({
+    ALL, TASK_FAILED, TIMEOUT, HEARTBEAT_TIMEOUT, RUNTIME, DATA_LIMIT_EXCEEDED,
+    INTRINSIC_FAILURE, PERMISSIONS, RESULT_PATH_MATCH_FAILURE, PARAMETER_PATH_FAILURE,
+    BRANCH_FAILED, NO_CHOICE_MATCHED, ITEM_READER_FAILED, EXCEED_TOLERATED_FAILURE_THRESHOLD,
+    "States.QueryEvaluationError"})
 # Errors that end the execution whatever its Retry and Catch say.
 TERMINAL = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 TIMEOUTS = frozenset({TIMEOUT, HEARTBEAT_TIMEOUT})

@@ -16,6 +16,7 @@ from typing import Any
 from sagepipe.stepfunctions.asl.payload import to_json
 
 Event = dict[str, Any]
+RESTARTED = "LocalAws.Restarted"  # the error of an execution cut short by a restart
 Sink = Callable[[Event], None]
 
 
@@ -70,3 +71,12 @@ class History:
             self._sink(make_event(event_id, trace.last, event_type, self._now(), details))
             trace.last = event_id
             return event_id
+
+
+def interrupted_event(last_event_id: int, timestamp: datetime) -> Event:
+    """The event that ends an execution the local AWS was running when it stopped: the
+    service appends it (after the execution's last stored event) when it starts again, so
+    that the execution ends ABORTED with the reason and keeps its history."""
+    return make_event(last_event_id + 1, last_event_id, "ExecutionAborted", timestamp,
+                      error_details(RESTARTED, "The local AWS stopped while this execution "
+                                    "was running; it was not resumed"))

@@ -52,6 +52,10 @@ class Checker:
     def error(self, location: str, message: str, code: str = SCHEMA) -> None:
         self.diagnostics.append(Diagnostic(code, message, location))
 
+    def warning(self, location: str, message: str, code: str) -> None:
+        """A finding that does not stop the definition from being created."""
+        self.diagnostics.append(Diagnostic(code, message, location, severity="WARNING"))
+
     @property
     def ok(self) -> bool:
         return not any(d.severity == "ERROR" for d in self.diagnostics)

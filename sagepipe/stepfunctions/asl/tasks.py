@@ -113,7 +113,9 @@ def _attempt(visit: Visit, data: Any, family: Family, retry_count: int) -> Any:
     watch = _Watch(cancel, timeout, heartbeat)
 
     def submitted(output: Any) -> None:
-        if not cancel.cancelled:  # a start that completes after a stop is not recorded
+        # Only integrations have a Submitted event; a start that completes after a stop is
+        # not recorded.
+        if family.prefix == "Task" and not cancel.cancelled:
             visit.emit(f"{family.prefix}Submitted", with_payload("output", output,
                                                                  **family.ids()))
     request = TaskRequest(

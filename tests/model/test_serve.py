@@ -16,7 +16,7 @@ import httpx
 import pytest
 from model_kit import MODEL_DIR, run
 from sklearn.ensemble import RandomForestClassifier
-from testkit import SHARED_DATA, free_port
+from testkit import TEST_DATA, free_port
 
 pytest_plugins = ["model_fixtures"]
 
@@ -24,8 +24,8 @@ CSV, JSON = "text/csv", "application/json"
 MAX_BODY = 6 * 1024 * 1024
 
 
-def shared_test_rows() -> list[dict[str, str]]:
-    with (SHARED_DATA / "titanic_test.csv").open(newline="") as handle:
+def titanic_test_rows() -> list[dict[str, str]]:
+    with (TEST_DATA / "titanic_test.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -64,7 +64,7 @@ def reference_forest(prepared, model_dir) -> tuple[RandomForestClassifier, Calla
 
 
 def test_predictions_equal_scikit_learn_on_the_test_data(server, prepared, trained):
-    rows = shared_test_rows()
+    rows = titanic_test_rows()
     forest, features = reference_forest(prepared, trained.model_dir)
     expected = forest.predict_proba(features(rows))
     body = "Pclass,Sex,Age\n" + "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
@@ -92,7 +92,7 @@ def test_predictions_equal_scikit_learn_across_the_input_space(server, prepared,
 
 
 def test_every_input_format_gives_the_same_predictions(server):
-    rows = shared_test_rows()[:25]
+    rows = titanic_test_rows()[:25]
     triples = [(int(r["Pclass"]), r["Sex"], float(r["Age"]) if r["Age"] else None) for r in rows]
     plain = "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
     expected = csv_answer(invoke(server, plain))

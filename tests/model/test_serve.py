@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import csv
+import http.client
 import json
 import os
 import pwd
 import random
 import subprocess
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -29,7 +31,7 @@ def titanic_test_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def invoke(server: httpx.Client, body: bytes | str, content_type: str = CSV,
+def invoke(server: httpx.Client, body: bytes | str | Iterator[bytes], content_type: str = CSV,
            **headers: str) -> httpx.Response:
     data = body.encode() if isinstance(body, str) else body
     return server.post("/invocations", content=data,
@@ -203,6 +205,61 @@ def test_body_above_6_mb_is_413(server):
                           headers={"Content-Type": JSON})
     assert "Content-Length" not in chunked.request.headers
     assert chunked.status_code == 413
+
+
+@pytest.fixture
+def busy_cpus() -> Iterator[None]:
+    """Every core kept busy by a spinning subprocess, as on a loaded CI machine."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in os.sched_getaffinity(0)]
+    yield
+    for spinner in spinners:
+        spinner.kill()
+        spinner.wait()
+
+
+MEGABYTE = 1024 * 1024
+REFUSED_BODIES = [  # (size, Content-Type, Accept, status, start of the message)
+    (MAX_BODY + 1, JSON, "*/*", 413, "body larger than 6291456 bytes (6 MB)"),
+    (16 * MEGABYTE, JSON, "*/*", 413, "body larger than 6291456 bytes (6 MB)"),
+    (2 * MEGABYTE, "text/plain", "*/*", 415, "Content-Type text/plain is not supported"),
+    (2 * MEGABYTE, CSV, "text/html", 406, "cannot answer in Accept: text/html"),
+]
+
+
+def test_every_refused_large_body_gets_its_answer_under_load(server, busy_cpus):
+    """Clients write their whole body before they read the answer (http.client here, urllib3 in
+    botocore): a server that closes on a body it has not read resets the connection and the
+    answer is lost ("Server disconnected"). A connection kept open must stay usable."""
+    connection = http.client.HTTPConnection(server.base_url.host, server.base_url.port,
+                                            timeout=60)
+    outcomes: Counter[str] = Counter()
+    for _ in range(50):  # 200 bodies above 6 MB, 200 of 2 MB refused for their headers
+        for size, content_type, accept, status, message in REFUSED_BODIES:
+            for chunked in (False, True):
+                case = f"{'chunked' if chunked else 'Content-Length'} {size} bytes -> {status}"
+                body = b"1,female,29\n" * (size // 12) + b" " * (size % 12)
+                try:
+                    connection.request(
+                        "POST", "/invocations", encode_chunked=chunked,
+                        headers={"Content-Type": content_type, "Accept": accept},
+                        body=iter([body[start:start + MEGABYTE]
+                                   for start in range(0, size, MEGABYTE)]) if chunked else body)
+                    refused = connection.getresponse()
+                    answer = refused.read().decode()
+                    connection.request("GET", "/ping")
+                    ping = connection.getresponse()
+                    ping.read()
+                except (OSError, http.client.HTTPException) as error:
+                    connection.close()
+                    outcomes[f"{case}: {type(error).__name__}"] += 1
+                    continue
+                assert answer.startswith(message)
+                outcomes[f"{case}: {refused.status}, then ping {ping.status}"] += 1
+    connection.close()
+    assert outcomes == {f"{kind} {size} bytes -> {status}: {status}, then ping 200": 50
+                        for size, _, _, status, _ in REFUSED_BODIES
+                        for kind in ("Content-Length", "chunked")}
 
 
 def test_ping_and_other_routes(server, trained):

@@ -115,6 +115,30 @@ def test_every_input_format_gives_the_same_predictions(server):
             server.get("/ping").content)["model_version"]
 
 
+def test_the_test_split_is_scored_in_one_request_as_row_by_row(server):
+    """A batch transform sends many lines per request (SplitType Line, MultiRecord) or the whole
+    file with its header (SplitType None): one answer line per data line, in order, each equal
+    to the answer for that row alone; the header is recognised, not scored."""
+    lines = (TEST_DATA / "titanic_test.csv").read_text().splitlines()
+    assert lines[0] == "Survived,Pclass,Sex,Age" and len(lines) == 269
+    labelled = lines[1:]
+    unlabelled = [line.split(",", 1)[1] for line in labelled]
+    alone = [csv_answer(invoke(server, f"{row}\n"))[0] for row in unlabelled]
+    assert len(set(alone)) > 10  # rows that differ get different answers
+    whole_file = "\n".join(lines) + "\n"
+    for body in (whole_file, "\r\n".join(lines), "\n".join(labelled),
+                 "Pclass,Sex,Age\n" + "\n".join(unlabelled), "\n".join(unlabelled) + "\n"):
+        assert csv_answer(invoke(server, body)) == alone
+    instances = [[int(pclass), sex, float(age) if age else None]
+                 for pclass, sex, age in (row.split(",") for row in unlabelled)]
+    assert json_answer(invoke(server, json.dumps({"instances": instances}), JSON)) == alone
+    # SplitType Line, MultiRecord with a small MaxPayloadInMB: the header in the first request
+    # only, every later request lines of the labelled layout.
+    batches = [lines[start:start + 50] for start in range(0, len(lines), 50)]
+    assert [answer for batch in batches
+            for answer in csv_answer(invoke(server, "\n".join(batch) + "\n"))] == alone
+
+
 @pytest.mark.parametrize(("content_type", "accept", "answer_type"), [
     (CSV, None, CSV), (JSON, None, JSON), (CSV, "*/*", CSV), (JSON, "*/*", JSON),
     (JSON, "text/csv", CSV), (CSV, "application/json", JSON), (JSON, "text/*", CSV),
@@ -147,7 +171,16 @@ def test_unsupported_accept_is_406_and_content_type_415(server):
 
 @pytest.mark.parametrize(("content_type", "body", "message"), [
     (CSV, "3,male\n", "line 1: 2 columns, expected 3 (Pclass,Sex,Age)"),
-    (CSV, "3,male,22,1\n", "line 1: 4 columns, expected 3"),
+    (CSV, "3,male,22,1\n", "line 1 (read as Survived,Pclass,Sex,Age with Survived ignored), "
+                           "column Pclass: 'male' is not a number"),
+    (CSV, "3,male,22,1,0\n", "line 1: 5 columns, expected 3 (Pclass,Sex,Age) or 4 "
+                             "(Survived,Pclass,Sex,Age), or a header line naming the columns"),
+    (CSV, "3,male,22\n\n1,female,29,0\n", "line 3: 4 columns, expected 3 (as in line 1: "
+                                          "Pclass,Sex,Age)"),
+    (CSV, "0,3,male,22\n1,female,29\n", "line 2: 3 columns, expected 4 (as in line 1: "
+                                        "Survived,Pclass,Sex,Age with Survived ignored)"),
+    (CSV, "Age,Sex,Pclass\n22,male,3\n3,male\n", "line 3: 2 columns, expected 3 (as in the "
+                                                 "header, line 1)"),
     (CSV, "3,male,22\n1,female,x\n", "line 2, column Age: 'x' is not a number"),
     (CSV, "Pclass,Sex,Age\n3,male,22\nfirst,male,2\n", "line 3, column Pclass: 'first' is not "
                                                        "a number"),

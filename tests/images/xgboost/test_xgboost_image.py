@@ -4,7 +4,10 @@ definitions parse, and its /invocations answers), trained on the committed abalo
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -13,15 +16,25 @@ import pytest
 import xgboost
 from xgboost_kit import IMAGE_DIR, Job, Split, abalone_splits, start_server, stop, train
 
+from sagepipe.images import ImageRegistry
+from sagepipe.store import Store
+
 CSV, LIBSVM, JSON = "text/csv", "text/libsvm", "application/json"
 # As the DS SDK's abalone notebook sets them (num_round lower, to keep the tests quick).
 HYPERPARAMETERS = {"num_round": "30", "objective": "reg:squarederror", "max_depth": "5",
                    "eta": "0.2", "gamma": "4", "min_child_weight": "6", "subsample": "0.8",
                    "seed": "0"}
-# The metric definitions SageMaker uses for the built-in algorithm.
+# The metric definitions SageMaker uses for the built-in algorithm (validation metrics end the
+# line, so (\S+) is enough; train metrics are followed by #011validation-...).
 METRIC = r".*\[[0-9]+\].*#011{}-rmse:(\S+)"
+METRIC_DEFINITIONS = [
+    {"Name": "train:rmse",
+     "Regex": r".*\[[0-9]+\].*#011train-rmse:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*"},
+    {"Name": "validation:rmse", "Regex": METRIC.format("validation")},
+]
 ROUND = re.compile(r"\[([0-9]+)\]#011train-rmse:([0-9.]+)#011validation-rmse:([0-9.]+)")
 MAX_BODY = 6 * 1024 * 1024
+ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +266,56 @@ def test_the_image_has_its_entry_points_and_pins_what_runs_here():
     pins = dict(line.split("==") for line in (IMAGE_DIR / "requirements.txt").read_text()
                 .splitlines() if line and not line.startswith("#"))
     assert pins["xgboost-cpu"] == xgboost.__version__
+
+
+# -- on the local AWS, as the abalone workflow will run it ------------------------------------
+
+def test_a_training_job_reports_the_metrics_and_its_endpoint_answers(aws, local_aws, splits):
+    """The built-in's metric definitions find the values; the model serves behind a real
+    endpoint (image registered as a workflow registers it)."""
+    uri = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-xgboost:test"
+    ImageRegistry(Store(local_aws.db_path)).register(IMAGE_DIR, uri)
+    s3, sm = aws("s3"), aws("sagemaker")
+    name = f"abalone-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    for split in ("train", "validation"):
+        s3.put_object(Bucket=name, Key=f"{split}/{split}.csv", Body=splits[split].csv())
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn=ROLE, HyperParameters=HYPERPARAMETERS,
+        AlgorithmSpecification={"TrainingImage": uri, "TrainingInputMode": "File",
+                                "MetricDefinitions": METRIC_DEFINITIONS},
+        InputDataConfig=[{"ChannelName": split, "ContentType": CSV, "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{name}/{split}/"}}}
+            for split in ("train", "validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{name}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 600})
+    sm.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    job = sm.describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert set(metrics) == {"train:rmse", "validation:rmse"}
+    assert 1 < metrics["train:rmse"] < metrics["validation:rmse"] < 2.5
+    bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                      ) as archive:
+        assert archive.getnames() == ["xgboost-model"]
+        booster = xgboost.Booster(model_file=bytearray(
+            archive.extractfile("xgboost-model").read()))
+
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": uri, "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"]})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        rows = Split(splits["validation"].labels[:5], splits["validation"].features[:5])
+        answer = aws("sagemaker-runtime").invoke_endpoint(
+            EndpointName=name, ContentType=CSV, Body=rows.csv(label=False))
+        assert answer["Body"].read().decode() == ",".join(map(str, predict(booster, rows)))
+    finally:
+        sm.delete_endpoint(EndpointName=name)

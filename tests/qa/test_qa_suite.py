@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from api.serving_kit import create_endpoint, local_process_env, train
-from testkit import MODEL_IMAGE_URI, REPO, SHARED_DATA
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
@@ -66,12 +66,12 @@ def test_the_trained_model_passes_the_qa_gate(images, training, model_endpoint, 
 
 
 def test_a_bad_model_fails_the_accuracy_gate(images, qa_config, tmp_path):
-    bad = train(images, SHARED_DATA / "titanic_train.csv", tmp_path, max_depth="1",
+    bad = train(images, TEST_DATA / "titanic_train.csv", tmp_path, max_depth="1",
                 n_estimators="1")
     endpoint = create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, bad["ModelDataUrl"])
     done, summary, junit = run_qa(images, tmp_path, "--endpoint-name", endpoint, "--stage", "qa",
                                   "--config", str(qa_config),
-                                  "--test-data", str(SHARED_DATA / "titanic_test.csv"))
+                                  "--test-data", str(TEST_DATA / "titanic_test.csv"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert failed_tests(junit) == ["test_accuracy_on_the_test_split_meets_the_stage_floor"]
     assert summary["passed"] is False

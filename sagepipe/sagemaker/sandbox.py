@@ -17,7 +17,7 @@ from pathlib import Path
 
 CONTAINER_ML_ROOT = Path("/opt/ml")
 # One thread per process: the host runs several processes on few cores (oversubscription
-# made tree models serve ~100x slower on this class of machine; see ../shared/notes).
+# made tree models serve ~100x slower on a 2-core machine).
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _BIND_AND_EXEC = 'mount --bind "$1" /opt/ml && shift && exec "$@"'
 

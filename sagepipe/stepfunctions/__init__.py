@@ -1,8 +1,8 @@
 """Local Step Functions: our own Amazon States Language interpreter (`asl/`) and the service
 integrations its Task states call (`integrations.py`).
 
-Why our own interpreter rather than moto's (LocalStack's, ported), measured in
-with moto 5.2.5 on a 2-core machine:
+Why our own interpreter rather than moto's (LocalStack's, ported), as measured with moto 5.2.5
+on a 2-core machine:
 - cost: importing moto's interpreter takes ~2.5 s and ~195 MB on every start of the local
   AWS, and puts a test-mocking library in the product's runtime;
 - stability: its internal hooks (`boto_client_for`, `Environment.__init__`) changed

@@ -65,7 +65,7 @@ def old_lambda_runtime_in_pipeline(template: Template) -> None:
         "Type": "AWS::Lambda::Function",
         "Properties": {
             "Runtime": "python3.8", "Handler": "index.handler", "Timeout": 60,
-            "Role": {"Fn::GetAtt": ["CodeBuildRole", "Arn"]},
+            "Role": {"Fn::GetAtt": ["UnitTestsRole", "Arn"]},
             "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}}
 
 
@@ -80,12 +80,12 @@ def pass_role_on_every_role(template: Template) -> None:
 
 
 def allow_everything(template: Template) -> None:
-    _properties(template, "CodeBuildRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
+    _properties(template, "UnitTestsRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
         {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"})
 
 
 def s3_on_every_bucket(template: Template) -> None:
-    statement = _statement(template, "CodeBuildRole", "Artifacts")
+    statement = _statement(template, "TrainRole", "WriteDataAndReleaseBundle")
     statement["Action"], statement["Resource"] = "s3:*", "*"
 
 

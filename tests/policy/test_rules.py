@@ -14,8 +14,8 @@ from .rules import RULES, as_list, load, statements, violations
 REVIEWED_ON_EVERY_RESOURCE = {
     "PipelineRole/pipeline/ValidateTemplates": "ValidateTemplate has no resource-level "
                                                "permissions",
-    "CodeBuildRole/codebuild/RegistryLogin": "GetAuthorizationToken has no resource-level "
-                                             "permissions",
+    "BuildImageRole/build-image/RegistryLogin": "GetAuthorizationToken has no resource-level "
+                                                "permissions",
     "SageMakerExecutionRole/jobs-and-endpoints/RegistryLogin": "same",
     "SageMakerExecutionRole/jobs-and-endpoints/JobMetrics": "PutMetricData has none either; "
                                                             "scoped by namespace condition",

@@ -129,9 +129,28 @@ def test_stage_parameters_are_complete_and_valid(deploy: Action):
 
     stage = Path(config_path).stem
     assert configuration["Parameters"]["StageName"] == stage
-    assert configuration["Tags"] == {"Project": PLACEHOLDERS["ProjectName"], "Stage": stage}
+    # Fixed text only: the Project tag comes from ProjectName, in the template.
+    assert configuration["Tags"] == {"Stage": stage}
     assert overrides["DataCaptureS3Uri"].endswith(f"/data-capture/{stage}")
     assert deploy.configuration["StackName"] == {"Fn::Sub": f"${{ProjectName}}-endpoint-{stage}"}
+
+
+TAGGABLE = {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
+            "AWS::CloudWatch::Alarm"}
+
+
+def test_resources_are_tagged_with_the_project_name_it_is_deployed_as():
+    """A stage configuration cannot know ProjectName (its tags are fixed text): the endpoint
+    template tags its resources Project=<ProjectName> itself."""
+    body = template(ENDPOINT)
+    taggable = {name: r for name, r in body["Resources"].items() if r["Type"] in TAGGABLE}
+    assert len(taggable) == 5
+    for name, resource in taggable.items():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        assert tags.get("Project") == {"Ref": "ProjectName"}, name
+    for stage in ("qa", "prod"):
+        configuration = json.loads((REPO / f"CloudFormation/config/{stage}.json").read_text())
+        assert "Project" not in configuration.get("Tags", {}), f"{stage}.json hard-codes Project"
 
 
 def test_prod_is_bigger_and_guarded_compared_to_qa():

@@ -282,6 +282,23 @@ RULES: dict[str, Callable[[Template], Iterator[str]]] = {
 }
 
 
+class InstanceTypeChange(UserWarning):
+    """prod.json changes the instance type of an endpoint registered with auto scaling."""
+
+
+def instance_type_change(previous: dict[str, Any], current: dict[str, Any]) -> Iterator[str]:
+    """A stage configuration that changes InstanceType while the deployed one registers the
+    variant with Application Auto Scaling: SageMaker fails that endpoint update ("Update
+    endpoints that use auto scaling"), so it takes the runbook's three releases instead."""
+    before, after = previous.get("Parameters", {}), current.get("Parameters", {})
+    if _is_true(before.get("EnableAutoScaling")) and \
+            before.get("InstanceType") != after.get("InstanceType"):
+        yield f"InstanceType changes from {before.get('InstanceType')} to " \
+              f"{after.get('InstanceType')} while auto scaling is registered: SageMaker fails " \
+              "that update; follow Docs/runbook.md, 'Changing the prod instance type' " \
+              "(deregister, change, register again: three releases)"
+
+
 def violations(template: Template) -> list[str]:
     """Every breach of RULES in `template`, as `"<rule>: <where>: <what>"`."""
     return [f"{rule}: {message}" for rule, check in RULES.items() for message in check(template)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from api.serving_kit import (
     STUB_IMAGE,
+    api_parameters,
     create_endpoint,
     local_process_env,
     package_api,
@@ -131,9 +132,7 @@ def api_in_front(images: Settings, model_endpoint: str, tmp_path_factory) -> str
     packaged = package_api(images, tmp_path_factory.mktemp("api-package"))
     stacks = Stacks(Store(images.db_path), client(images, "sagemaker"), log=lambda _line: None)
     stack = unique("qa-api")
-    boundary = "arn:aws:iam::000000000000:policy/sagepipe-api-boundary"
-    outputs = stacks.deploy(stack, packaged, {"EndpointName": model_endpoint,
-                                              "PermissionsBoundaryArn": boundary})
+    outputs = stacks.deploy(stack, packaged, api_parameters(model_endpoint))
     yield outputs["EndpointURL"]
     stacks.delete(stack)
 

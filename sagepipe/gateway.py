@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from sagepipe import __version__
 from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ServerlessService
+from sagepipe.cloudformation.responses import CloudFormationService
 from sagepipe.config import Settings
 from sagepipe.ecr.models import Ecr
 from sagepipe.images import ImageRegistry
@@ -59,6 +60,7 @@ class LocalAWS:
         self._ecr = JsonProtocolService("ecr", [Ecr(settings, self.images)], "ECR")
         self.apis = ApiHosting(self.store, settings, self.s3)
         self._serverless = ServerlessService(self.apis)
+        self._cloudformation = CloudFormationService(self.store, settings)
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,
                            methods=["GET", "PUT", "POST", "DELETE", "HEAD"])
@@ -86,6 +88,8 @@ class LocalAWS:
             return await self._runtime(request)
         if service == "ecr":
             return await self._ecr(request)
+        if service == "cloudformation":
+            return await self._cloudformation(request)
         if service in (None, "s3"):  # unsigned requests are anonymous S3 calls
             return await self._s3(request)
         return unsupported_service(service)

@@ -5,17 +5,17 @@ failing to parse the reply."""
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from functools import cache
 
 import botocore.session
 from starlette.responses import Response
 
 from sagepipe.errors import AWSError
+from sagepipe.protocols import query
 from sagepipe.protocols.aws_json import error_response
 from sagepipe.protocols.rest_xml import error_body
 
-EMULATED = "s3, sagemaker, sagemaker-runtime and ecr"
+EMULATED = "s3, sagemaker, sagemaker-runtime, ecr and cloudformation (DescribeStacks, DeleteStack)"
 
 
 @cache
@@ -36,10 +36,5 @@ def unsupported_service(service: str) -> Response:
     if protocol == "rest-xml":
         return Response(error_body(err, request_id), 501, media_type="application/xml")
     if protocol in ("query", "ec2"):
-        root = ET.Element("ErrorResponse")
-        error = ET.SubElement(root, "Error")
-        for tag, text in (("Type", "Sender"), ("Code", err.code), ("Message", err.message)):
-            ET.SubElement(error, tag).text = text
-        ET.SubElement(root, "RequestId").text = request_id
-        return Response(ET.tostring(root), 501, media_type="text/xml")
+        return query.error_response(err)
     return error_response(err)

@@ -21,6 +21,7 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ServerlessService
 from sagepipe.config import Settings
 from sagepipe.ecr.models import Ecr
+from sagepipe.ecr.registry_routes import ImageRoutes
 from sagepipe.images import ImageRegistry
 from sagepipe.protocols.aws_json import JsonProtocolService
 from sagepipe.protocols.unsupported import unsupported_service
@@ -57,6 +58,7 @@ class LocalAWS:
             "sagemaker", [self.sagemaker.jobs, self.sagemaker.endpoints], "SageMaker")
         self._runtime = RuntimeService(self.sagemaker.endpoints)
         self._ecr = JsonProtocolService("ecr", [Ecr(settings, self.images)], "ECR")
+        self._image_routes = ImageRoutes(self.images)
         self.apis = ApiHosting(self.store, settings, self.s3)
         self._serverless = ServerlessService(self.apis)
         self.app = Starlette(lifespan=self._lifespan)
@@ -79,6 +81,8 @@ class LocalAWS:
                                  "home": str(self.settings.home)})
         if request.url.path.startswith(ServerlessService.PREFIX):
             return await self._serverless(request)
+        if request.url.path == ImageRoutes.PATH:
+            return await self._image_routes(request)
         service = signing_service(request)
         if service == "sagemaker":
             if request.headers.get("x-amz-target", "").startswith("SageMaker."):

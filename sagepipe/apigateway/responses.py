@@ -1,5 +1,5 @@
 """The gateway's internal routes for the local CloudFormation's serverless resource types
-(sagepipe/cloudformation/serverless.py) and the CLI; not an AWS API, so plain JSON:
+(sagepipe/cloudformation/providers/serverless.py) and the CLI; not an AWS API, plain JSON:
 
     PUT    /_sagepipe/serverless/functions/{name}   create or update a function
     DELETE /_sagepipe/serverless/functions/{name}

@@ -68,7 +68,7 @@ def creation_order(resources: dict[str, Any]) -> list[str]:
 
 def render(body: dict[str, Any], parameters: dict[str, str],
            identities: dict[str, tuple[str, dict[str, str]]],
-           stack_name: str) -> dict[str, Any]:
+           stack_name: str, stack_id: str) -> dict[str, Any]:
     """Resolve parameters, conditions and intrinsics; `identities` gives each resource's
     `Ref` value and `Fn::GetAtt` attributes. Raises TemplateError with cloud-radar's reason."""
     body = json.loads(json.dumps(body))  # plain dicts: cloud-radar YAML-dumps its input
@@ -80,8 +80,7 @@ def render(body: dict[str, Any], parameters: dict[str, str],
         template = Template(body)
     template.AccountId = ACCOUNT_ID
     template.StackName = stack_name
-    template.StackId = (f"arn:aws:cloudformation:{DEFAULT_REGION}:{ACCOUNT_ID}:stack/"
-                        f"{stack_name}/local")
+    template.StackId = stack_id
     known = set(body.get("Parameters", {}))
     unknown = set(parameters) - known
     if unknown:

@@ -19,8 +19,9 @@ import yaml
 from api.serving_kit import package_api, unique
 
 from sagepipe.apigateway.sigv4 import sign
-from sagepipe.clients import client
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
+from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
 from sagepipe.processes import free_port
 from sagepipe.server import start_background, stop
@@ -35,7 +36,7 @@ STACK = unique("api-stack")  # the session's local AWS is shared with other test
 
 def stacks_of(settings: Settings, log: list[str] | None = None) -> Stacks:
     say = log.append if log is not None else lambda _line: None
-    return Stacks(Store(settings.db_path), client(settings, "sagemaker"), log=say)
+    return Stacks(Store(settings.db_path), Context(settings, say))
 
 
 def signed(method: str, url: str, body: bytes = b"", secret: str = "test", key: str = "test",
@@ -61,7 +62,7 @@ def deployed(images: Settings, packaged: Path, model_endpoint: str):
     """The API stack in front of the model endpoint: (outputs, deploy log)."""
     log: list[str] = []
     stacks = stacks_of(images, log)
-    outputs = stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
+    outputs = stacks.deploy(STACK, load(packaged), {"EndpointName": model_endpoint})
     yield outputs, log
     stacks.delete(STACK)
 
@@ -163,20 +164,20 @@ def test_a_stack_update_restarts_the_api_on_the_same_port(images, packaged, depl
     stacks = stacks_of(images)
     url = deployed[0]["EndpointURL"]
     try:
-        updated = stacks.deploy(STACK, packaged, {"EndpointName": "retired-endpoint"})
+        updated = stacks.deploy(STACK, load(packaged), {"EndpointName": "retired-endpoint"})
         assert updated["EndpointURL"] == url
         health = signed("GET", url + "health")
         assert health.status_code == 503
         assert "endpoint retired-endpoint is unavailable" in health.json()["Message"]
     finally:
-        stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
+        stacks.deploy(STACK, load(packaged), {"EndpointName": model_endpoint})
     assert signed("GET", url + "health").status_code == 200
 
 
 def test_a_template_not_packaged_fails_and_rolls_back(images, packaged):
     stacks = stacks_of(images)
     with pytest.raises(StackError, match=r"CodeUri '\./deployment\.zip' is not in S3: package"):
-        stacks.deploy("unpackaged-api", packaged.with_name("sam.json"), {"EndpointName": "x"})
+        stacks.deploy("unpackaged-api", load(packaged.with_name("sam.json")), {"EndpointName": "x"})
     assert stacks.describe("unpackaged-api")["Status"] == "ROLLBACK_COMPLETE"
     stacks.delete("unpackaged-api")
 
@@ -191,7 +192,7 @@ def test_an_api_key_authorizer_is_refused_not_ignored(images, packaged, tmp_path
     changed.write_text(yaml.safe_dump(template))
     stacks = stacks_of(images)
     with pytest.raises(StackError, match=r"security scheme 'api_key' .* is not emulated locally"):
-        stacks.deploy("api-key-api", changed, {"EndpointName": "x"})
+        stacks.deploy("api-key-api", load(changed), {"EndpointName": "x"})
     stacks.delete("api-key-api")
 
 
@@ -212,7 +213,7 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
     start_background(settings)
     try:
         stacks = stacks_of(settings)
-        outputs = stacks.deploy("sagepipe-api", package_api(settings, tmp_path / "package"),
+        outputs = stacks.deploy("sagepipe-api", load(package_api(settings, tmp_path / "package")),
                                 {"EndpointName": "absent"})
         url = outputs["EndpointURL"] + "health"
         assert signed("GET", url).status_code == 503

@@ -151,7 +151,7 @@ def find(home: Path | None, port: int | None, endpoint_url: str | None) -> Insta
         instance = of_home(home.resolve())
         if instance is None:
             raise NotRunning(f"the local AWS of home {home} is not running; start it with "
-                             f"`sagepipe --home {home} up`")
+                             f"`sagepipe up --home {home}`")
         return instance
     running = all_running()
     if port is not None:

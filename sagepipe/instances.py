@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from sagepipe.processes import alive, command_line, listener, port_free, start_t
 
 SERVER_MODULE = "sagepipe.server"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SETTLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,14 @@ def port_taken(port: int) -> str | None:
     if port_free(port):
         return None
     holder = listener(port)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while holder is None and time.monotonic() < deadline:
+        # No process holds it: a socket whose process has just died, which the kernel frees
+        # within moments (seen right after a kill -9 of a gateway).
+        time.sleep(0.1)
+        if port_free(port):
+            return None
+        holder = listener(port)
     if holder is None:
         return f"port {port} is taken (by a process this user cannot see)"
     pid, argv = holder

@@ -6,8 +6,11 @@ its stack."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,12 +22,13 @@ import yaml
 from api.serving_kit import package_api, unique
 
 from sagepipe.apigateway.sigv4 import sign
+from sagepipe.clients import internal
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
-from sagepipe.processes import free_port
-from sagepipe.server import start_background, stop
+from sagepipe.processes import alive, free_port, port_free, start_ticks
+from sagepipe.server import running_pid, start_background, stop
 from sagepipe.store import Store
 
 pytest_plugins = ["api.serving_fixtures"]
@@ -227,6 +231,52 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2, trust_env=False)
     finally:
+        stop(settings)
+
+
+def kill_9(settings: Settings) -> None:
+    """kill -9 the gateway and wait until it is gone."""
+    pid = running_pid(settings)
+    assert pid is not None
+    ticks = start_ticks(pid)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(pid, ticks or 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_after_a_kill_9_the_api_comes_back_on_the_same_port_or_says_who_holds_it(tmp_path):
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    squatter = socket.socket()
+    try:
+        outputs = stacks_of(settings).deploy(
+            "sagepipe-api", load(package_api(settings, tmp_path / "package")),
+            {"EndpointName": "absent"})
+        url = outputs["EndpointURL"] + "health"
+        port = int(url.split(":")[2].split("/")[0])
+        kill_9(settings)  # the API's server outlives its gateway...
+        start_background(settings)  # ...and the new gateway ends it and serves on its port
+        assert wait_answering(url).status_code == 403
+        assert signed("GET", url).json()["Message"].startswith("endpoint absent is unavailable")
+
+        [api] = internal(settings, "GET", "serverless/restapis")
+        kill_9(settings)
+        os.killpg(api["Process"][0], signal.SIGKILL)  # the port is free, until someone takes it
+        deadline = time.monotonic() + 10
+        while not port_free(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        start_background(settings)
+        deadline = time.monotonic() + 30
+        while (api := internal(settings, "GET", "serverless/restapis")[0])["Status"] != "Failed":
+            assert time.monotonic() < deadline, api
+            time.sleep(0.2)
+        assert api["Url"] is None and api["Port"] == port
+        assert f"port {port} is taken by pid {os.getpid()}" in api["FailureReason"]
+    finally:
+        squatter.close()
         stop(settings)
 
 

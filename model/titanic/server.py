@@ -11,6 +11,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from wsgiref.types import WSGIEnvironment
 
 import orjson
 
@@ -61,7 +62,7 @@ def response_type(accept: str, request_type: str) -> str:
     return best[2]
 
 
-def read_body(environ: dict[str, object]) -> bytes:
+def read_body(environ: WSGIEnvironment) -> bytes:
     """The request body, refused unread when it is larger than SageMaker allows."""
     too_large = HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                           f"body larger than {MAX_BODY} bytes (6 MB); send smaller batches")
@@ -79,7 +80,7 @@ class InferenceApp:
         self.predictor = predictor
         self.ping_body = orjson.dumps({"status": "ok", "model_version": predictor.version})
 
-    def __call__(self, environ: dict[str, object],
+    def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         headers: tuple[tuple[str, str], ...] = ()
         try:
@@ -95,7 +96,7 @@ class InferenceApp:
                         *headers])
         return [body]
 
-    def route(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def route(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/ping" and method in ("GET", "HEAD"):
             return HTTPStatus.OK, JSON, self.ping_body
@@ -107,7 +108,7 @@ class InferenceApp:
                             (("Allow", ALLOWED[path]),))
         raise HTTPError(HTTPStatus.NOT_FOUND, f"no {path}: use GET /ping, POST /invocations")
 
-    def invoke(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def invoke(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         content_type = str(environ.get("CONTENT_TYPE") or "")
         request_type = media_type(content_type)
         if request_type not in PARSERS:

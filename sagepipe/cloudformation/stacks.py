@@ -189,7 +189,7 @@ class Stacks:
 
     def _create(self, name: str, body: dict[str, Any],
                 parameters: dict[str, str]) -> dict[str, str]:
-        doc = {"StackName": name, "StackId": self.ctx.arn("cloudformation",
+        doc: dict[str, Any] = {"StackName": name, "StackId": self.ctx.arn("cloudformation",
                                                           f"stack/{name}/{uuid.uuid4()}"),
                "CreationTime": time.time(), "Parameters": parameters, "Outputs": {},
                "Order": [], "Resources": {}}

@@ -93,12 +93,13 @@ class JobRun:
         if stopped_as is None:
             self._step("Uploading")
         fields |= self.kind.collect(self.doc, sandbox, stopped=stopped_as is not None)
-        reason = None
+        stop_reason = None
         if stopped_as == "MaxRuntimeExceeded" and not self.kind.secondary:
-            reason = (f"MaxRuntimeExceeded: the job ran longer than StoppingCondition."
-                      f"MaxRuntimeInSeconds ({self.kind.max_runtime(self.doc)} s) and was stopped.")
+            stop_reason = (f"MaxRuntimeExceeded: the job ran longer than StoppingCondition."
+                           f"MaxRuntimeInSeconds ({self.kind.max_runtime(self.doc)} s) and was "
+                           "stopped.")
         self._finish("Stopped" if stopped_as else "Completed", secondary=stopped_as,
-                     reason=reason, fields=fields)
+                     reason=stop_reason, fields=fields)
 
     def _execute(self, image_dir: Path, sandbox: Sandbox, launch: Launch,
                  deadline: float) -> tuple[int, str | None]:

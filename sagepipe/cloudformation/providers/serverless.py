@@ -18,7 +18,7 @@ from sagepipe.cloudformation.providers.base import Context, ResourceFailed, Reso
 
 class ServerlessResource(ResourceProvider):
     path = ""  # of the internal route, under /_sagepipe/serverless/
-    updatable: frozenset[str] = frozenset()
+    updatable = frozenset[str]()
     emulated = True
 
     def params(self, props: dict[str, Any]) -> dict[str, Any]:

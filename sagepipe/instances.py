@@ -53,6 +53,10 @@ class NotRunning(LookupError):
     """No running local AWS matches what the command was given; the message says what to do."""
 
 
+class Ambiguous(NotRunning):
+    """Several run and nothing says which one the command means."""
+
+
 def gateway_argv(settings: Settings) -> list[str]:
     """The command line of the gateway of `settings` (what identifies it in /proc)."""
     return [sys.executable, "-m", SERVER_MODULE, "--home", str(settings.home.resolve()),
@@ -169,7 +173,7 @@ def find(home: Path | None, port: int | None, endpoint_url: str | None) -> Insta
     if len(running) == 1:
         return running[0]
     if running:
-        raise NotRunning("several local AWS instances run and none is this repository's ("
+        raise Ambiguous("several local AWS instances run and none is this repository's ("
                          f"{default_home()}); say which with --home: " + ", ".join(
                              f"`--home {i.home}` ({i.endpoint_url})" for i in running))
     raise NotRunning(f"the local AWS is not running (home {default_home()}); start it with "

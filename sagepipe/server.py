@@ -37,7 +37,7 @@ def answers(settings: Settings) -> bool:
                           trust_env=False)
     except httpx.HTTPError:
         return False
-    return reply.status_code == 200 and reply.json().get("home") == str(settings.home)
+    return reply.status_code == 200 and reply.json().get("home") == str(settings.home.resolve())
 
 
 def running_pid(settings: Settings) -> int | None:

@@ -106,6 +106,8 @@ def down(ctx: typer.Context) -> None:
     given = target(ctx)
     try:
         instance = instances.find(given.home, given.port, os.environ.get("AWS_ENDPOINT_URL"))
+    except instances.Ambiguous as exc:
+        raise fail(str(exc)) from None
     except instances.NotRunning:
         err.print(f"the local AWS was not running (home {given.own().home})", highlight=False)
         return

@@ -62,12 +62,12 @@ class Pipeline:
         raise KeyError(label)
 
 
-def _names(body: dict[str, Any], parameters: dict[str, str], stack: str, stack_id: str,
+def _names(body: dict[str, Any], parameters: dict[str, str], stack: str,
            ctx: Context) -> dict[str, Any]:
     """Render once with logical ids as names to learn each named resource's physical name
     (unnamed ones get `<stack>-<LogicalId>`), then ask each type's provider what `Ref` and
     `Fn::GetAtt` return for it."""
-    rendered = tpl.render(body, parameters, {}, stack, stack_id)
+    rendered = tpl.render(body, parameters, {}, stack)
     identities = {}
     for logical, resource in body["Resources"].items():
         provider = provider_for(resource["Type"])
@@ -86,9 +86,7 @@ def load_pipeline(template_path: Path, parameters_path: Path | None,
     parameters = json.loads(parameters_path.read_text()) if parameters_path else {}
     stack = f"{parameters.get('ProjectName', 'sagepipe')}-pipeline"
     ctx = Context(settings or Settings(home=default_home()))
-    stack_id = ctx.arn("cloudformation", f"stack/{stack}/local")
-    rendered = tpl.render(body, parameters, _names(body, parameters, stack, stack_id, ctx),
-                          stack, stack_id)
+    rendered = tpl.render(body, parameters, _names(body, parameters, stack, ctx), stack)
     resources = rendered["Resources"]
     pipelines = [r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::CodePipeline::Pipeline"]

@@ -73,10 +73,11 @@ def test_with_two_instances_running_a_command_asks_which(user, tmp_path):
     homes = [tmp_path / "one", tmp_path / "two"]
     for home in homes:
         user("up", "--home", str(home), "--port", str(free_port()))
-    refused = user("jobs", check=False)
-    assert refused.returncode == 1
-    assert "several local AWS instances run" in refused.stderr
-    assert all(f"--home {home}" in refused.stderr for home in homes)
+    for command in ("jobs", "down"):
+        refused = user(command, check=False)
+        assert refused.returncode == 1
+        assert "several local AWS instances run" in refused.stderr
+        assert all(f"--home {home}" in refused.stderr for home in homes)
 
 
 def test_registering_an_image_with_the_local_aws_down_fails_and_writes_nothing(user):

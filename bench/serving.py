@@ -20,7 +20,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import socket
 import statistics
 import string
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from sagepipe.processes import terminate
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "model"
@@ -134,14 +135,8 @@ def start(stack: Stack, command: Path, **variables: str | Path) -> None:
 
 
 def stop(stack: Stack) -> None:
-    process = stack.process
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    if stack.process is not None:
+        terminate(stack.process, grace=15)
 
 
 def to_ms(text: str) -> float:

@@ -107,7 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _report(config: pytest.Config) -> QaReport:
-    return config.pluginmanager.get_plugin("qa-report")
+    report = config.pluginmanager.get_plugin("qa-report")
+    if not isinstance(report, QaReport):
+        raise pytest.UsageError("the QA report plugin is not registered (pytest_configure)")
+    return report
 
 
 @pytest.fixture(scope="session")

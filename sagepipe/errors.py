@@ -6,7 +6,7 @@ from __future__ import annotations
 class AWSError(Exception):
     """An error a real AWS service would return: its code, an actionable message, an HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400, **extra: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, **extra: str | int) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -22,6 +22,7 @@ from sagepipe.apigateway.responses import ServerlessService
 from sagepipe.cloudformation.responses import CloudFormationService
 from sagepipe.config import Settings
 from sagepipe.ecr.models import Ecr
+from sagepipe.ecr.registry_routes import ImageRoutes
 from sagepipe.images import ImageRegistry
 from sagepipe.protocols.aws_json import JsonProtocolService
 from sagepipe.protocols.unsupported import unsupported_service
@@ -58,6 +59,7 @@ class LocalAWS:
             "sagemaker", [self.sagemaker.jobs, self.sagemaker.endpoints], "SageMaker")
         self._runtime = RuntimeService(self.sagemaker.endpoints)
         self._ecr = JsonProtocolService("ecr", [Ecr(settings, self.images)], "ECR")
+        self._image_routes = ImageRoutes(self.images)
         self.apis = ApiHosting(self.store, settings, self.s3)
         self._serverless = ServerlessService(self.apis)
         self._cloudformation = CloudFormationService(self.store, settings)
@@ -81,6 +83,8 @@ class LocalAWS:
                                  "home": str(self.settings.home)})
         if request.url.path.startswith(ServerlessService.PREFIX):
             return await self._serverless(request)
+        if request.url.path == ImageRoutes.PATH:
+            return await self._image_routes(request)
         service = signing_service(request)
         if service == "sagemaker":
             if request.headers.get("x-amz-target", "").startswith("SageMaker."):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -75,7 +75,7 @@ def parse_csv(text: str, parse: Parse) -> list[Passenger]:
     reader = csv.reader(text.splitlines())
     passengers = []
     try:
-        rows = (cells for cells in reader if not _blank(cells))
+        rows: Iterator[list[str]] = (cells for cells in reader if not _blank(cells))
         first = next(rows, None)
         positions = _header(first, reader.line_num) if first else None
         where = ""  # how the lines were read, told with a field error when it may surprise

@@ -73,8 +73,8 @@ def _class_balance(rows: Sequence[Row]) -> dict[str, int]:
 
 def _report(files: list[Path], rows: list[Row], rejected: list[tuple[Path, RejectedRow]],
             splits: dict[str, list[Row]]) -> dict[str, object]:
-    missing = Counter(column for row in [*rows, *(row for _, row in rejected)]
-                      for column in row.missing)
+    every_row: list[Row | RejectedRow] = [*rows, *(row for _, row in rejected)]
+    missing = Counter(column for row in every_row for column in row.missing)
     return {
         "inputs": [str(path) for path in files],
         "rows_in": len(rows) + len(rejected),

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import IO
+from wsgiref.types import WSGIEnvironment
 
 import orjson
 
@@ -67,13 +68,13 @@ def response_type(accept: str, request_type: str) -> str:
     return best[2]
 
 
-def declared_length(environ: dict[str, object]) -> int | None:
+def declared_length(environ: WSGIEnvironment) -> int | None:
     """The Content-Length, or None for a chunked body (its size shows only while reading)."""
     length = str(environ.get("CONTENT_LENGTH") or "")
     return int(length) if length.isdigit() else None
 
 
-def read_body(environ: dict[str, object]) -> bytes:
+def read_body(environ: WSGIEnvironment) -> bytes:
     """The request body; a 413 as soon as it is known to be larger than SageMaker allows."""
     too_large = HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                           f"body larger than {MAX_BODY} bytes (6 MB); send smaller batches")
@@ -86,7 +87,7 @@ def read_body(environ: dict[str, object]) -> bytes:
     return body
 
 
-def drain(environ: dict[str, object]) -> None:
+def drain(environ: WSGIEnvironment) -> None:
     """Read and drop what is left of the request body, up to DRAIN_LIMIT."""
     length = declared_length(environ)
     if length is not None and length > DRAIN_LIMIT:
@@ -105,7 +106,7 @@ class InferenceApp:
         self.predictor = predictor
         self.ping_body = orjson.dumps({"status": "ok", "model_version": predictor.version})
 
-    def __call__(self, environ: dict[str, object],
+    def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         headers: tuple[tuple[str, str], ...] = ()
         try:
@@ -123,7 +124,7 @@ class InferenceApp:
                         *headers])
         return [body]
 
-    def route(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def route(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/ping" and method in ("GET", "HEAD"):
             return HTTPStatus.OK, JSON, self.ping_body
@@ -135,7 +136,7 @@ class InferenceApp:
                             (("Allow", ALLOWED[path]),))
         raise HTTPError(HTTPStatus.NOT_FOUND, f"no {path}: use GET /ping, POST /invocations")
 
-    def invoke(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def invoke(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         content_type = str(environ.get("CONTENT_TYPE") or "")
         request_type = media_type(content_type)
         if request_type not in PARSERS:

@@ -1,5 +1,5 @@
 """The gateway's internal routes for the local CloudFormation's serverless resource types
-(sagepipe/cloudformation/serverless.py) and the CLI; not an AWS API, so plain JSON:
+(sagepipe/cloudformation/providers/serverless.py) and the CLI; not an AWS API, plain JSON:
 
     PUT    /_sagepipe/serverless/functions/{name}   create or update a function
     DELETE /_sagepipe/serverless/functions/{name}
@@ -49,18 +49,18 @@ class ServerlessService:
         kind, name = (route["kind"], route["name"]) if route else (None, None)
         if (kind, name, request.method) == ("restapis", None, "GET"):
             return JSONResponse(await run_in_threadpool(self.hosting.list_apis))
-        operations = {("functions", "PUT"): self.hosting.put_function,
-                      ("functions", "DELETE"): self.hosting.delete_function,
-                      ("restapis", "PUT"): self.hosting.put_api,
-                      ("restapis", "DELETE"): self.hosting.delete_api}
-        operation = operations.get((kind, request.method)) if name else None
-        if operation is None:
-            raise AWSError("UnknownOperationException", f"no internal operation at "
-                           f"{request.method} {request.url.path}", 404)
-        if request.method == "DELETE":
-            await run_in_threadpool(operation, name)
-            return Response(status_code=204)
-        return JSONResponse(await run_in_threadpool(operation, name, await _json_object(request)))
+        deletes = {"functions": self.hosting.delete_function,
+                   "restapis": self.hosting.delete_api}
+        puts = {"functions": self.hosting.put_function, "restapis": self.hosting.put_api}
+        if kind is not None and name is not None:
+            if request.method == "DELETE":
+                await run_in_threadpool(deletes[kind], name)
+                return Response(status_code=204)
+            if request.method == "PUT":
+                body = await _json_object(request)
+                return JSONResponse(await run_in_threadpool(puts[kind], name, body))
+        raise AWSError("UnknownOperationException", f"no internal operation at "
+                       f"{request.method} {request.url.path}", 404)
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

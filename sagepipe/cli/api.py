@@ -8,18 +8,20 @@ import httpx
 import typer
 
 from sagepipe.apigateway.sigv4 import SERVICE, sign
-from sagepipe.cli.local import console, err, fail, require_up, settings_of
-from sagepipe.clients import LOCAL_CREDENTIALS
+from sagepipe.cli.local import console, err, fail, target
+from sagepipe.clients import LOCAL_CREDENTIALS, Unreachable, internal
 from sagepipe.config import Settings
+from sagepipe.errors import AWSError
 
 api_app = typer.Typer(no_args_is_help=True, help="REST APIs served locally (IAM auth).")
 KEY, SECRET = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
 
 def served_apis(settings: Settings) -> list[dict[str, Any]]:
-    require_up(settings)
-    apis = httpx.get(f"{settings.endpoint_url}/_sagepipe/serverless/restapis", timeout=10,
-                     trust_env=False).json()
+    try:
+        apis: list[dict[str, Any]] = internal(settings, "GET", "serverless/restapis", timeout=10)
+    except (AWSError, Unreachable) as exc:
+        raise fail(str(exc)) from None
     if not apis:
         raise fail("no API is deployed: the pipeline's Prod.DeployApi action deploys it "
                    "(`sagepipe run`)")
@@ -29,7 +31,7 @@ def served_apis(settings: Settings) -> list[dict[str, Any]]:
 @api_app.command("url")
 def url(ctx: typer.Context) -> None:
     """Print the URL of each API (stdout) and how to call it with IAM auth (stderr)."""
-    settings = settings_of(ctx)
+    settings = target(ctx).running()
     for api in served_apis(settings):
         if api.get("Url"):
             console.out(api["Url"], highlight=False)
@@ -54,16 +56,17 @@ def call(
     api_id: Annotated[str | None, typer.Option("--api", help="REST API id, if several")] = None,
 ) -> None:
     """Call the API with a SigV4-signed request, as an AWS SDK would, and print the answer."""
-    apis = [api for api in served_apis(settings_of(ctx))
+    settings = target(ctx).running()
+    apis = [api for api in served_apis(settings)
             if api.get("Url") and api_id in (None, api["Id"])]
     if len(apis) != 1:
         raise fail(f"{len(apis)} APIs serving{f' with id {api_id}' if api_id else ''}; "
                    "`sagepipe api url` lists them, `--api ID` picks one")
-    target = apis[0]["Url"] + path.lstrip("/")
+    address = apis[0]["Url"] + path.lstrip("/")
     method, data = ("POST", body.encode()) if body is not None else ("GET", b"")
-    headers = sign(method, target, data, KEY, SECRET, settings_of(ctx).region,
+    headers = sign(method, address, data, KEY, SECRET, settings.region,
                    {"Content-Type": "application/json"} if body is not None else None)
-    reply = httpx.request(method, target, content=data, headers=headers, timeout=60,
+    reply = httpx.request(method, address, content=data, headers=headers, timeout=60,
                           trust_env=False)
     console.out(reply.text, highlight=False)
     if reply.is_error:

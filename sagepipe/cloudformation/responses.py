@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sagepipe.clients import client
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.config import Settings, arn
 from sagepipe.errors import AWSError
@@ -65,7 +65,7 @@ class CloudFormationService:
 
     def _stacks(self) -> Stacks:
         # Deleting a stack deletes its SageMaker resources through the local SageMaker API.
-        return Stacks(self.store, client(self.settings, "sagemaker"), log=log.info)
+        return Stacks(self.store, Context(self.settings, log.info))
 
     async def __call__(self, request: Request) -> Response:
         try:

@@ -207,5 +207,5 @@ def error_body(err: AWSError, request_id: str) -> bytes:
     element = ET.Element("Error")
     for tag, text in (("Code", err.code), ("Message", err.message), *err.extra.items(),
                       ("RequestId", request_id)):
-        ET.SubElement(element, tag).text = text
+        ET.SubElement(element, tag).text = str(text)
     return ET.tostring(element, encoding="UTF-8", xml_declaration=True)

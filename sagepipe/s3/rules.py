@@ -83,7 +83,7 @@ def invalid_part(number: int | None = None, etag: str = "") -> AWSError:
     extra = {"PartNumber": str(number), "ETag": etag} if number is not None else {}
     return AWSError("InvalidPart", "One or more of the specified parts could not be found. The "
                     "part may not have been uploaded, or the specified ETag may not match the "
-                    "part's ETag.", **extra)
+                    "part's ETag.", 400, **extra)
 
 
 def check_write(key: str, current: tuple[str, float] | None, if_match: str | None,

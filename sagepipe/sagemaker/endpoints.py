@@ -21,7 +21,7 @@ from typing import Any
 from sagepipe.config import Settings
 from sagepipe.errors import AWSError, validation
 from sagepipe.images import ImageRegistry
-from sagepipe.processes import kill_stale
+from sagepipe.processes import Cancelled, clip, kill_stale
 from sagepipe.s3.models import S3Backend
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT, ModelCatalog
@@ -33,15 +33,9 @@ from sagepipe.sagemaker.deployments import (
     retain,
     serving_fields,
 )
-from sagepipe.sagemaker.hosting import (
-    Cancelled,
-    DeploymentFailed,
-    Fleet,
-    Router,
-    clip,
-    stop_replicas,
-)
+from sagepipe.sagemaker.hosting import DeploymentFailed, Fleet, Router, stop_replicas
 from sagepipe.sagemaker.invocations import INVOCATION_TIMEOUT, Invoker
+from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
 from sagepipe.sagemaker.listing import list_page
 from sagepipe.sagemaker.resources import Document, Resources
 
@@ -262,7 +256,8 @@ class Endpoints(ModelCatalog):
             self._transition(name, ("Updating",), "InService", PendingDeploymentSummary=None,
                              FailureReason=clip(
                                  f"Update to endpoint configuration {deployment.config} failed "
-                                 f"and was rolled back to {rolled_back}: {reason}"))
+                                 f"and was rolled back to {rolled_back}: {reason}",
+                                 FAILURE_REASON_MAX))
         else:
             self._transition(name, LIVE, "Failed", FailureReason=reason)
 

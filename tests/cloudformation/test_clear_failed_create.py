@@ -17,7 +17,9 @@ from botocore.exceptions import ClientError
 from testkit import REPO
 
 from sagepipe.clients import local_env
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
+from sagepipe.cloudformation.template import load
 from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
@@ -85,20 +87,20 @@ def clear_failed_create(settings, *stacks: str) -> subprocess.CompletedProcess[s
 
 
 def test_a_failed_first_create_is_cleared_and_a_serving_stack_is_kept(local_aws, aws, template):
-    stacks = Stacks(Store(local_aws.db_path), aws("sagemaker"), log=lambda _line: None)
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, lambda _line: None))
     # prod's first create fails: ROLLBACK_COMPLETE, which CREATE_UPDATE cannot update.
     with pytest.raises(StackError, match="failed to create"):
-        stacks.deploy("clear-prod", template, {"EndpointName": "clear-prod",
+        stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
                                                "ModelDataUrl": model_data(aws, "crash")})
     assert stacks.describe("clear-prod")["Status"] == "ROLLBACK_COMPLETE"
     with pytest.raises(StackError, match="cannot be updated"):
-        stacks.deploy("clear-prod", template, {"EndpointName": "clear-prod",
+        stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
                                                "ModelDataUrl": model_data(aws, "v1")})
     # A stack that serves, and whose last update failed: it must survive.
     serving = {"EndpointName": "clear-serving", "ModelDataUrl": model_data(aws, "v1")}
-    stacks.deploy("clear-serving", template, serving)
+    stacks.deploy("clear-serving", load(template), serving)
     with pytest.raises(StackError, match="failed to update"):
-        stacks.deploy("clear-serving", template, {**serving,
+        stacks.deploy("clear-serving", load(template), {**serving,
                                                   "ModelDataUrl": model_data(aws, "crash")})
     assert stacks.describe("clear-serving")["Status"] == "UPDATE_ROLLBACK_COMPLETE"
 
@@ -114,7 +116,7 @@ def test_a_failed_first_create_is_cleared_and_a_serving_stack_is_kept(local_aws,
     assert invoke(aws, "clear-serving") == "v1:x"
 
     # The next run's CREATE_UPDATE deploy now creates prod.
-    outputs = stacks.deploy("clear-prod", template, {"EndpointName": "clear-prod",
+    outputs = stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
                                                      "ModelDataUrl": model_data(aws, "v1")})
     assert outputs == {}
     assert stacks.describe("clear-prod")["Status"] == "CREATE_COMPLETE"

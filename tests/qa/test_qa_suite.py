@@ -24,7 +24,9 @@ from api.serving_kit import (
 from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
 
 from sagepipe.clients import client
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import Stacks
+from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
 from sagepipe.store import Store
 
@@ -130,9 +132,9 @@ def api_in_front(images: Settings, model_endpoint: str, tmp_path_factory) -> str
     """The packaged API deployed by the local CloudFormation in front of the model endpoint:
     its EndpointURL (served on 127.0.0.1, IAM auth), as DeployApi outputs it."""
     packaged = package_api(images, tmp_path_factory.mktemp("api-package"))
-    stacks = Stacks(Store(images.db_path), client(images, "sagemaker"), log=lambda _line: None)
+    stacks = Stacks(Store(images.db_path), Context(images, lambda _line: None))
     stack = unique("qa-api")
-    outputs = stacks.deploy(stack, packaged, api_parameters(model_endpoint))
+    outputs = stacks.deploy(stack, load(packaged), api_parameters(model_endpoint))
     yield outputs["EndpointURL"]
     stacks.delete(stack)
 

@@ -73,15 +73,17 @@ def parse_csv(text: str, parse: Parse) -> list[Passenger]:
     """CSV lines of `Pclass,Sex,Age` (or `Survived,Pclass,Sex,Age`), with or without a header
     line, one passenger per line in order; an empty Age is imputed."""
     reader = csv.reader(text.splitlines())
-    passengers = []
+    passengers: list[Passenger] = []
     try:
         rows: Iterator[list[str]] = (cells for cells in reader if not _blank(cells))
         first = next(rows, None)
-        positions = _header(first, reader.line_num) if first else None
+        if first is None:
+            return passengers
+        positions = _header(first, reader.line_num)
         where = ""  # how the lines were read, told with a field error when it may surprise
         if positions is not None:
             width, layout = len(first), f"as in the header, line {reader.line_num}"
-        elif first:  # no header: the first line is data and sets the layout
+        else:  # no header: the first line is data and sets the layout
             positions, read_as = _layout(first, reader.line_num)
             width, layout = len(first), f"as in line {reader.line_num}: {read_as}"
             where = f" (read as {read_as})" if positions[0] else ""

@@ -127,7 +127,7 @@ def _sdk_operation(target: str) -> tuple[str, str] | None:
         known = name and operation in _botocore().get_service_model(name).operation_names
     except UnknownServiceError:
         known = False
-    return (name, operation) if known else None
+    return (name, operation) if name and known else None
 
 
 def local_clients(endpoint_url: str, region: str) -> Callable[[str], Any]:

@@ -108,8 +108,10 @@ def _compile_boolean(op: str, rule: dict, location: str, report: Report) -> Test
     if not isinstance(operand, list) or not operand:
         report(location, f"The value for the field '{op}' must be a non-empty array of rules")
         return None
-    tests = [compile_rule(r, f"{location}/{i}", report, top=False) for i, r in enumerate(operand)]
-    if any(t is None for t in tests):
+    compiled = [compile_rule(r, f"{location}/{i}", report, top=False)
+                for i, r in enumerate(operand)]
+    tests = [t for t in compiled if t is not None]
+    if len(tests) != len(compiled):
         return None
     if op == "And":
         return lambda data, ctx: all(t(data, ctx) for t in tests)

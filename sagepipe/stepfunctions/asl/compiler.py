@@ -223,7 +223,7 @@ def _map(state: State, raw: dict, fields: Fields) -> None:
     state.item_selector = state.parameters if selector == "Parameters" else \
         fields.template("ItemSelector")
     state.parameters = None
-    state.items_path = fields.path("ItemsPath", definite=True)
+    state.items_path = fields.path("ItemsPath", definite=True) or state.items_path
     state.max_concurrency = fields.integer_or_path("MaxConcurrency") or 0
     state.tolerated_count = fields.integer_or_path("ToleratedFailureCount")
     if fields.either("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"):

@@ -87,7 +87,8 @@ def _targets(body: dict, location: str) -> list[tuple[str, Any, str]]:
     if "Default" in body:
         targets.append(("Default", body["Default"], f"{location}/Default"))
     for field in ("Choices", "Catch"):
-        items = body.get(field) if isinstance(body.get(field), list) else []
+        found = body.get(field)
+        items = found if isinstance(found, list) else []
         targets += [("Next", item["Next"], f"{location}/{field}/{i}/Next")
                     for i, item in enumerate(items) if isinstance(item, dict) and "Next" in item]
     return [t for t in targets if isinstance(t[1], str)]
@@ -120,7 +121,8 @@ def _check_transitions(scope: dict, location: str, check: Checker,
                             MISSING_TARGET)
         for nested, nested_location in _nested_scopes(body, where):
             _check_transitions(nested, nested_location, check, seen)
-    reached, todo = set(), [start] if start in states else []
+    reached: set[str] = set()
+    todo: list[str] = [start] if isinstance(start, str) and start in states else []
     while todo:
         name = todo.pop()
         if name not in reached:

@@ -45,6 +45,12 @@ class Fanout:
     results: list[tuple[Any, StatesError | None] | None]
     failures: list[StatesError]
 
+    def completed(self) -> list[tuple[Any, StatesError | None]]:
+        """Every job's (result, error): only once none was left unrun."""
+        done = [result for result in self.results if result is not None]
+        assert len(done) == len(self.results), "a job never ran"
+        return done
+
 
 def run_all(visit: Visit, count: int, job: Job, limit: int, fail_fast: bool) -> Fanout:
     """Run `job(i, frame)` for i in range(count), at most `limit` at once."""
@@ -107,7 +113,7 @@ def parallel_state(visit: Visit, data: Any) -> tuple[Any, str | None]:
             visit.emit("ParallelStateFailed")
             raise fanout.failures[0]
         visit.emit("ParallelStateSucceeded")
-        return [value for value, _ in fanout.results]
+        return [value for value, _ in fanout.completed()]
 
     def work() -> tuple[Any, str | None]:
         result = with_retries(visit, attempt)
@@ -165,7 +171,7 @@ def _map_attempt(visit: Visit, data: Any, retry_count: int) -> list[Any]:
         raise fanout.failures[0]
     visit.emit("MapStateSucceeded")
     # A tolerated failure leaves the iteration's error output in its place.
-    return [error.output if error else value for value, error in fanout.results]
+    return [error.output if error else value for value, error in fanout.completed()]
 
 
 def _iteration_inputs(visit: Visit, effective: Any, context: dict) -> list[Any]:

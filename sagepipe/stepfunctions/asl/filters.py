@@ -11,7 +11,7 @@ import json
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from sagepipe.stepfunctions.asl.errors import PathNotFound, PathSyntaxError
 
@@ -73,7 +73,7 @@ class _Parser:
                  compile_path: Callable[[str], Any]) -> None:
         self.tokens, self.pos, self.text, self.compile_path = tokens, 0, text, compile_path
 
-    def fail(self, why: str) -> None:
+    def fail(self, why: str) -> NoReturn:
         raise PathSyntaxError(f"'{self.text}' is not a valid JSONPath ({why} in its filter)")
 
     def _peek(self) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sagepipe.stepfunctions.asl.errors import PathNotFound, PathSyntaxError
 from sagepipe.stepfunctions.asl.functions import FUNCTIONS, IntrinsicRuntimeError, Literal
@@ -63,7 +63,7 @@ class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def fail(self, why: str) -> None:
+    def fail(self, why: str) -> NoReturn:
         raise IntrinsicSyntaxError(f"'{self.text}' is not a valid intrinsic function call: "
                                    f"{why}")
 

@@ -190,7 +190,7 @@ def _bracket(inner: str, text: str) -> Any:
         if len(members) > 1:
             raise PathSyntaxError(f"'{text}' is not a valid JSONPath (a slice in a union)")
         return members[0]
-    return Union(tuple(members))
+    return Union(tuple(m for m in members if not isinstance(m, Slice)))
 
 
 def _member(part: str, text: str) -> str | int | Slice:
@@ -245,9 +245,9 @@ def _set(node: Any, steps: tuple[Any, ...], value: Any, text: str) -> Any:
         return copy
     if isinstance(step, Index) and isinstance(node, list) and \
             -len(node) <= step.index < len(node):
-        copy = list(node)
-        copy[step.index] = _set(copy[step.index], rest, value, text)
-        return copy
+        items = list(node)
+        items[step.index] = _set(items[step.index], rest, value, text)
+        return items
     raise StatesError(RESULT_PATH_MATCH_FAILURE,
                       f"Unable to apply ResultPath '{text}' to the state's input: it does "
                       f"not lead to an object field or an existing array element")

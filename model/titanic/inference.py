@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -58,7 +59,7 @@ def read_table(path: Path, required: tuple[str, ...] = ()) -> Table:
     return header, rows
 
 
-def to_csv(rows: list[list[str]] | list[tuple[object, ...]], header: list[str] | None = None,
+def to_csv(rows: Sequence[Sequence[object]], header: list[str] | None = None,
            ) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

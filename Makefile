@@ -30,6 +30,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # The template checks alone (all of them also run in `make test`); ci/checkers.sh builds the

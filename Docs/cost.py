@@ -66,6 +66,7 @@ ACTION_MINUTES = {
     "Build.BuildImage": 6,
     "Build.Train": 14,  # two SageMaker jobs, each waiting a few minutes for its instance
     "QA.QATests": 3,
+    "Prod.ClearFailedCreate": 1,  # one DescribeStacks per prod stack, most runs
     "Prod.PackageApi": 3,
     "Prod.DeployApi": 3,
     "Prod.SmokeTest": 2,

@@ -1,7 +1,7 @@
 """Serving benchmark: the classic SageMaker BYO stack vs `model/serve`, same model and payload.
 
 Trains the Titanic model with the real `prepare` and `train` entry points (on
-../shared/data/titanic_train.csv), starts both stacks side by side on 127.0.0.1, checks that
+tests/data/titanic_train.csv), starts both stacks side by side on 127.0.0.1, checks that
 they predict the same labels, then loads each in turn with wrk (1-row CSV, 8 connections) and
 prints req/s, p50 and p99 latency and the ratio. Results also go to bench/results/serving.json.
 
@@ -20,7 +20,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import socket
 import statistics
 import string
@@ -33,10 +32,12 @@ from pathlib import Path
 
 import httpx
 
+from sagepipe.processes import terminate
+
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "model"
 BYO = Path(__file__).resolve().parent / "byo"
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"
 PAYLOAD = "3,male,22\n"
 
 sys.path.insert(0, str(MODEL))  # the BYO forest is fitted by the model's own training code
@@ -83,7 +84,7 @@ def train_model(work: Path) -> tuple[Path, Path]:
     """prepare -> train into `work`: (prepared splits dir, model dir)."""
     raw, prepared, job = work / "raw", work / "prepared", work / "job"
     raw.mkdir()
-    shutil.copy(SHARED_DATA / "titanic_train.csv", raw)
+    shutil.copy(TEST_DATA / "titanic_train.csv", raw)
     run_entry_point(["prepare", "--input", raw, "--output", prepared],
                     SM_OUTPUT_DIR=work / "prepare-output")
     run_entry_point(["train"], SM_MODEL_DIR=job / "model", SM_OUTPUT_DIR=job / "output",
@@ -134,14 +135,8 @@ def start(stack: Stack, command: Path, **variables: str | Path) -> None:
 
 
 def stop(stack: Stack) -> None:
-    process = stack.process
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    if stack.process is not None:
+        terminate(stack.process, grace=15)
 
 
 def to_ms(text: str) -> float:
@@ -196,7 +191,7 @@ def main() -> int:
               SAGEMAKER_MODEL_SERVER_WORKERS=args.workers)
 
         rows = [line.split(",") for line in
-                (SHARED_DATA / "titanic_test.csv").read_text().splitlines()[1:]]
+                (TEST_DATA / "titanic_test.csv").read_text().splitlines()[1:]]
         batch = "".join(f"{pclass},{sex},{age}\n" for _, pclass, sex, age in rows)
         byo_labels = post(stacks["byo"].url, batch).split()
         our_labels = [line.split(",")[0] for line in post(stacks["ours"].url, batch).split()]

@@ -56,12 +56,13 @@ def endpoint_failure(name: str, exc: Exception) -> Exception:
         return GatewayTimeoutError(f"endpoint {name} did not answer in time; retry later")
     if isinstance(exc, BotoCoreError):
         return ServiceUnavailableError(f"endpoint {name} is unreachable: {exc}")
-    error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+    response: dict[str, Any] = exc.response if isinstance(exc, ClientError) else {}
+    error = response.get("Error", {})
     code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))
     if code == "ModelError":
-        original = exc.response.get("OriginalStatusCode", "?")
+        original = response.get("OriginalStatusCode", "?")
         return BadGatewayError(f"the model behind endpoint {name} failed (status {original}): "
-                               f"{exc.response.get('OriginalMessage', message)}")
+                               f"{response.get('OriginalMessage', message)}")
     if code in UNAVAILABLE:
         return ServiceUnavailableError(f"endpoint {name} is unavailable: {message}")
     return BadGatewayError(f"endpoint {name} refused the call: {code}: {message}")
@@ -83,9 +84,18 @@ def predictions_of(name: str, body: bytes, count: int) -> dict[str, Any]:
     return {"predictions": predictions, "model_version": version}
 
 
+def raw_body() -> bytes:
+    """The current request's body (chalice types it loosely; it holds bytes in a route)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("raw_body() is called from a route, during a request")
+    body = request.raw_body
+    return body.encode() if isinstance(body, str) else body
+
+
 @app.route("/predict", methods=["POST"], authorizer=iam)
 def predict() -> dict[str, Any]:
-    records = parse_records(app.current_request.raw_body)
+    records = parse_records(raw_body())
     name = endpoint_name()
     try:
         reply = aws("sagemaker-runtime").invoke_endpoint(

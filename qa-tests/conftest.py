@@ -2,12 +2,15 @@
 
     python -m pytest qa-tests --endpoint-name NAME --stage qa|prod \
         [--test-data s3://bucket/.../test/ | split.csv] [--config FILE] \
+        [--model-version TRAINING_JOB_NAME] [--api-url URL] \
         [--junitxml reports/qa.xml] [--summary-json reports/qa-summary.json]
 
 It fails when the model or the endpoint is not fit for the stage: accuracy on the held-out
 test split under the stage's floor, responses off the contract, bad input not answered with a
 4xx, p95 latency over budget, or any failed invocation. The gate per stage is config/<stage>.json.
-`-m smoke` runs the fast subset, which needs no test data. AWS is reached through boto3 only,
+`-m smoke` runs the fast subset, which needs no test data; with --model-version it checks that
+the endpoint serves that model (a rolled-back canary does not), with --api-url that the API
+answers signed calls with it. AWS is reached through boto3 only,
 so the usual environment picks the account, region and (locally) AWS_ENDPOINT_URL.
 """
 
@@ -35,6 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--test-data", help="held-out test split: s3://bucket/prefix/ (TestDataUri of "
                     "the training launcher's training.json), a CSV file or a folder of CSVs")
     group.addoption("--summary-json", type=Path, help="where to write the summary JSON")
+    group.addoption("--model-version", help="the model version the endpoint must serve: the "
+                    "release's training job name (TRAINING_JOB_NAME of the Train action)")
+    group.addoption("--api-url", help="base URL of the prediction API in front of the "
+                    "endpoint (the API stack's EndpointURL output), called SigV4-signed")
 
 
 class QaReport:
@@ -100,7 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _report(config: pytest.Config) -> QaReport:
-    return config.pluginmanager.get_plugin("qa-report")
+    report = config.pluginmanager.get_plugin("qa-report")
+    if not isinstance(report, QaReport):
+        raise pytest.UsageError("the QA report plugin is not registered (pytest_configure)")
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +126,22 @@ def gate(pytestconfig: pytest.Config) -> Gate:
 @pytest.fixture(scope="session")
 def metrics(pytestconfig: pytest.Config) -> Metrics:
     return _report(pytestconfig).metrics
+
+
+@pytest.fixture(scope="session")
+def model_version(pytestconfig: pytest.Config) -> str:
+    version = pytestconfig.getoption("model_version")
+    if not version:
+        pytest.skip("no --model-version: which model the endpoint serves is not checked")
+    return version
+
+
+@pytest.fixture(scope="session")
+def api_url(pytestconfig: pytest.Config) -> str:
+    url = pytestconfig.getoption("api_url")
+    if not url:
+        pytest.skip("no --api-url: the API in front of the endpoint is not called")
+    return url if url.endswith("/") else url + "/"
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,18 @@ import csv
 import io
 import json
 import math
+import re
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -20,6 +26,8 @@ JSON, CSV = "application/json", "text/csv"
 COLUMNS = ("Survived", "Pclass", "Sex", "Age")
 # One attempt per call: a retried failure would hide an error the gate must count.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1})
+# https://<api id>.execute-api.<region>.amazonaws.com/...: the region the API is signed for.
+EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
 class QaSetupError(Exception):
@@ -127,3 +135,37 @@ class Metrics:
             return None
         ordered = sorted(self.latencies_ms)
         return ordered[math.ceil(0.95 * len(ordered)) - 1]
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    status: int
+    body: Any  # the JSON answer, or the raw text when it is not JSON
+
+
+def call_api(url: str, method: str = "GET", body: Any = None, sign: bool = True) -> ApiAnswer:
+    """One call to the prediction API (IAM auth): SigV4-signed for `execute-api` with the
+    credentials of boto3's usual chain (environment, profile, container or instance role), as
+    API Gateway checks them; `sign=False` sends it as an anonymous caller would."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": JSON} if data is not None else {}
+    if sign:
+        session = boto3.Session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise QaSetupError("no AWS credentials found to sign the API call with")
+        host = EXECUTE_API_HOST.match(urlsplit(url).hostname or "")
+        region = host.group(1) if host else session.region_name or "us-east-1"
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+        headers = dict(request.headers.items())
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers,
+                                                           method=method), timeout=60) as reply:
+            status, raw = reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return ApiAnswer(status, json.loads(raw))
+    except ValueError:
+        return ApiAnswer(status, raw.decode(errors="replace"))

@@ -16,7 +16,7 @@ PASSENGERS = [{"Pclass": 1, "Sex": "female", "Age": 29}, {"Pclass": 3, "Sex": "m
 CSV_ROWS = "1,female,29\n3,male,\n2,male,40.5\n"
 
 
-def invoke(runtime, endpoint, body, content_type, accept):
+def invoke(runtime, endpoint, body, content_type, accept) -> tuple[str, str]:
     reply = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type,
                                     Accept=accept)
     return reply["ContentType"], reply["Body"].read().decode()

@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from sagepipe.config import Settings
+from sagepipe.errors import AWSError
 
 INTERNAL_SERVICE = "sagepipe"  # the signing name of the gateway's own routes (/_sagepipe/...)
 # What the signer covers of an httpx request: the headers a client sets on purpose, not the
@@ -50,22 +51,9 @@ class SigV4(httpx.Auth):
 
     def __init__(self, settings: Settings, service: str = INTERNAL_SERVICE) -> None:
         credentials = settings.credentials
-        self.signer = self._signer(Credentials(credentials.access_key_id,
-                                               credentials.secret_access_key),
-                                   service, settings.region)
-
-    @classmethod
-    def like(cls, aws_client: Any, service: str = INTERNAL_SERVICE) -> SigV4:
-        """Signing with the credentials and region a boto3 client signs with (botocore keeps
-        them on the client: `_get_credentials`)."""
-        auth = cls.__new__(cls)
-        auth.signer = cls._signer(aws_client._get_credentials(), service,
-                                  aws_client.meta.region_name)
-        return auth
-
-    @staticmethod
-    def _signer(credentials: Credentials, service: str, region: str) -> SigV4Auth:
-        return (S3SigV4Auth if service == "s3" else SigV4Auth)(credentials, service, region)
+        signer = S3SigV4Auth if service == "s3" else SigV4Auth
+        self.signer = signer(Credentials(credentials.access_key_id,
+                                         credentials.secret_access_key), service, settings.region)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         signed = AWSRequest(method=request.method, url=str(request.url), data=request.content,
@@ -75,3 +63,26 @@ class SigV4(httpx.Auth):
         self.signer.add_auth(signed)
         request.headers.update(dict(signed.headers))
         yield request
+
+
+class Unreachable(RuntimeError):
+    """The local AWS did not answer; the message names the call and the address."""
+
+
+def internal(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None,
+             timeout: float = 120) -> Any:
+    """Call one of the gateway's internal routes (`/_sagepipe/...`, plain JSON): the one place
+    they are called from, so that how they are reached and authenticated is decided here.
+    Returns the decoded answer (None for 204); raises the route's AWSError, or Unreachable."""
+    url = f"{settings.endpoint_url}/_sagepipe/{path}"
+    try:
+        reply = httpx.request(method, url, json=body, auth=SigV4(settings), trust_env=False,
+                              timeout=httpx.Timeout(timeout, connect=5))
+        answer = reply.json() if reply.content else None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise Unreachable(f"the local AWS did not answer {method} {url}: {exc}") from None
+    if reply.is_error:
+        error = answer if isinstance(answer, dict) else {}
+        raise AWSError(str(error.get("__type", "InternalFailure")),
+                       str(error.get("message", reply.text)), reply.status_code)
+    return answer

@@ -53,5 +53,13 @@ def default_home() -> Path:
     return cwd / ".sagepipe"
 
 
-def arn(service: str, resource: str, region: str = DEFAULT_REGION) -> str:
-    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+# Services whose ARNs name no region (IAM), or neither region nor account (S3 buckets).
+NO_REGION = frozenset({"iam", "s3"})
+NO_ACCOUNT = frozenset({"s3"})
+
+
+def arn(service: str, resource: str, region: str = DEFAULT_REGION,
+        account: str = ACCOUNT_ID) -> str:
+    """The one ARN builder: every ARN the local AWS hands out is made here."""
+    return (f"arn:aws:{service}:{'' if service in NO_REGION else region}:"
+            f"{'' if service in NO_ACCOUNT else account}:{resource}")

@@ -25,10 +25,14 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
 from sagepipe.auth import Authenticator
+from sagepipe.cloudformation.providers import Context
+from sagepipe.cloudformation.responses import cloudformation_service
+from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
-from sagepipe.ecr.responses import ecr_service
+from sagepipe.ecr.responses import ROUTES as IMAGE_ROUTES
+from sagepipe.ecr.responses import ecr_service, image_handlers
 from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
 from sagepipe.images import ImageRegistry
@@ -48,7 +52,7 @@ from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime and ECR"
+EMULATED = "S3, SageMaker, SageMaker Runtime, ECR and CloudFormation"
 
 
 class NotEmulatedService(Service):
@@ -130,8 +134,12 @@ class LocalAWS:
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
-            InternalService({**SERVERLESS_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
-                            {**serverless_handlers(self.apis), "Describe": self.describe}),
+            # Deleting a stack deletes its resources through the local AWS's own APIs.
+            cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            InternalService(
+                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
+                {**serverless_handlers(self.apis), **image_handlers(self.images),
+                 "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,

@@ -1,43 +1,31 @@
-"""Start and stop the local AWS: `sagepipe up` runs this module detached; `down` signals it."""
+"""Start and stop the local AWS: `sagepipe up` runs this module detached; `down` stops it by its
+recorded pid (sagepipe/instances.py), never by asking it over HTTP, which a busy gateway may
+answer too late."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import signal
-import subprocess
+import socket
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import uvicorn
 
+from sagepipe import instances
 from sagepipe.clients import SigV4
 from sagepipe.config import HOST, Settings
 from sagepipe.credentials import private_home
+from sagepipe.instances import Instance
+from sagepipe.processes import NotReady, log_tail, start_and_wait, stop_pid
+
+START_TIMEOUT = 60.0
+STOP_GRACE = 30.0  # the gateway stops its jobs, endpoints and APIs first
 
 
 class StartError(RuntimeError):
-    """The local AWS did not come up; the message says where its log is."""
-
-
-def pid_file(settings: Settings) -> Path:
-    return settings.home / "gateway.pid"
-
-
-def port_file(home: Path) -> Path:
-    return home / "gateway.port"
-
-
-def recorded_port(home: Path) -> int | None:
-    """The port the local AWS of this home was last started on."""
-    try:
-        return int(port_file(home).read_text())
-    except (OSError, ValueError):
-        return None
+    """The local AWS did not come up; the message says why in one line, and where to look."""
 
 
 def log_file(settings: Settings) -> Path:
@@ -45,80 +33,75 @@ def log_file(settings: Settings) -> Path:
 
 
 def is_up(settings: Settings) -> bool:
-    """Whether this home's local AWS answers on its port (a signed call: the home's
+    """Whether the gateway of `settings`'s home answers on its port (a signed call: the home's
     credentials are the proof that it is this home's)."""
     try:
-        reply = httpx.get(f"{settings.endpoint_url}/_sagepipe/instance", timeout=1,
+        reply = httpx.get(f"{settings.endpoint_url}/_sagepipe/instance", timeout=2,
                           auth=SigV4(settings), trust_env=False)
     except httpx.HTTPError:
         return False
-    return reply.status_code == 200 and reply.json().get("home") == str(settings.home)
+    return reply.status_code == 200 and reply.json().get("home") == str(settings.home.resolve())
 
 
 def running_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(pid_file(settings).read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+    instance = instances.of_home(settings.home)
+    return instance.pid if instance else None
 
 
-def start_background(settings: Settings, timeout: float = 30) -> int:
-    """Start the gateway detached from this terminal and wait until it answers."""
-    if (pid := running_pid(settings)) and is_up(settings):
-        return pid
+def port_message(port: int, taken: str) -> str:
+    return f"{taken}; use another one: `--port {instances.next_free_port(port)}`"
+
+
+def start_background(settings: Settings, timeout: float = START_TIMEOUT) -> Instance:
+    """Start the gateway of `settings` detached from this terminal and wait until it answers;
+    if that home's gateway already runs (on the same port), return it."""
+    if (running := instances.of_home(settings.home)) is not None:
+        if running.port != settings.port:
+            raise StartError(f"the local AWS of home {settings.home} already runs on port "
+                             f"{running.port}: use that one (`--port {running.port}`) or stop "
+                             "it first (`sagepipe down`)")
+        return running
+    if taken := instances.port_taken(settings.port):
+        raise StartError(port_message(settings.port, taken))
     private_home(settings.home)
-    with open(log_file(settings), "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sagepipe.server", "--home", str(settings.home),
-             "--port", str(settings.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StartError(f"the local AWS exited at start (code {proc.returncode}); "
-                               f"see {log_file(settings)}")
-        if is_up(settings):
-            pid_file(settings).write_text(str(proc.pid))
-            port_file(settings.home).write_text(str(settings.port))
-            return proc.pid
-        time.sleep(0.1)
-    proc.terminate()
-    raise StartError(f"the local AWS did not answer within {timeout:.0f}s; "
-                       f"see {log_file(settings)}")
-
-
-def stop(settings: Settings, timeout: float = 30) -> bool:
-    """Stop the gateway (and with it every endpoint it serves). False if it was not running."""
-    pid = running_pid(settings)
-    if pid is None:
-        pid_file(settings).unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _exited(pid):
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    pid_file(settings).unlink(missing_ok=True)
-    return True
-
-
-def _exited(pid: int) -> bool:
-    """Whether the gateway is gone. Reaps it if this process started it: an unreaped child
-    stays a zombie, which `kill(pid, 0)` still finds."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return True
     try:
-        os.kill(pid, 0)
+        start_and_wait(instances.gateway_argv(settings), log_file(settings),
+                       lambda: is_up(settings), timeout, grace=STOP_GRACE)
+    except NotReady as failure:
+        if failure.code is not None and (taken := instances.port_taken(settings.port)):
+            raise StartError(port_message(settings.port, taken)) from None  # lost a race
+        last = log_tail(log_file(settings), 1)
+        raise StartError(f"the local AWS did not start: {failure} ({last}); see "
+                         f"{log_file(settings)}") from None
+    instance = instances.of_home(settings.home)
+    if instance is None:
+        raise StartError(f"the local AWS started but did not record itself in {settings.home}")
+    return instance
+
+
+def stop(settings: Settings, timeout: float = STOP_GRACE) -> bool:
+    """Stop the gateway of `settings`'s home (and with it every endpoint and API it serves) by
+    its recorded pid, and wait until it has exited. False if it was not running."""
+    instance = instances.of_home(settings.home)
+    if instance is None:
+        return False
+    stopped = stop_pid(instance.pid, instance.ticks, timeout)
+    instances.forget(instance)
+    return stopped
+
+
+def bind(port: int) -> socket.socket:
+    """The listening socket, bound before anything starts so that a taken port is said at once,
+    in one line, naming what holds it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
     except OSError:
-        return True
-    return False
+        sock.close()
+        sys.exit(port_message(port, instances.port_taken(port) or f"port {port} is taken"))
+    sock.listen(2048)
+    return sock
 
 
 def serve(settings: Settings) -> None:
@@ -127,9 +110,15 @@ def serve(settings: Settings) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    local_aws = LocalAWS(settings)
-    uvicorn.run(local_aws.app, host=HOST, port=settings.port, access_log=False,
-                log_level="warning", timeout_graceful_shutdown=10)
+    sock = bind(settings.port)
+    instance = instances.record(settings)
+    try:
+        local_aws = LocalAWS(settings)
+        config = uvicorn.Config(local_aws.app, access_log=False, log_level="warning",
+                                timeout_graceful_shutdown=10)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        instances.forget(instance)
 
 
 def main() -> None:

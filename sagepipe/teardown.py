@@ -145,7 +145,8 @@ def resolve(deployment: Deployment, clients: Clients) -> Plan:
 
 def delete_failure_reasons(cf: Any, stack_id: str) -> list[str]:
     """`Resource (Type): reason` for each resource that failed in the latest delete attempt."""
-    reasons, stack_reason = [], None
+    reasons: list[str] = []
+    stack_reason = None
     for page in cf.get_paginator("describe_stack_events").paginate(StackName=stack_id):
         for event in page["StackEvents"]:  # newest first
             own = event["ResourceType"] == "AWS::CloudFormation::Stack" \

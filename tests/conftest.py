@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO, SHARED_DATA, client_for, free_port
+from testkit import MODEL_IMAGE_URI, REPO, client_for, free_port
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -36,13 +35,6 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 def aws(local_aws: Settings) -> Callable[[str], object]:
     """`aws("s3")` -> a real boto3 client pointed at the session's local AWS."""
     return lambda service: client_for(local_aws, service)
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"test data missing: {SHARED_DATA} (see DEVELOPERS.md, 'Data')")
-    return SHARED_DATA
 
 
 @pytest.fixture

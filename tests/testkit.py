@@ -18,10 +18,10 @@ from sagepipe.config import Settings
 from sagepipe.sigv4 import sign
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"  # small committed files, sources in its README
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
 
-__all__ = ["MODEL_IMAGE_URI", "REPO", "SHARED_DATA", "client_for", "free_port",
+__all__ = ["MODEL_IMAGE_URI", "REPO", "TEST_DATA", "client_for", "free_port",
            "reject_when_asked", "signed_headers", "signed_http"]
 
 

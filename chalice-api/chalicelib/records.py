@@ -37,6 +37,9 @@ def _load(body: bytes | None) -> Any:
         return json.loads(body, parse_constant=_no_constants)
     except ValueError as exc:  # malformed, NaN/Infinity, or not UTF-8
         raise BadRequestError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # the parser recurses once per level: ~1,000 levels exhaust it
+        raise BadRequestError(f"body nests arrays or objects too deeply to parse; the body is "
+                              f"{SHAPE}, three levels deep") from None
 
 
 def _type_name(value: Any) -> str:
@@ -44,16 +47,26 @@ def _type_name(value: Any) -> str:
             type(None): "null"}.get(type(value), "number")
 
 
+def _shown(value: Any) -> str:
+    """A field's value as JSON for a message: a scalar in full (long text cut), an array or
+    object by its type only (it may be nested deep or be most of the body)."""
+    if isinstance(value, list | dict):
+        return f"an {_type_name(value)}"
+    if isinstance(value, str) and len(value) > 40:
+        return f"{json.dumps(value[:40])[:-1]}...\" ({len(value)} characters)"
+    return json.dumps(value)
+
+
 def _pclass(where: str, value: Any) -> int:
     if type(value) is not int or value not in PASSENGER_CLASSES:
         raise BadRequestError(f"{where}.Pclass must be the integer 1, 2 or 3, "
-                              f"got {json.dumps(value)}")
+                              f"got {_shown(value)}")
     return value
 
 
 def _sex(where: str, value: Any) -> str:
     if value not in SEXES:
-        raise BadRequestError(f'{where}.Sex must be "female" or "male", got {json.dumps(value)}')
+        raise BadRequestError(f'{where}.Sex must be "female" or "male", got {_shown(value)}')
     return value
 
 
@@ -63,7 +76,7 @@ def _age(where: str, value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(value) or not 0 <= value <= MAX_AGE:
         raise BadRequestError(f"{where}.Age must be a number of years from 0 to {MAX_AGE}, or "
-                              f"null when unknown; got {json.dumps(value)}")
+                              f"null when unknown; got {_shown(value)}")
     return value
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 ML_ROOT = Path("/opt/ml")
 PROCESSING_INPUT = ML_ROOT / "processing/input/raw"
+PROCESSING_PREPROCESSOR = ML_ROOT / "processing/input/preprocessor"
+PROCESSING_KEPT = ML_ROOT / "processing/input/kept"
+PROCESSING_TRANSFORMED = ML_ROOT / "processing/input/transformed"
 PROCESSING_OUTPUT = ML_ROOT / "processing/output"
 
 MODEL_FILE = "model.onnx"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 
-from titanic.schema import FEATURES, LABEL, FieldError, Passenger, Scalar
+from titanic.schema import FEATURES, LABEL, RAW_COLUMNS, FieldError, Passenger, Scalar
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -53,27 +53,49 @@ def _blank(cells: list[str]) -> bool:
     return not cells or (len(cells) == 1 and not cells[0].strip())
 
 
+LABELLED = ",".join(RAW_COLUMNS)
+
+
+def _layout(cells: list[str], line: int) -> tuple[list[int], str]:
+    """Column positions of Pclass, Sex, Age in a data line without a header, by its width, and
+    how the line was read: the model's columns, or the data files' layout with the label first
+    (a batch transform of a labelled file sends the header in its first request only)."""
+    if len(cells) == len(FEATURES):
+        return list(range(len(FEATURES))), COLUMNS
+    if len(cells) == len(RAW_COLUMNS):
+        return list(range(1, len(RAW_COLUMNS))), f"{LABELLED} with {LABEL} ignored"
+    raise PayloadError(f"line {line}: {len(cells)} columns, expected {len(FEATURES)} "
+                       f"({COLUMNS}) or {len(RAW_COLUMNS)} ({LABELLED}), or a header line "
+                       "naming the columns")
+
+
 def parse_csv(text: str, parse: Parse) -> list[Passenger]:
-    """CSV rows `Pclass,Sex,Age`, with or without a header line; an empty Age is imputed."""
+    """CSV lines of `Pclass,Sex,Age` (or `Survived,Pclass,Sex,Age`), with or without a header
+    line, one passenger per line in order; an empty Age is imputed."""
     reader = csv.reader(text.splitlines())
-    passengers = []
+    passengers: list[Passenger] = []
     try:
-        rows = (cells for cells in reader if not _blank(cells))
+        rows: Iterator[list[str]] = (cells for cells in reader if not _blank(cells))
         first = next(rows, None)
-        positions = _header(first, reader.line_num) if first else None
-        if positions is None:  # no header: the first line is data
-            positions, width = list(range(len(FEATURES))), len(FEATURES)
-            rows = itertools.chain([first] if first else [], rows)
-        else:
-            width = len(first)
+        if first is None:
+            return passengers
+        positions = _header(first, reader.line_num)
+        where = ""  # how the lines were read, told with a field error when it may surprise
+        if positions is not None:
+            width, layout = len(first), f"as in the header, line {reader.line_num}"
+        else:  # no header: the first line is data and sets the layout
+            positions, read_as = _layout(first, reader.line_num)
+            width, layout = len(first), f"as in line {reader.line_num}: {read_as}"
+            where = f" (read as {read_as})" if positions[0] else ""
+            rows = itertools.chain([first], rows)
         for cells in rows:
             if len(cells) != width:
                 raise PayloadError(f"line {reader.line_num}: {len(cells)} columns, expected "
-                                   f"{width} ({COLUMNS})")
+                                   f"{width} ({layout})")
             try:
                 passengers.append(parse(*(cells[position] for position in positions)))
             except FieldError as error:
-                raise PayloadError(f"line {reader.line_num}, {error}") from None
+                raise PayloadError(f"line {reader.line_num}{where}, {error}") from None
     except csv.Error as error:
         raise PayloadError(f"line {reader.line_num}: not valid CSV: {error}") from None
     if not passengers:

@@ -1,8 +1,13 @@
 """The processing job: raw passenger CSVs -> cleaned, stratified train/validation/test splits,
-a preprocessor fitted on the train split, and a validation report."""
+a preprocessor fitted on the train split, and a validation report (`--step train`, the default).
+
+`--step inference` and `--step predictions` are the processing steps around a batch transform
+(titanic/inference.py): the saved preprocessor applied to inference rows, and the transform's
+answers joined back to those rows with a header."""
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,11 +16,15 @@ import orjson
 from sklearn.model_selection import train_test_split
 
 from titanic.dataset import RejectedRow, Row, csv_files, read_rows, to_csv
+from titanic.inference import join_predictions, prepare_inference
 from titanic.job import ArgumentParser, JobFailure, run_job
 from titanic.paths import (
     PREPROCESSOR_FILE,
     PROCESSING_INPUT,
+    PROCESSING_KEPT,
     PROCESSING_OUTPUT,
+    PROCESSING_PREPROCESSOR,
+    PROCESSING_TRANSFORMED,
     output_dir,
     write_atomically,
 )
@@ -33,18 +42,28 @@ def fraction(text: str) -> float:
     return value
 
 
-def _arguments(argv: Sequence[str] | None) -> tuple[Path, Path, int, float, float]:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="prepare", description=__doc__)
+    parser.add_argument("--step", choices=("train", "inference", "predictions"), default="train",
+                        help="train: split raw labelled rows and fit the preprocessor; "
+                             "inference: apply a saved preprocessor to inference rows; "
+                             "predictions: join a batch transform's answers to those rows")
     parser.add_argument("--input", type=Path, default=PROCESSING_INPUT,
-                        help="directory of raw CSV files (Survived,Pclass,Sex,Age)")
+                        help="directory of raw CSV files (train: Survived,Pclass,Sex,Age; "
+                             "inference: a header naming Pclass, Sex and Age)")
     parser.add_argument("--output", type=Path, default=PROCESSING_OUTPUT)
     parser.add_argument("--seed", type=int, default=42, help="seed of the stratified split")
     parser.add_argument("--validation-fraction", type=fraction, default=0.15,
                         help="share of the rows for validation, in (0, 0.5)")
     parser.add_argument("--test-fraction", type=fraction, default=0.15,
                         help="share of the rows for test, in (0, 0.5)")
-    args = parser.parse_args(argv)
-    return args.input, args.output, args.seed, args.validation_fraction, args.test_fraction
+    parser.add_argument("--preprocessor", type=Path, default=PROCESSING_PREPROCESSOR,
+                        help="inference: directory holding the model's preprocessor.json")
+    parser.add_argument("--kept", type=Path, default=PROCESSING_KEPT,
+                        help="predictions: the kept rows written by --step inference")
+    parser.add_argument("--transformed", type=Path, default=PROCESSING_TRANSFORMED,
+                        help="predictions: the batch transform's output (<file>.out)")
+    return parser.parse_args(argv)
 
 
 def split(rows: Sequence[Row], seed: int, validation: float,
@@ -73,8 +92,8 @@ def _class_balance(rows: Sequence[Row]) -> dict[str, int]:
 
 def _report(files: list[Path], rows: list[Row], rejected: list[tuple[Path, RejectedRow]],
             splits: dict[str, list[Row]]) -> dict[str, object]:
-    missing = Counter(column for row in [*rows, *(row for _, row in rejected)]
-                      for column in row.missing)
+    every_row: list[Row | RejectedRow] = [*rows, *(row for _, row in rejected)]
+    missing = Counter(column for row in every_row for column in row.missing)
     return {
         "inputs": [str(path) for path in files],
         "rows_in": len(rows) + len(rejected),
@@ -119,5 +138,15 @@ def prepare(input_dir: Path, output: Path, seed: int, validation: float, test: f
           + ", ".join(f"{name} {len(part)}" for name, part in splits.items()))
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.step == "inference":
+        prepare_inference(args.input, args.preprocessor, args.output)
+    elif args.step == "predictions":
+        join_predictions(args.kept, args.transformed, args.output)
+    else:
+        prepare(args.input, args.output, args.seed, args.validation_fraction,
+                args.test_fraction)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_job(lambda: prepare(*_arguments(argv)), output_dir() / "message")
+    return run_job(lambda: _run(_arguments(argv)), output_dir() / "message")

@@ -11,6 +11,8 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from typing import IO
+from wsgiref.types import WSGIEnvironment
 
 import orjson
 
@@ -19,6 +21,11 @@ from titanic.payload import CSV, JSON, PARSERS, PayloadError, decode, encode
 from titanic.runtime import ModelError, Predictor
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint payload limit
+# Before an early answer (413, 415, 406, ...) the rest of the body is read and dropped, up to
+# this size: clients write their whole body before they read, and a server that closes on
+# unread bytes resets the connection, so the client sees "server disconnected", not the answer.
+# Beyond it the answer goes out at once: reading more would cost more than it saves.
+DRAIN_LIMIT = 64 * 1024 * 1024
 SUPPORTED = f"{CSV} or {JSON}"
 ALLOWED = {"/ping": "GET, HEAD", "/invocations": "POST"}
 
@@ -61,17 +68,37 @@ def response_type(accept: str, request_type: str) -> str:
     return best[2]
 
 
-def read_body(environ: dict[str, object]) -> bytes:
-    """The request body, refused unread when it is larger than SageMaker allows."""
+def declared_length(environ: WSGIEnvironment) -> int | None:
+    """The Content-Length, or None for a chunked body (its size shows only while reading)."""
+    length = str(environ.get("CONTENT_LENGTH") or "")
+    return int(length) if length.isdigit() else None
+
+
+def read_body(environ: WSGIEnvironment) -> bytes:
+    """The request body; a 413 as soon as it is known to be larger than SageMaker allows."""
     too_large = HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                           f"body larger than {MAX_BODY} bytes (6 MB); send smaller batches")
-    length = str(environ.get("CONTENT_LENGTH") or "")
-    if length.isdigit() and int(length) > MAX_BODY:
+    length = declared_length(environ)
+    if length is not None and length > MAX_BODY:
         raise too_large
-    body = environ["wsgi.input"].read(int(length) if length.isdigit() else MAX_BODY + 1)
+    body = environ["wsgi.input"].read(MAX_BODY + 1 if length is None else length)
     if len(body) > MAX_BODY:
         raise too_large
     return body
+
+
+def drain(environ: WSGIEnvironment) -> None:
+    """Read and drop what is left of the request body, up to DRAIN_LIMIT."""
+    length = declared_length(environ)
+    if length is not None and length > DRAIN_LIMIT:
+        return
+    stream: IO[bytes] = environ["wsgi.input"]
+    left = DRAIN_LIMIT
+    while left > 0:
+        chunk = stream.read(min(left, 1024 * 1024))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 class InferenceApp:
@@ -79,7 +106,7 @@ class InferenceApp:
         self.predictor = predictor
         self.ping_body = orjson.dumps({"status": "ok", "model_version": predictor.version})
 
-    def __call__(self, environ: dict[str, object],
+    def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         headers: tuple[tuple[str, str], ...] = ()
         try:
@@ -87,15 +114,17 @@ class InferenceApp:
         except HTTPError as error:
             status, content_type, headers = error.status, "text/plain; charset=utf-8", error.headers
             body = f"{error}\n".encode()
+            drain(environ)
         except Exception:
             traceback.print_exc()
             status, content_type, body = HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", b""
+            drain(environ)
         start_response(f"{status.value} {status.phrase}",
                        [("Content-Type", content_type), ("Content-Length", str(len(body))),
                         *headers])
         return [body]
 
-    def route(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def route(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/ping" and method in ("GET", "HEAD"):
             return HTTPStatus.OK, JSON, self.ping_body
@@ -107,7 +136,7 @@ class InferenceApp:
                             (("Allow", ALLOWED[path]),))
         raise HTTPError(HTTPStatus.NOT_FOUND, f"no {path}: use GET /ping, POST /invocations")
 
-    def invoke(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def invoke(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         content_type = str(environ.get("CONTENT_TYPE") or "")
         request_type = media_type(content_type)
         if request_type not in PARSERS:

@@ -109,7 +109,10 @@ def check_conversion(predictor: Predictor, forest: RandomForestClassifier,
     labels, probabilities = predictor.predict(passengers)
     expected = forest.predict_proba(predictor.preprocessor.transform(passengers))
     gap = float(np.abs(np.asarray(probabilities) - expected[:, 1]).max())
-    if labels != expected.argmax(axis=1).tolist() or gap > CONVERSION_TOLERANCE:
+    # A tie (probability 0.5 within the tolerance) may break either way in float32 ONNX.
+    decided = np.abs(expected[:, 1] - 0.5) > CONVERSION_TOLERANCE
+    disagree = (np.asarray(labels) != expected.argmax(axis=1)) & decided
+    if disagree.any() or gap > CONVERSION_TOLERANCE:
         raise JobFailure(f"the ONNX model disagrees with scikit-learn on validation rows "
                          f"(probability gap {gap:.2e}); check the skl2onnx/onnxruntime pins")
 

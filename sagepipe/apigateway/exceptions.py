@@ -11,6 +11,12 @@ class BadRequestException(ServiceError):
     """API Gateway's answer to a definition it cannot serve."""
 
 
+class ConflictException(ServiceError):
+    """API Gateway's answer when what the API needs (its port) is held by something else."""
+
+    status = 409
+
+
 class NotFoundException(ServiceError):
     status = 404
 

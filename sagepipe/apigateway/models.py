@@ -1,25 +1,22 @@
 """Lambda functions and the REST APIs in front of them, as a SAM (Chalice) stack creates them.
 
 A function is its code's S3 location and configuration. Each REST API is served by one host
-process (host.py) running its function's code, on a 127.0.0.1 port that the API keeps across
-restarts of the local AWS while the port is free. Functions and APIs are documents in their
-own tables of the store (`lambda_functions`, `apigateway_rest_apis`); like endpoints, the
-processes stop with the gateway and are started again when it starts.
+process (host.py) running its function's code, on a 127.0.0.1 port that the API keeps for good
+(its URL). Functions and APIs are documents in their own tables of the store
+(`lambda_functions`, `apigateway_rest_apis`); like endpoints, the processes stop with the
+gateway and are started again when it starts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from typing import Any
 from sagepipe.apigateway.definition import ApiDefinition
 from sagepipe.apigateway.exceptions import (
     BadRequestException,
+    ConflictException,
     InvalidParameterValueException,
     NotFoundException,
     ResourceInUse,
@@ -36,7 +34,17 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings, arn
 from sagepipe.documents import Document, Documents
 from sagepipe.errors import AWSError
-from sagepipe.processes import free_port, kill_stale, log_tail, start_ticks, terminate
+from sagepipe.instances import port_taken
+from sagepipe.processes import (
+    NotReady,
+    accepts_connections,
+    free_port,
+    kill_stale,
+    log_tail,
+    start_and_wait,
+    start_ticks,
+    terminate,
+)
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.store import Store
 
@@ -71,22 +79,6 @@ def _bounded(params: dict[str, Any], key: str, default: int, maximum: int) -> in
     if not str(value).isdigit() or not 1 <= int(value) <= maximum:
         raise invalid(f"{key} {value!r} must be an integer from 1 to {maximum}")
     return int(value)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def accepts_connections(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
-        return True
-    return False
 
 
 class ApiHosting:
@@ -205,16 +197,18 @@ class ApiHosting:
         return doc
 
     def _serve(self, api: Document) -> Document:
-        """(Re)start `api`'s server on its port (another one if that is taken) and wait until
-        it accepts connections; returns the document with where it serves."""
+        """(Re)start `api`'s server and wait until it accepts connections; returns the document
+        with where it serves. An API keeps its port for good (its URL is what its users call):
+        if something else holds the port, the API fails with that reason instead of moving."""
         self._stop(api["Id"])
         function = self.functions.get(FUNCTION, api["FunctionName"])
         root = self.settings.subdir("apis") / api["Id"]
         code = self._unpack(function["CodeUri"], root)
-        port = api["Port"] if api.get("Port") and port_free(api["Port"]) else free_port()
-        if api.get("Port") and port != api["Port"]:
-            log.warning("REST API %s: port %s is taken, serving on %s", api["Id"], api["Port"],
-                        port)
+        port = api.get("Port") or free_port()
+        if taken := port_taken(port):
+            raise ConflictException(f"cannot serve the API on its port: {taken}. Its URL keeps "
+                                    "that port: stop that process, then restart the local AWS "
+                                    "(`sagepipe down`, `sagepipe up`)")
         spec = root / "host.json"
         spec.write_text(json.dumps({
             "code": str(code), "handler": function["Handler"], "port": port,
@@ -223,18 +217,20 @@ class ApiHosting:
             "memory": function["MemorySize"], "region": self.settings.region,
             "home": str(self.settings.home)}))
         log_path = self.settings.subdir("logs") / "Apis" / f"{api['Id']}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**{k: os.environ[k] for k in PASSED_ENV if k in os.environ},
                **function["Environment"], **local_env(self.settings),
                "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["MemorySize"]),
                "PYTHONUNBUFFERED": "1"}
-        with open(log_path, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "sagepipe.apigateway.host", str(spec)],
-                                    cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc = start_and_wait([sys.executable, "-m", "sagepipe.apigateway.host", str(spec)],
+                                  log_path, lambda: accepts_connections(port), READY_TIMEOUT,
+                                  grace=STOP_GRACE, env=env, cwd=root)
+        except NotReady as failure:
+            raise BadRequestException(
+                f"the API's server did not start ({failure}); log {log_path}, last lines:\n"
+                f"{log_tail(log_path)}") from None
         self._servers[api["Id"]] = proc
-        self._wait_ready(api["Id"], proc, port, log_path)
         url = f"http://{HOST}:{port}/{api['StageName']}/"
         log.info("REST API %s (function %s) serving on %s", api["Id"], function["FunctionName"],
                  url)
@@ -255,17 +251,6 @@ class ApiHosting:
         finally:
             archive.unlink()
         return code
-
-    def _wait_ready(self, api_id: str, proc: subprocess.Popen[bytes], port: int,
-                    log_path: Path) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not accepts_connections(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                self._stop(api_id)
-                raise BadRequestException(
-                    f"the API's server did not start (exit code {proc.returncode}); log "
-                    f"{log_path}, last lines:\n{log_tail(log_path)}")
-            time.sleep(0.1)
 
     def _stop(self, api_id: str) -> None:
         proc = self._servers.pop(api_id, None)

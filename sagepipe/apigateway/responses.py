@@ -1,6 +1,6 @@
 """The internal routes of the serverless hosting, for the local CloudFormation's serverless
-resource types (sagepipe/cloudformation/serverless.py) and the CLI: not an AWS API, so plain
-JSON on the gateway's own signed routes (sagepipe/internal.py).
+resource types (sagepipe/cloudformation/providers/serverless.py) and the CLI: not an AWS API, so
+plain JSON on the gateway's own signed routes (sagepipe/internal.py).
 
     PUT    /_sagepipe/serverless/functions/{name}   create or update a function
     DELETE /_sagepipe/serverless/functions/{name}
@@ -10,6 +10,8 @@ JSON on the gateway's own signed routes (sagepipe/internal.py).
 """
 
 from __future__ import annotations
+
+from starlette.responses import JSONResponse
 
 from sagepipe.apigateway.models import ApiHosting
 from sagepipe.edge import Handler
@@ -29,5 +31,5 @@ def serverless_handlers(hosting: ApiHosting) -> dict[str, Handler]:
         "DeleteFunction": lambda p: hosting.delete_function(p["name"]),
         "PutRestApi": lambda p: hosting.put_api(p["name"], p["body"]),
         "DeleteRestApi": lambda p: hosting.delete_api(p["name"]),
-        "ListRestApis": lambda _p: hosting.list_apis(),
+        "ListRestApis": lambda _p: JSONResponse(hosting.list_apis()),
     }

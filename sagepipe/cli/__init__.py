@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from sagepipe.cli import api, aws, local, pipeline
-from sagepipe.config import DEFAULT_PORT, Settings, default_home
-from sagepipe.server import recorded_port
+from sagepipe.cli.local import Target
+from sagepipe.config import DEFAULT_PORT
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help=__doc__)
@@ -20,13 +20,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="
 def main(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
-        envvar="SAGEPIPE_HOME", help="State directory [default: .sagepipe/ in the repo]")] = None,
+        envvar="SAGEPIPE_HOME", help="State directory of the local AWS to use [default: the "
+        "one AWS_ENDPOINT_URL names, else .sagepipe/ in the repo, else the one running]")] = None,
     port: Annotated[int | None, typer.Option(
         envvar="SAGEPIPE_PORT", min=1, max=65535,
         help=f"Port of the local AWS [default: the one it runs on, else {DEFAULT_PORT}]")] = None,
 ) -> None:
-    home = (home or default_home()).resolve()
-    ctx.obj = Settings(home=home, port=port or recorded_port(home) or DEFAULT_PORT)
+    ctx.obj = Target(home=home, port=port)
 
 
 local.register(app)

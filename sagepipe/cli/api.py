@@ -7,9 +7,10 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from sagepipe.cli.local import console, err, fail, require_up, settings_of
-from sagepipe.clients import SigV4
+from sagepipe.cli.local import console, err, fail, target
+from sagepipe.clients import Unreachable, internal
 from sagepipe.config import Settings
+from sagepipe.errors import AWSError
 from sagepipe.sigv4 import sign
 
 SERVICE = "execute-api"
@@ -18,9 +19,10 @@ api_app = typer.Typer(no_args_is_help=True, help="REST APIs served locally (IAM 
 
 
 def served_apis(settings: Settings) -> list[dict[str, Any]]:
-    require_up(settings)
-    apis = httpx.get(f"{settings.endpoint_url}/_sagepipe/serverless/restapis", timeout=10,
-                     trust_env=False, auth=SigV4(settings)).json()
+    try:
+        apis: list[dict[str, Any]] = internal(settings, "GET", "serverless/restapis", timeout=10)
+    except (AWSError, Unreachable) as exc:
+        raise fail(str(exc)) from None
     if not apis:
         raise fail("no API is deployed: the pipeline's Prod.DeployApi action deploys it "
                    "(`sagepipe run`)")
@@ -30,7 +32,7 @@ def served_apis(settings: Settings) -> list[dict[str, Any]]:
 @api_app.command("url")
 def url(ctx: typer.Context) -> None:
     """Print the URL of each API (stdout) and how to call it with IAM auth (stderr)."""
-    settings = settings_of(ctx)
+    settings = target(ctx).running()
     for api in served_apis(settings):
         if api.get("Url"):
             console.out(api["Url"], highlight=False)
@@ -57,18 +59,19 @@ def call(
     api_id: Annotated[str | None, typer.Option("--api", help="REST API id, if several")] = None,
 ) -> None:
     """Call the API with a SigV4-signed request, as an AWS SDK would, and print the answer."""
-    apis = [api for api in served_apis(settings_of(ctx))
+    settings = target(ctx).running()
+    apis = [api for api in served_apis(settings)
             if api.get("Url") and api_id in (None, api["Id"])]
     if len(apis) != 1:
         raise fail(f"{len(apis)} APIs serving{f' with id {api_id}' if api_id else ''}; "
                    "`sagepipe api url` lists them, `--api ID` picks one")
-    target = apis[0]["Url"] + path.lstrip("/")
+    address = apis[0]["Url"] + path.lstrip("/")
     method, data = ("POST", body.encode()) if body is not None else ("GET", b"")
-    credentials = settings_of(ctx).credentials
-    headers = sign(method, target, data, credentials.access_key_id,
-                   credentials.secret_access_key, settings_of(ctx).region,
+    credentials = settings.credentials
+    headers = sign(method, address, data, credentials.access_key_id,
+                   credentials.secret_access_key, settings.region,
                    {"Content-Type": "application/json"} if body is not None else None)
-    reply = httpx.request(method, target, content=data, headers=headers, timeout=60,
+    reply = httpx.request(method, address, content=data, headers=headers, timeout=60,
                           trust_env=False)
     console.out(reply.text, highlight=False)
     if reply.is_error:

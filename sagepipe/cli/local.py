@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,12 +15,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from rich.console import Console
 from rich.table import Table
 
-from sagepipe.clients import client, local_env
-from sagepipe.config import Settings
+from sagepipe import instances
+from sagepipe.clients import Unreachable, client, internal, local_env
+from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
-from sagepipe.images import ImageRegistry
-from sagepipe.server import StartError, is_up, log_file, start_background, stop
-from sagepipe.store import Store
+from sagepipe.server import StartError, log_file, start_background, stop
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,18 +28,55 @@ LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints", "Apis")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
 
 
-def settings_of(ctx: typer.Context) -> Settings:
+@dataclass
+class Target:
+    """Which local AWS a command means: every command is a client of a running local AWS,
+    found by sagepipe/instances.py from `--home`/`SAGEPIPE_HOME`, `--port`, `AWS_ENDPOINT_URL`,
+    the default home's record, or the one instance running; each says on stderr which it used."""
+
+    home: Path | None = None
+    port: int | None = None
+
+    def own(self) -> Settings:
+        """The instance `up` and `run` start: the home given (default: the repository's
+        .sagepipe/), on the port given, else the one it last ran on, else the default."""
+        home = (self.home or default_home()).resolve()
+        return Settings(home, self.port or instances.recorded_port(home) or DEFAULT_PORT)
+
+    def running(self) -> Settings:
+        """The running instance this command talks to; exits with what to do if there is none."""
+        try:
+            instance = instances.find(self.home, self.port, os.environ.get("AWS_ENDPOINT_URL"))
+        except instances.NotRunning as exc:
+            raise fail(str(exc)) from None
+        say_which(instance.settings)
+        return instance.settings
+
+    def current(self) -> tuple[Settings, bool]:
+        """The running instance if there is one, else the one `up` would start (not running):
+        for commands that still help when it is stopped (`env`, `status`, `logs`)."""
+        try:
+            instance = instances.find(self.home, self.port, os.environ.get("AWS_ENDPOINT_URL"))
+        except instances.NotRunning:
+            settings = self.own()
+            say_which(settings, running=False)
+            return settings, False
+        say_which(instance.settings)
+        return instance.settings, True
+
+
+def say_which(settings: Settings, running: bool = True) -> None:
+    state = "" if running else ", not running"
+    err.print(f"[dim]local AWS: {settings.endpoint_url} (home {settings.home}{state})[/dim]",
+              highlight=False)
+
+
+def target(ctx: typer.Context) -> Target:
     return ctx.obj
-
-
-def require_up(settings: Settings) -> None:
-    if not is_up(settings):
-        raise fail(f"the local AWS is not running at {settings.endpoint_url}; "
-                   "start it with `sagepipe up`.")
 
 
 def exports(settings: Settings) -> str:
@@ -51,29 +89,37 @@ def up(
     home: Annotated[Path | None, typer.Option(help="State directory")] = None,
 ) -> None:
     """Start the local AWS in the background and print the variables to export."""
-    settings = settings_of(ctx)
-    if home is not None:
-        settings = Settings(home=home.resolve(), port=port or settings.port)
-    elif port is not None:
-        settings = Settings(home=settings.home, port=port)
+    given = target(ctx)
+    settings = Target(home or given.home, port or given.port).own()
     try:
-        pid = start_background(settings)
+        instance = start_background(settings)
     except StartError as exc:
         raise fail(str(exc)) from None
-    err.print(f"[green]local AWS up[/green] at {settings.endpoint_url} (pid {pid}, "
-              f"home {settings.home})\nPoint AWS clients at it with:")
-    console.print(exports(settings), highlight=False)
+    err.print(f"[green]local AWS up[/green] at {instance.endpoint_url} (pid {instance.pid}, "
+              f"home {instance.home})\nPoint AWS clients at it with:", highlight=False)
+    console.print(exports(instance.settings), highlight=False)
 
 
 def down(ctx: typer.Context) -> None:
-    """Stop the local AWS; endpoints stop with it and come back on the next `up`."""
-    settings = settings_of(ctx)
-    err.print("stopped" if stop(settings) else "the local AWS was not running")
+    """Stop the local AWS (by its recorded pid, waiting until it has exited); endpoints and
+    APIs stop with it and come back on the next `up`."""
+    given = target(ctx)
+    try:
+        instance = instances.find(given.home, given.port, os.environ.get("AWS_ENDPOINT_URL"))
+    except instances.Ambiguous as exc:
+        raise fail(str(exc)) from None
+    except instances.NotRunning:
+        err.print(f"the local AWS was not running (home {given.own().home})", highlight=False)
+        return
+    say_which(instance.settings)
+    stop(instance.settings)
+    err.print(f"stopped (pid {instance.pid})")
 
 
 def env(ctx: typer.Context) -> None:
-    """Print the exports for the local AWS: `eval "$(sagepipe env)"`."""
-    console.print(exports(settings_of(ctx)), highlight=False)
+    """Print the exports for the running local AWS: `eval "$(sagepipe env)"`."""
+    settings, _running = target(ctx).current()
+    console.print(exports(settings), highlight=False)
 
 
 @image_app.command("register")
@@ -82,20 +128,29 @@ def image_register(
     directory: Annotated[Path, typer.Argument(help="Image directory (with train/serve)")],
     uri: Annotated[str, typer.Option(help="Image URI the AWS build would push")],
 ) -> None:
-    """Register DIRECTORY as the local image URI (what `docker build` + `push` do in AWS)."""
+    """Register DIRECTORY as the local image URI (what `docker build` + `push` do in AWS),
+    through the running local AWS."""
+    settings = target(ctx).running()
     try:
-        path = ImageRegistry(Store(settings_of(ctx).db_path)).register(directory, uri)
+        image = internal(settings, "PUT", "images",
+                         {"uri": uri, "directory": str(directory.resolve())})
     except AWSError as exc:
         raise fail(exc.message) from None
-    console.print(f"registered {uri} -> {path}")
+    except Unreachable as exc:
+        raise fail(str(exc)) from None
+    console.print(f"registered {image['uri']} -> {image['directory']}", highlight=False)
 
 
 @image_app.command("list")
 def image_list(ctx: typer.Context) -> None:
     """List the registered images."""
+    try:
+        images = internal(target(ctx).running(), "GET", "images")
+    except (AWSError, Unreachable) as exc:
+        raise fail(str(exc)) from None
     table = Table("Image URI", "Directory")
-    for uri, directory in ImageRegistry(Store(settings_of(ctx).db_path)).all():
-        table.add_row(uri, directory)
+    for image in images:
+        table.add_row(image["uri"], image["directory"])
     console.print(table)
 
 
@@ -105,7 +160,6 @@ def _when(value: Any) -> str:
 
 
 def _call(settings: Settings, service: str, method: str, key: str, **kwargs: Any) -> list[Any]:
-    require_up(settings)
     try:
         return getattr(client(settings, service), method)(**kwargs)[key]
     except (ClientError, EndpointConnectionError) as exc:
@@ -115,7 +169,7 @@ def _call(settings: Settings, service: str, method: str, key: str, **kwargs: Any
 def jobs(ctx: typer.Context,
          limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
     """List training and processing jobs, newest first."""
-    settings = settings_of(ctx)
+    settings = target(ctx).running()
     table = Table("Kind", "Name", "Status", "Created", "Ended")
     rows = [("training", j["TrainingJobName"], j["TrainingJobStatus"], j["CreationTime"],
              j.get("TrainingEndTime")) for j in _call(
@@ -131,7 +185,7 @@ def jobs(ctx: typer.Context,
 
 def endpoints(ctx: typer.Context) -> None:
     """List endpoints with their status."""
-    settings = settings_of(ctx)
+    settings = target(ctx).running()
     table = Table("Endpoint", "Status", "Created", "Last modified")
     for e in _call(settings, "sagemaker", "list_endpoints", "Endpoints", MaxResults=100):
         table.add_row(e["EndpointName"], e["EndpointStatus"], _when(e["CreationTime"]),
@@ -155,7 +209,7 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
     """Print the logs of a job or an endpoint (CloudWatch's /aws/sagemaker/* locally)."""
-    paths = log_paths(settings_of(ctx), name)
+    paths = log_paths(target(ctx).current()[0], name)
     if not paths:
         raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
                    "`sagepipe endpoints`)")

@@ -12,13 +12,13 @@ from botocore.exceptions import ClientError
 from rich.live import Live
 from rich.table import Table
 
-from sagepipe.cli.local import console, err, fail, require_up, settings_of
+from sagepipe.cli.local import console, err, fail, say_which, target
 from sagepipe.clients import client
 from sagepipe.cloudformation.template import TemplateError
 from sagepipe.config import Settings
 from sagepipe.pipeline.executor import PipelineError, executor_for
 from sagepipe.pipeline.history import History
-from sagepipe.server import StartError, is_up
+from sagepipe.server import StartError
 from sagepipe.store import Store
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "InProgress": "yellow", "Pending": "dim"}
@@ -40,7 +40,8 @@ def run(
         help="Pipeline template [default: CodePipeline/pipeline.yaml]")] = None,
 ) -> None:
     """Run the pipeline of CodePipeline/pipeline.yaml locally, on the current commit."""
-    settings = settings_of(ctx)
+    settings = target(ctx).own()
+    say_which(settings)
     try:
         executor = executor_for(settings, repo_root(), auto_approve, template)
         doc = executor.run()
@@ -58,7 +59,8 @@ def watch(
         help="Pipeline template [default: CodePipeline/pipeline.yaml]")] = None,
 ) -> None:
     """Run the pipeline on every new commit of the current branch (the local `git push`)."""
-    settings, repo = settings_of(ctx), repo_root()
+    settings, repo = target(ctx).own(), repo_root()
+    say_which(settings)
     last = None
     err.print(f"watching {repo} for new commits (Ctrl-C to stop)")
     while True:
@@ -68,8 +70,8 @@ def watch(
             last = head
             try:
                 executor_for(settings, repo, auto_approve, template).run(trigger="watch")
-            except (PipelineError, TemplateError) as exc:
-                err.print(f"[red]error:[/red] {exc}")
+            except (PipelineError, TemplateError, StartError) as exc:
+                err.print(f"[red]error:[/red] {exc}", highlight=False)
         time.sleep(interval)
 
 
@@ -102,8 +104,8 @@ def status(
                                          help="Refresh until the execution ends")] = False,
 ) -> None:
     """Show the local AWS and the latest pipeline execution, like the CodePipeline console."""
-    settings = settings_of(ctx)
-    state = "running" if is_up(settings) else "stopped"
+    settings, running = target(ctx).current()
+    state = "running" if running else "stopped"
     console.print(f"local AWS {state} at {settings.endpoint_url} (home {settings.home})")
     history = History(Store(settings.db_path))
     latest = history.latest()
@@ -137,13 +139,13 @@ def _decide(settings: Settings, approved: bool, comment: str) -> None:
 def approve(ctx: typer.Context,
             comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
     """Approve the pipeline's waiting manual approval."""
-    _decide(settings_of(ctx), True, comment)
+    _decide(target(ctx).running(), True, comment)
 
 
 def reject(ctx: typer.Context,
            comment: Annotated[str, typer.Option(help="Why (kept in the history)")]) -> None:
     """Reject the waiting manual approval: the run stops and prod stays as it was."""
-    _decide(settings_of(ctx), False, comment)
+    _decide(target(ctx).running(), False, comment)
 
 
 def invoke(
@@ -154,8 +156,7 @@ def invoke(
     accept: Annotated[str, typer.Option(help="MIME type wanted back")] = "application/json",
 ) -> None:
     """Call an endpoint through the local SageMaker Runtime and print its answer."""
-    settings = settings_of(ctx)
-    require_up(settings)
+    settings = target(ctx).running()
     try:
         reply = client(settings, "sagemaker-runtime").invoke_endpoint(
             EndpointName=endpoint, Body=body.encode(), ContentType=content_type, Accept=accept)

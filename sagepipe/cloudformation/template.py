@@ -13,7 +13,7 @@ from typing import Any
 from cfn_tools import load_yaml
 from cloud_radar.cf.unit import Template
 
-from sagepipe.config import ACCOUNT_ID, DEFAULT_REGION
+from sagepipe.config import ACCOUNT_ID, DEFAULT_REGION, arn
 
 SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}")
 
@@ -68,9 +68,10 @@ def creation_order(resources: dict[str, Any]) -> list[str]:
 
 def render(body: dict[str, Any], parameters: dict[str, str],
            identities: dict[str, tuple[str, dict[str, str]]],
-           stack_name: str) -> dict[str, Any]:
+           stack_name: str, stack_id: str | None = None) -> dict[str, Any]:
     """Resolve parameters, conditions and intrinsics; `identities` gives each resource's
-    `Ref` value and `Fn::GetAtt` attributes. Raises TemplateError with cloud-radar's reason."""
+    `Ref` value and `Fn::GetAtt` attributes; `AWS::StackId` is `stack_id` (a placeholder ARN
+    when rendering outside a stack). Raises TemplateError with cloud-radar's reason."""
     body = json.loads(json.dumps(body))  # plain dicts: cloud-radar YAML-dumps its input
     for name, (ref, attributes) in identities.items():
         if name in body["Resources"]:
@@ -80,8 +81,7 @@ def render(body: dict[str, Any], parameters: dict[str, str],
         template = Template(body)
     template.AccountId = ACCOUNT_ID
     template.StackName = stack_name
-    template.StackId = (f"arn:aws:cloudformation:{DEFAULT_REGION}:{ACCOUNT_ID}:stack/"
-                        f"{stack_name}/local")
+    template.StackId = stack_id or arn("cloudformation", f"stack/{stack_name}/local")
     known = set(body.get("Parameters", {}))
     unknown = set(parameters) - known
     if unknown:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sagepipe.clients import client, local_env
+from sagepipe.clients import local_env
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
-from sagepipe.cloudformation.template import TemplateError
-from sagepipe.config import ACCOUNT_ID, DEFAULT_PORT, DEFAULT_REGION, Settings
+from sagepipe.cloudformation.template import TemplateError, load
+from sagepipe.config import DEFAULT_PORT, Settings, arn
 from sagepipe.pipeline.approval import approval_email, write_eml
 from sagepipe.pipeline.codebuild import BuildspecError, run_build
 from sagepipe.pipeline.definition import Action, Pipeline
@@ -119,8 +120,7 @@ def codebuild(run: Run, action: Action, config: dict[str, Any]) -> dict[str, str
                                     os.environ.get("PATH", "")]),
            "SAGEPIPE_HOME": str(run.settings.home), "SAGEPIPE_PORT": str(run.settings.port),
            "CODEBUILD_BUILD_ID": build_id,
-           "CODEBUILD_BUILD_ARN":
-               f"arn:aws:codebuild:{DEFAULT_REGION}:{ACCOUNT_ID}:build/{build_id}",
+           "CODEBUILD_BUILD_ARN": arn("codebuild", f"build/{build_id}", run.settings.region),
            "CODEBUILD_BUILD_IMAGE": project.get("Environment", {}).get("Image", ""),
            "CODEBUILD_INITIATOR": f"codepipeline/{run.pipeline.name}",
            "CODEBUILD_RESOLVED_SOURCE_VERSION": run.commit["CommitId"],
@@ -168,7 +168,7 @@ def cloudformation(run: Run, action: Action, config: dict[str, Any]) -> dict[str
             log.flush()
             run.log(f"    {line}")
 
-        stacks = Stacks(run.history.store, client(run.settings, "sagemaker"), log=say)
+        stacks = Stacks(run.history.store, Context(run.settings, say))
         try:
             if mode == "DELETE_ONLY":
                 stacks.delete(stack)
@@ -181,7 +181,8 @@ def cloudformation(run: Run, action: Action, config: dict[str, Any]) -> dict[str
                 conf = json.loads(run.artifact_file(config["TemplateConfiguration"]).read_text())
                 parameters.update({k: str(v) for k, v in conf.get("Parameters", {}).items()})
             parameters.update(_parameter_overrides(run, config.get("ParameterOverrides")))
-            outputs = stacks.deploy(stack, run.artifact_file(config["TemplatePath"]), parameters,
+            body = load(run.artifact_file(config["TemplatePath"]))
+            outputs = stacks.deploy(stack, body, parameters,
                                     replace_on_failure=mode == "REPLACE_ON_FAILURE")
         except (StackError, TemplateError, json.JSONDecodeError) as exc:
             raise ActionFailed(str(exc), log_tail(run.log_path(action), 25)) from None

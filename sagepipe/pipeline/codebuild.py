@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from sagepipe.processes import signal_group
+from sagepipe.processes import spawn, terminate
 
 PHASES = ("install", "pre_build", "build", "post_build")
 UNSUPPORTED_ENV = ("parameter-store", "secrets-manager")
@@ -110,18 +109,14 @@ def run_build(buildspec: Path, source: Path, env: dict[str, str], work: Path,
     script.write_text(shell_script(spec, work))
     variables = {k: str(v) for k, v in ((spec.get("env") or {}).get("variables") or {}).items()}
     full_env = {**env, **variables, "CODEBUILD_BUILD_SUCCEEDING": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(["bash", str(script)], cwd=source, env=full_env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
+    proc = spawn(["bash", str(script)], log_path, env=full_env, cwd=source)
+    try:
+        code = proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        terminate(proc, grace=0)
+        with open(log_path, "ab") as log:
             log.write(f"\n[Container] Build timed out after {timeout_s:.0f}s\n".encode())
-            return BuildResult(False, log_path, failed_phase=_read(work / "phase") or "BUILD")
+        return BuildResult(False, log_path, failed_phase=_read(work / "phase") or "BUILD")
     failed = _read(work / "failed") if (work / "failed").exists() else (
         _read(work / "phase") or "INSTALL")  # the shell exited early (an `exit` in a command)
     result = BuildResult(code == 0 and not failed, log_path, failed_phase=failed or None)

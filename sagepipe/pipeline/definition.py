@@ -13,33 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sagepipe.cloudformation import template as tpl
-from sagepipe.config import ACCOUNT_ID, DEFAULT_REGION
-
-# Which property names a resource, and what Ref / GetAtt return for it.
-NAME_PROPERTY = {
-    "AWS::CodeBuild::Project": "Name", "AWS::IAM::Role": "RoleName",
-    "AWS::S3::Bucket": "BucketName", "AWS::SNS::Topic": "TopicName",
-    "AWS::ECR::Repository": "RepositoryName", "AWS::CodePipeline::Pipeline": "Name",
-    "AWS::Logs::LogGroup": "LogGroupName", "AWS::KMS::Key": "Description",
-}
-
-
-def identity(type_name: str, name: str) -> tuple[str, dict[str, str]]:
-    region, account = DEFAULT_REGION, ACCOUNT_ID
-    service = type_name.split("::")[1].lower()
-    if type_name == "AWS::IAM::Role":
-        role_arn = f"arn:aws:iam::{account}:role/{name}"
-        return name, {"Arn": role_arn, "RoleId": f"AROA{name[:16].upper()}"}
-    if type_name == "AWS::S3::Bucket":
-        return name, {"Arn": f"arn:aws:s3:::{name}",
-                      "DomainName": f"{name}.s3.amazonaws.com"}
-    if type_name == "AWS::SNS::Topic":
-        topic_arn = f"arn:aws:sns:{region}:{account}:{name}"
-        return topic_arn, {"TopicArn": topic_arn, "TopicName": name}
-    if type_name == "AWS::ECR::Repository":
-        return name, {"Arn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
-                      "RepositoryUri": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}"}
-    return name, {"Arn": f"arn:aws:{service}:{region}:{account}:{name}"}
+from sagepipe.cloudformation.providers import Context, provider_for
+from sagepipe.config import Settings, default_home
 
 
 @dataclass
@@ -87,23 +62,31 @@ class Pipeline:
         raise KeyError(label)
 
 
-def _names(body: dict[str, Any], parameters: dict[str, str], stack: str) -> dict[str, Any]:
-    """Render once with logical ids as names to learn each named resource's physical name."""
+def _names(body: dict[str, Any], parameters: dict[str, str], stack: str,
+           ctx: Context) -> dict[str, Any]:
+    """Render once with logical ids as names to learn each named resource's physical name
+    (unnamed ones get `<stack>-<LogicalId>`), then ask each type's provider what `Ref` and
+    `Fn::GetAtt` return for it."""
     rendered = tpl.render(body, parameters, {}, stack)
     identities = {}
     for logical, resource in body["Resources"].items():
+        provider = provider_for(resource["Type"])
         props = rendered["Resources"].get(logical, {}).get("Properties", {})
-        name = props.get(NAME_PROPERTY.get(resource["Type"], ""), "") or f"{stack}-{logical}"
-        identities[logical] = identity(resource["Type"], str(name))
+        name = str(props.get(provider.name_property, "") if provider.name_property else "") \
+            or f"{stack}-{logical}"
+        identities[logical] = (provider.ref(ctx, name), provider.attributes(ctx, name))
     return identities
 
 
-def load_pipeline(template_path: Path, parameters_path: Path | None) -> Pipeline:
-    """Read the pipeline template and the local parameter values into a runnable Pipeline."""
+def load_pipeline(template_path: Path, parameters_path: Path | None,
+                  settings: Settings | None = None) -> Pipeline:
+    """Read the pipeline template and the local parameter values into a runnable Pipeline
+    (`settings`: the local AWS it runs on, whose region the ARNs name)."""
     body = tpl.load(template_path)
     parameters = json.loads(parameters_path.read_text()) if parameters_path else {}
     stack = f"{parameters.get('ProjectName', 'sagepipe')}-pipeline"
-    rendered = tpl.render(body, parameters, _names(body, parameters, stack), stack)
+    ctx = Context(settings or Settings(home=default_home()))
+    rendered = tpl.render(body, parameters, _names(body, parameters, stack, ctx), stack)
     resources = rendered["Resources"]
     pipelines = [r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::CodePipeline::Pipeline"]

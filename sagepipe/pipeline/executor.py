@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ class Executor:
         self.repo = repo
         self.console = console or Console(soft_wrap=True)
         self.auto_approve = auto_approve
-        self.pipeline = load_pipeline(template, parameters)
+        self.pipeline = load_pipeline(template, parameters, settings)
         self.history = History(Store(settings.db_path))
         unsupported = [f"{a.label} ({a.category}/{a.provider})" for a in self._actions()
                        if (a.category, a.provider) not in PROVIDERS]
@@ -130,7 +131,7 @@ class Executor:
                 exported = PROVIDERS[(action.category, action.provider)](run, action, config)
             except Exception as exc:  # any failure stops the pipeline with its reason
                 if not isinstance(exc, ActionFailed):
-                    exc = ActionFailed(f"{type(exc).__name__}: {exc}")
+                    exc = self._bug(run, action, exc)
                 record.update(Status="Failed", Ended=time.time(), Error=str(exc),
                               Excerpt=exc.excerpt)
                 self.console.print(f"[red]✘ {action.label}[/red] failed: {exc}")
@@ -146,6 +147,15 @@ class Executor:
                            f"{record['Ended'] - record['Started']:.1f}s")
         self.history.save(doc)
         return True
+
+    @staticmethod
+    def _bug(run: Run, action: Action, exc: Exception) -> ActionFailed:
+        """A failure that is not the action's own (a bug, here or in a provider): one line on
+        the console like any failure, the traceback in the action's log to find it."""
+        with run.log_path(action).open("a") as log:
+            log.write(f"\n[sagepipe] the action failed on an unexpected error:\n"
+                      f"{traceback.format_exc()}")
+        return ActionFailed(f"{type(exc).__name__}: {exc} (traceback in {run.log_path(action)})")
 
     def _finish(self, doc: dict[str, Any], stage_doc: dict[str, Any] | None,
                 status: str) -> dict[str, Any]:

@@ -122,8 +122,8 @@ class RestJsonProtocol:
         if payload:
             member, value = shape.members[payload], result.get(payload)
             if member.type_name in ("blob", "string"):
-                body = value.encode() if isinstance(value, str) else bytes(value or b"")
-                return Response(body, status, headers)
+                raw = value.encode() if isinstance(value, str) else bytes(value or b"")
+                return Response(raw, status, headers)
             return Response(orjson.dumps(walk(member, value or {}, to_json)), status, headers,
                             media_type="application/json")
         members = body_members(shape)

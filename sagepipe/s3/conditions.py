@@ -64,5 +64,5 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         satisfiable = start < size
     if not satisfiable:
         raise InvalidRange("The requested range is not satisfiable",
-                           RangeRequested=header.strip(), ActualObjectSize=str(size))
+                           RangeRequested=(header or "").strip(), ActualObjectSize=str(size))
     return start, end

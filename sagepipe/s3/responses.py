@@ -249,7 +249,8 @@ class S3Service(AwsService):
         page = await self._page(params, after)
         return {**self._listing(params, page, ("Delimiter", "Prefix", "StartAfter")),
                 "KeyCount": len(page.objects) + len(page.prefixes), "ContinuationToken": token,
-                "NextContinuationToken": encode_token(page.last) if page.truncated else None,
+                "NextContinuationToken": encode_token(page.last) if page.truncated and page.last
+                else None,
                 "StartAfter": params.get("StartAfter")}
 
     async def list_objects(self, _context: RequestContext, params: Params) -> Result:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
-from sagepipe.processes import kill_stale
+from sagepipe.processes import Cancelled, clip, kill_stale
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT, ModelCatalog
@@ -34,15 +34,9 @@ from sagepipe.sagemaker.deployments import (
     serving_fields,
 )
 from sagepipe.sagemaker.exceptions import ResourceNotFound, ValidationException
-from sagepipe.sagemaker.hosting import (
-    Cancelled,
-    DeploymentFailed,
-    Fleet,
-    Router,
-    clip,
-    stop_replicas,
-)
+from sagepipe.sagemaker.hosting import DeploymentFailed, Fleet, Router, stop_replicas
 from sagepipe.sagemaker.invocations import INVOCATION_TIMEOUT, Invoker
+from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
 from sagepipe.sagemaker.listing import list_page
 from sagepipe.sagemaker.resources import Document
 
@@ -269,7 +263,8 @@ class Endpoints:
             self._transition(name, ("Updating",), "InService", PendingDeploymentSummary=None,
                              FailureReason=clip(
                                  f"Update to endpoint configuration {deployment.config} failed "
-                                 f"and was rolled back to {rolled_back}: {reason}"))
+                                 f"and was rolled back to {rolled_back}: {reason}",
+                                 FAILURE_REASON_MAX))
         else:
             self._transition(name, LIVE, "Failed", FailureReason=reason)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -25,35 +24,34 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
-from sagepipe.processes import ended, free_port, log_tail, signal_group, start_ticks
+from sagepipe.processes import (
+    Cancelled,
+    NotReady,
+    clip,
+    ended,
+    free_port,
+    log_tail,
+    start_ticks,
+    terminate,
+    wait_ready,
+)
 from sagepipe.runtime.exceptions import ValidationError
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.deployments import Deployment, VariantSpec
+from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
 from sagepipe.sagemaker.sandbox import Sandbox
 
-PING_INTERVAL = 0.25
 STOP_GRACE = 10.0
-FAILURE_REASON_MAX = 1024  # SageMaker's limit on FailureReason
 
 
 class DeploymentFailed(Exception):
     """A fleet could not come up; the message is the endpoint's FailureReason."""
 
 
-class Cancelled(Exception):
-    """The deployment was abandoned (endpoint deleted or local AWS stopping)."""
-
-
-def clip(reason: str) -> str:
-    """Fit a FailureReason into SageMaker's limit, keeping its start and its last lines."""
-    if len(reason) <= FAILURE_REASON_MAX:
-        return reason
-    return reason[:400] + "\n...\n" + reason[-(FAILURE_REASON_MAX - 405):]
-
-
 def failure_reason(summary: str, log_path: Path) -> str:
     """`summary` plus the end of the process's log."""
-    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}")
+    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}",
+                FAILURE_REASON_MAX)
 
 
 class Replica:
@@ -115,49 +113,37 @@ class Replica:
         assert self.proc is not None
         return [self.proc.pid, start_ticks(self.proc.pid) or 0]
 
-    def healthy(self) -> bool:
-        """True once /ping answers 200; DeploymentFailed if the process died or time ran out."""
-        assert self.proc is not None
-        if (code := self.proc.poll()) is not None:
-            raise DeploymentFailed(failure_reason(
-                f"The primary container for production variant {self.spec.name} did not pass "
-                f"the ping health check: its serve process {ended(code)}.",
-                self.log_path))
+    def answers_ping(self) -> bool:
         try:
-            if httpx.get(f"{self.url}/ping", timeout=2, trust_env=False).status_code == 200:
-                return True
+            return httpx.get(f"{self.url}/ping", timeout=2, trust_env=False).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > self.deadline:
+            return False
+
+    def wait_healthy(self, cancelled: threading.Event) -> None:
+        """Return once /ping answers 200; DeploymentFailed if the process dies or time runs
+        out, Cancelled if the deployment is abandoned meanwhile."""
+        assert self.proc is not None
+        timeout = max(0.0, self.deadline - time.monotonic())
+        try:
+            wait_ready(self.proc, self.answers_ping, timeout, cancelled=cancelled)
+        except NotReady as failure:
+            how = (f"its serve process {ended(failure.code)}" if failure.code is not None
+                   else f"within {self.spec.startup_timeout:.0f}s")
             raise DeploymentFailed(failure_reason(
                 f"The primary container for production variant {self.spec.name} did not pass "
-                f"the ping health check within {self.spec.startup_timeout:.0f}s.",
-                self.log_path))
-        return False
+                f"the ping health check{':' if failure.code is not None else ''} {how}.",
+                self.log_path)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""
         code = None if self.proc is None else self.proc.poll()
         return "" if code is None else f", its process {ended(code)}"
 
-    def send(self, signum: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            signal_group(self.proc.pid, signum)
 
 
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:
-    """SIGTERM every process group, SIGKILL what is left after `grace`, drop the sandboxes."""
-    for replica in replicas:
-        replica.send(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for replica in replicas:
-        if replica.proc is None:
-            continue
-        try:
-            replica.proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:  # it ignored SIGTERM
-            replica.send(signal.SIGKILL)
-            replica.proc.wait()
+    """Stop every replica's server (TERM, then KILL after `grace`) and drop the sandboxes."""
+    terminate([r.proc for r in replicas if r.proc is not None], grace)
     for replica in replicas:
         shutil.rmtree(replica.root, ignore_errors=True)
 
@@ -184,11 +170,8 @@ class Fleet:
         for replica, sandbox in zip(self.replicas.values(), sandboxes, strict=True):
             replica.launch(sandbox, region)
         on_launch([r.process_record() for r in self.replicas.values()])
-        pending = list(self.replicas.values())
-        while pending:
-            pending = [r for r in pending if not r.healthy()]
-            if pending and cancelled.wait(PING_INTERVAL):
-                raise Cancelled
+        for replica in self.replicas.values():  # launched together: each has its own deadline
+            replica.wait_healthy(cancelled)
 
     def resolved_images(self) -> dict[str, str]:
         """Variant name -> the image directory its server runs from."""

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from sagepipe.config import Settings, arn
 from sagepipe.errors import AWSError, ValidationException
+from sagepipe.processes import clip
 from sagepipe.protocols.service_models import service_model
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.resources import Document
@@ -155,7 +156,7 @@ class JobKind(ABC):
         doc[self.end_field] = now
         doc["LastModifiedTime"] = now
         if reason:
-            doc["FailureReason"] = truncate(reason)
+            doc["FailureReason"] = clip(reason, FAILURE_REASON_MAX)
         if self.secondary:
             add_transition(doc, secondary or status, now)
             doc["SecondaryStatusTransitions"][-1]["EndTime"] = now
@@ -191,7 +192,7 @@ class JobKind(ABC):
         for name in self.failure_files:
             text = read_text(sandbox.host(f"/opt/ml/output/{name}"))
             if text:
-                return truncate(text)
+                return clip(text, FAILURE_REASON_MAX)
         return None
 
     def fetch(self, s3_uri: str, data_type: str, dest: Path, what: str) -> None:
@@ -250,10 +251,6 @@ def read_text(path: Path) -> str:
         return path.read_text(errors="replace").strip()
     except OSError:
         return ""
-
-
-def truncate(text: str, limit: int = FAILURE_REASON_MAX) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def write_json(path: Path, value: Any) -> None:

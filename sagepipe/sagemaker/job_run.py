@@ -18,13 +18,7 @@ from pathlib import Path
 from sagepipe.clients import local_env
 from sagepipe.images import ImageRegistry, UnknownImage
 from sagepipe.processes import log_tail, signal_group, terminate
-from sagepipe.sagemaker.job_kind import (
-    FAILURE_REASON_MAX,
-    JobFailure,
-    JobKind,
-    Launch,
-    add_transition,
-)
+from sagepipe.sagemaker.job_kind import JobFailure, JobKind, Launch, add_transition
 from sagepipe.sagemaker.metrics import MetricScraper
 from sagepipe.sagemaker.resources import Document, Resources
 from sagepipe.sagemaker.sandbox import Sandbox
@@ -100,12 +94,13 @@ class JobRun:
         if stopped_as is None:
             self._step("Uploading")
         fields |= self.kind.collect(self.doc, sandbox, stopped=stopped_as is not None)
-        reason = None
+        stop_reason = None
         if stopped_as == "MaxRuntimeExceeded" and not self.kind.secondary:
-            reason = (f"MaxRuntimeExceeded: the job ran longer than StoppingCondition."
-                      f"MaxRuntimeInSeconds ({self.kind.max_runtime(self.doc)} s) and was stopped.")
+            stop_reason = (f"MaxRuntimeExceeded: the job ran longer than StoppingCondition."
+                           f"MaxRuntimeInSeconds ({self.kind.max_runtime(self.doc)} s) and was "
+                           "stopped.")
         self._finish("Stopped" if stopped_as else "Completed", secondary=stopped_as,
-                     reason=reason, fields=fields)
+                     reason=stop_reason, fields=fields)
 
     def _execute(self, image_dir: Path, sandbox: Sandbox, launch: Launch,
                  deadline: float) -> tuple[int, str | None]:
@@ -181,8 +176,8 @@ class JobRun:
         how = f"exit code {code}" if code >= 0 else f"signal {_signal_name(-code)}"
         if code == 127:
             how += " (command not found: is it an executable in the image?)"
-        head = f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
-        return head + log_tail(self.log_path, LOG_TAIL_LINES)[-(FAILURE_REASON_MAX - len(head)):]
+        return (f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
+                + log_tail(self.log_path, LOG_TAIL_LINES))  # clipped by JobKind.end
 
 
 def kill_orphan(pid_file: Path, job_arn: str) -> None:

@@ -30,7 +30,7 @@ def list_page(docs: list[Document], params: dict[str, Any], *, key: str, name: s
             docs = [d for d in docs if field in d and (d[field] - float(bound)) * sign > 0]
     if status and (wanted := params.get("StatusEquals")):
         docs = [d for d in docs if d[status] == wanted]
-    sort_field = {"Name": name, "Status": status}.get(params.get("SortBy", ""), "CreationTime")
+    sort_field = {"Name": name, "Status": status}.get(params.get("SortBy", "")) or "CreationTime"
     docs = sorted(docs, key=lambda d: d[sort_field],
                   reverse=params.get("SortOrder", "Descending") == "Descending")
     start = _offset(params.get("NextToken"))

@@ -6,14 +6,15 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sagepipe.errors import ValidationException
+from sagepipe.processes import clip
 from sagepipe.sagemaker.job_kind import (
     DEFAULT_MAX_RUNTIME,
+    FAILURE_REASON_MAX,
     JobKind,
     Launch,
     read_text,
     require_s3_uri,
     require_under,
-    truncate,
     write_json,
 )
 from sagepipe.sagemaker.resources import Document
@@ -118,7 +119,7 @@ class Processing(JobKind):
 
     def exit_fields(self, sandbox: Sandbox) -> Document:
         message = read_text(sandbox.host("/opt/ml/output/message"))
-        return {"ExitMessage": truncate(message)} if message else {}
+        return {"ExitMessage": clip(message, FAILURE_REASON_MAX)} if message else {}
 
     @staticmethod
     def _outputs(doc: Document) -> list[dict[str, Any]]:

@@ -15,9 +15,11 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from sagepipe.processes import Process, spawn
+
 CONTAINER_ML_ROOT = Path("/opt/ml")
 # One thread per process: the host runs several processes on few cores (oversubscription
-# made tree models serve ~100x slower on this class of machine; see ../shared/notes).
+# made tree models serve ~100x slower on a 2-core machine).
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _BIND_AND_EXEC = 'mount --bind "$1" /opt/ml && shift && exec "$@"'
 
@@ -78,11 +80,9 @@ class Sandbox:
         }
 
     def launch(self, image_dir: Path, argv: list[str], env: dict[str, str],
-               log_path: Path) -> subprocess.Popen[bytes]:
-        """Start `argv` from the image directory (on PATH, as cwd), output appended to a log.
-
-        The process leads its own process group so that stopping it stops its workers too.
-        """
+               log_path: Path) -> Process:
+        """Start `argv` from the image directory (on PATH, as cwd), output appended to a log,
+        in its own process group (`processes.spawn`)."""
         # The image's own directory first, then this interpreter's (the local stand-in for the
         # container's Python and its site-packages), then the host's PATH.
         path = os.pathsep.join([str(image_dir), str(Path(sys.executable).parent),
@@ -93,8 +93,4 @@ class Sandbox:
         if mount_namespaces():
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                        _BIND_AND_EXEC, "sh", str(self.root), *command]
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(command, cwd=image_dir, env=full_env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+        return spawn(command, log_path, env=full_env, cwd=image_dir)

@@ -8,7 +8,7 @@ import os
 import re
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sagepipe.errors import AWSError, ValidationException
@@ -89,7 +89,8 @@ class Training(JobKind):
         compile_definitions(algorithm.get("MetricDefinitions", []))
         if checkpoint := request.get("CheckpointConfig"):
             require_s3_uri(checkpoint["S3Uri"], "CheckpointConfig.S3Uri")
-            require_under(checkpoint.get("LocalPath", DEFAULT_CHECKPOINTS), CONTAINER_ML_ROOT,
+            require_under(checkpoint.get("LocalPath", DEFAULT_CHECKPOINTS),
+                          PurePosixPath(CONTAINER_ML_ROOT),
                           "CheckpointConfig.LocalPath")
 
     @staticmethod

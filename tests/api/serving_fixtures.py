@@ -4,11 +4,9 @@ one endpoint serving it. Test modules load them with `pytest_plugins = ["api.ser
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from api.serving_kit import create_endpoint, register_stub_image, train
-from testkit import MODEL_IMAGE_URI, SHARED_DATA
+from testkit import MODEL_IMAGE_URI, TEST_DATA
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
@@ -22,21 +20,12 @@ def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-def training(images: Settings, tmp_path_factory: pytest.TempPathFactory,
-             shared_titanic: Path) -> dict:
+def training(images: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """training.json of the example model trained with its default hyperparameters."""
-    return train(images, shared_titanic, tmp_path_factory.mktemp("training"))
+    return train(images, TEST_DATA / "titanic_train.csv", tmp_path_factory.mktemp("training"))
 
 
 @pytest.fixture(scope="session")
 def model_endpoint(images: Settings, training: dict) -> str:
     """An InService endpoint serving the trained example model."""
     return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, training["ModelDataUrl"])
-
-
-@pytest.fixture(scope="session")
-def shared_titanic() -> Path:
-    path = SHARED_DATA / "titanic_train.csv"
-    if not path.is_file():
-        pytest.fail(f"test data missing: {path} (see DEVELOPERS.md, 'Data')")
-    return path

@@ -74,6 +74,16 @@ ThreadingHTTPServer(address, Handler).serve_forever()
 '''
 
 
+# What the pipeline's DeployApi action passes with the endpoint name (the pipeline stack's
+# boundary policy for the function's role; locally the role is recorded, not created).
+PERMISSIONS_BOUNDARY = "arn:aws:iam::000000000000:policy/sagepipe-api-boundary"
+
+
+def api_parameters(endpoint: str) -> dict[str, str]:
+    """The API stack's parameters, as DeployApi sets them for `endpoint`."""
+    return {"EndpointName": endpoint, "PermissionsBoundaryArn": PERMISSIONS_BOUNDARY}
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -127,6 +127,13 @@ BAD_REQUESTS = {
     "Age as text": ({"records": [{**ONE, "Age": "29"}]}, 'got "29"'),
     "Age boolean": ({"records": [{**ONE, "Age": False}]}, "got false"),
     "Age huge": (b'{"records": [{"Pclass": 1, "Sex": "male", "Age": 1e999}]}', "got Infinity"),
+    "nested 1,000 levels": (b'{"records": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+                            "body nests arrays or objects too deeply to parse"),
+    "nested 30,000 levels": (b"[" * 30_000, "body nests arrays or objects too deeply"),
+    "Age nested 900 levels": (b'{"records": [{"Pclass": 1, "Sex": "male", "Age": ' + b"[" * 900
+                              + b"]" * 900 + b"}]}", "null when unknown; got an array"),
+    "Sex a long text": ({"records": [{**ONE, "Sex": "f" * 5000}]},
+                        'got "ffffffffffffffffffffffffffffffffffffffff..." (5000 characters)'),
 }
 
 

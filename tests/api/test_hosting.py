@@ -6,8 +6,11 @@ its stack."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,13 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from api.serving_kit import package_api, unique
+from api.serving_kit import api_parameters, package_api, unique
 
-from sagepipe.clients import client
+from sagepipe.clients import internal
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
+from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
-from sagepipe.processes import free_port
-from sagepipe.server import start_background, stop
+from sagepipe.processes import alive, free_port, port_free, start_ticks
+from sagepipe.server import running_pid, start_background, stop
 from sagepipe.sigv4 import sign
 from sagepipe.store import Store
 
@@ -35,7 +40,7 @@ STACK = unique("api-stack")  # the session's local AWS is shared with other test
 
 def stacks_of(settings: Settings, log: list[str] | None = None) -> Stacks:
     say = log.append if log is not None else lambda _line: None
-    return Stacks(Store(settings.db_path), client(settings, "sagemaker"), log=say)
+    return Stacks(Store(settings.db_path), Context(settings, say))
 
 
 def signed(home: Settings, method: str, url: str, body: bytes = b"", secret: str | None = None,
@@ -71,7 +76,7 @@ def deployed(images: Settings, packaged: Path, model_endpoint: str):
     """The API stack in front of the model endpoint: (outputs, deploy log)."""
     log: list[str] = []
     stacks = stacks_of(images, log)
-    outputs = stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
+    outputs = stacks.deploy(STACK, load(packaged), api_parameters(model_endpoint))
     yield outputs, log
     stacks.delete(STACK)
 
@@ -180,20 +185,20 @@ def test_a_stack_update_restarts_the_api_on_the_same_port(images, packaged, depl
     stacks = stacks_of(images)
     url = deployed[0]["EndpointURL"]
     try:
-        updated = stacks.deploy(STACK, packaged, {"EndpointName": "retired-endpoint"})
+        updated = stacks.deploy(STACK, load(packaged), api_parameters("retired-endpoint"))
         assert updated["EndpointURL"] == url
         health = signed(images, "GET", url + "health")
         assert health.status_code == 503
         assert "endpoint retired-endpoint is unavailable" in health.json()["Message"]
     finally:
-        stacks.deploy(STACK, packaged, {"EndpointName": model_endpoint})
+        stacks.deploy(STACK, load(packaged), api_parameters(model_endpoint))
     assert signed(images, "GET", url + "health").status_code == 200
 
 
 def test_a_template_not_packaged_fails_and_rolls_back(images, packaged):
     stacks = stacks_of(images)
     with pytest.raises(StackError, match=r"CodeUri '\./deployment\.zip' is not in S3: package"):
-        stacks.deploy("unpackaged-api", packaged.with_name("sam.json"), {"EndpointName": "x"})
+        stacks.deploy("unpackaged-api", load(packaged.with_name("sam.json")), api_parameters("x"))
     assert stacks.describe("unpackaged-api")["Status"] == "ROLLBACK_COMPLETE"
     stacks.delete("unpackaged-api")
 
@@ -208,7 +213,7 @@ def test_an_api_key_authorizer_is_refused_not_ignored(images, packaged, tmp_path
     changed.write_text(yaml.safe_dump(template))
     stacks = stacks_of(images)
     with pytest.raises(StackError, match=r"security scheme 'api_key' .* is not emulated locally"):
-        stacks.deploy("api-key-api", changed, {"EndpointName": "x"})
+        stacks.deploy("api-key-api", load(changed), api_parameters("x"))
     stacks.delete("api-key-api")
 
 
@@ -229,8 +234,8 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
     start_background(settings)
     try:
         stacks = stacks_of(settings)
-        outputs = stacks.deploy("sagepipe-api", package_api(settings, tmp_path / "package"),
-                                {"EndpointName": "absent"})
+        outputs = stacks.deploy("sagepipe-api", load(package_api(settings, tmp_path / "package")),
+                                api_parameters("absent"))
         url = outputs["EndpointURL"] + "health"
         assert signed(settings, "GET", url).status_code == 503
         stop(settings)
@@ -244,6 +249,53 @@ def test_the_api_comes_back_on_its_port_after_a_restart_and_goes_with_its_stack(
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2, trust_env=False)
     finally:
+        stop(settings)
+
+
+def kill_9(settings: Settings) -> None:
+    """kill -9 the gateway and wait until it is gone."""
+    pid = running_pid(settings)
+    assert pid is not None
+    ticks = start_ticks(pid)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(pid, ticks or 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_after_a_kill_9_the_api_comes_back_on_the_same_port_or_says_who_holds_it(tmp_path):
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    squatter = socket.socket()
+    try:
+        outputs = stacks_of(settings).deploy(
+            "sagepipe-api", load(package_api(settings, tmp_path / "package")),
+            {"EndpointName": "absent"})
+        url = outputs["EndpointURL"] + "health"
+        port = int(url.split(":")[2].split("/")[0])
+        kill_9(settings)  # the API's server outlives its gateway...
+        start_background(settings)  # ...and the new gateway ends it and serves on its port
+        assert wait_answering(url).status_code == 403
+        assert signed(settings, "GET", url).json()["Message"].startswith(
+            "endpoint absent is unavailable")
+
+        [api] = internal(settings, "GET", "serverless/restapis")
+        kill_9(settings)
+        os.killpg(api["Process"][0], signal.SIGKILL)  # the port is free, until someone takes it
+        deadline = time.monotonic() + 10
+        while not port_free(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        start_background(settings)
+        deadline = time.monotonic() + 30
+        while (api := internal(settings, "GET", "serverless/restapis")[0])["Status"] != "Failed":
+            assert time.monotonic() < deadline, api
+            time.sleep(0.2)
+        assert api["Url"] is None and api["Port"] == port
+        assert f"port {port} is taken by pid {os.getpid()}" in api["FailureReason"]
+    finally:
+        squatter.close()
         stop(settings)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import re
 from datetime import UTC, datetime
 from types import ModuleType
 
@@ -140,3 +141,43 @@ def test_qa_tests_read_every_csv_of_the_test_split_from_s3(monkeypatch):
         passengers = qa_kit.load_test_split(f"s3://{BUCKET}/{prefix}/")
     assert passengers == [qa_kit.Passenger(1, 1, "female", 29.0),
                           qa_kit.Passenger(0, 3, "male", None)]
+
+
+class Recorded:
+    """What urllib was asked to send, answered with a 200 JSON body (the network boundary)."""
+
+    def __init__(self) -> None:
+        self.requests: list = []
+
+    def urlopen(self, request, timeout: float):
+        self.requests.append(request)
+        return _Reply(b'{"predictions": []}')
+
+
+class _Reply(io.BytesIO):
+    status = 200
+
+
+def test_smoke_tests_sign_api_calls_for_its_region_with_the_credentials_chain(monkeypatch):
+    qa_kit = module("qa-tests", "qa_kit", monkeypatch)
+    for key, value in {"AWS_ACCESS_KEY_ID": "AKIDSMOKETEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+                       "AWS_SESSION_TOKEN": "session-token", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    recorded = Recorded()
+    monkeypatch.setattr(qa_kit.urllib.request, "urlopen", recorded.urlopen)
+    url = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/api/predict"
+
+    answer = qa_kit.call_api(url, "POST", {"records": RECORDS})
+    assert (answer.status, answer.body) == (200, {"predictions": []})
+    (sent,) = recorded.requests
+    headers = {k.lower(): v for k, v in sent.header_items()}
+    # Signed for the API's own region (from its host name), for execute-api, with the
+    # credentials boto3's chain found (here the environment's), the session token included.
+    assert re.fullmatch(r"AWS4-HMAC-SHA256 Credential=AKIDSMOKETEST/\d{8}/eu-west-1/"
+                        r"execute-api/aws4_request, SignedHeaders=\S*host\S*, "
+                        r"Signature=[0-9a-f]{64}", headers["authorization"])
+    assert headers["x-amz-security-token"] == "session-token"
+    assert sent.data == json.dumps({"records": RECORDS}).encode()
+
+    qa_kit.call_api(url, "POST", {"records": RECORDS}, sign=False)
+    assert "authorization" not in {k.lower() for k, _ in recorded.requests[-1].header_items()}

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
-from sagepipe.cloudformation.template import TemplateError
+from sagepipe.cloudformation.template import TemplateError, load
 from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
@@ -78,15 +79,15 @@ def invoke(aws, endpoint: str) -> str:
 
 def test_create_update_in_place_rollback_and_delete(local_aws, aws, setup):
     logs: list[str] = []
-    stacks = Stacks(Store(local_aws.db_path), aws("sagemaker"), log=logs.append)
-    outputs = stacks.deploy("cfn-qa", setup, {"StageName": "qa",
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, logs.append))
+    outputs = stacks.deploy("cfn-qa", load(setup), {"StageName": "qa",
                                               "ModelDataUrl": model_data(aws, "v1")})
     assert outputs["EndpointName"] == "cfn-test-qa"
     assert invoke(aws, "cfn-test-qa") == "v1:x"
     assert any("AWS::CloudWatch::Alarm): not emulated locally" in line for line in logs)
     first_model = outputs["ModelName"]
 
-    outputs = stacks.deploy("cfn-qa", setup, {"StageName": "qa",
+    outputs = stacks.deploy("cfn-qa", load(setup), {"StageName": "qa",
                                               "ModelDataUrl": model_data(aws, "v2")})
     assert outputs["EndpointName"] == "cfn-test-qa"  # stable name, updated in place
     assert outputs["ModelName"] != first_model  # the model was replaced...
@@ -96,7 +97,7 @@ def test_create_update_in_place_rollback_and_delete(local_aws, aws, setup):
     assert stacks.describe("cfn-qa")["Status"] == "UPDATE_COMPLETE"
 
     with pytest.raises(StackError, match="rolled back"):
-        stacks.deploy("cfn-qa", setup, {"StageName": "qa",
+        stacks.deploy("cfn-qa", load(setup), {"StageName": "qa",
                                         "ModelDataUrl": model_data(aws, "crash")})
     assert stacks.describe("cfn-qa")["Status"] == "UPDATE_ROLLBACK_COMPLETE"
     assert invoke(aws, "cfn-test-qa") == "v2:x"  # still serving the last good model
@@ -111,15 +112,16 @@ def test_create_update_in_place_rollback_and_delete(local_aws, aws, setup):
 
 
 def test_replace_on_failure_recreates_a_stack_that_failed_to_create(local_aws, aws, setup):
-    stacks = Stacks(Store(local_aws.db_path), aws("sagemaker"), log=lambda _: None)
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, lambda _: None))
     with pytest.raises(StackError, match="failed to create"):
-        stacks.deploy("cfn-prod", setup, {"StageName": "prod",
+        stacks.deploy("cfn-prod", load(setup), {"StageName": "prod",
                                           "ModelDataUrl": model_data(aws, "crash")})
     assert stacks.describe("cfn-prod")["Status"] == "ROLLBACK_COMPLETE"
     with pytest.raises(StackError, match="cannot be updated"):
-        stacks.deploy("cfn-prod", setup, {"StageName": "prod",
+        stacks.deploy("cfn-prod", load(setup), {"StageName": "prod",
                                           "ModelDataUrl": model_data(aws, "v1")})
-    stacks.deploy("cfn-prod", setup, {"StageName": "prod", "ModelDataUrl": model_data(aws, "v1")},
+    stacks.deploy("cfn-prod", load(setup), {"StageName": "prod",
+                                            "ModelDataUrl": model_data(aws, "v1")},
                   replace_on_failure=True)
     assert invoke(aws, "cfn-test-prod") == "v1:x"
     stacks.delete("cfn-prod")
@@ -131,7 +133,7 @@ def test_replace_on_failure_recreates_a_stack_that_failed_to_create(local_aws, a
 ])
 def test_bad_parameters_are_refused_before_anything_is_created(local_aws, aws, setup,
                                                                 parameters, message):
-    stacks = Stacks(Store(local_aws.db_path), aws("sagemaker"), log=lambda _: None)
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, lambda _: None))
     with pytest.raises(TemplateError, match=message):
-        stacks.deploy("cfn-bad", setup, parameters)
+        stacks.deploy("cfn-bad", load(setup), parameters)
     assert stacks.describe("cfn-bad") is None

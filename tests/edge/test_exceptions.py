@@ -20,6 +20,7 @@ MODULES = {
     "sagepipe.runtime.exceptions": ("sagemaker-runtime",),
     "sagepipe.ecr.exceptions": ("ecr",),
     "sagepipe.apigateway.exceptions": ("lambda", "apigateway"),
+    "sagepipe.cloudformation.exceptions": ("cloudformation",),
 }
 
 

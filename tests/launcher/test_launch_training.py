@@ -8,7 +8,7 @@ import sys
 import uuid
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
 
 sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
 import launch_training
@@ -35,8 +35,8 @@ def launcher(local_aws, aws, monkeypatch, tmp_path):
     return launch
 
 
-def test_prepares_trains_and_writes_the_model_data_url(launcher, aws, shared_data):
-    code, result = launcher("--data", str(shared_data / "titanic_train.csv"))
+def test_prepares_trains_and_writes_the_model_data_url(launcher, aws):
+    code, result = launcher("--data", str(TEST_DATA / "titanic_train.csv"))
     assert code == 0
     bucket, _, key = result["ModelDataUrl"].removeprefix("s3://").partition("/")
     assert key.endswith("/output/model.tar.gz")
@@ -52,9 +52,8 @@ def test_the_default_data_comes_from_the_installed_package(launcher):
     assert code == 0 and result["Metrics"]["validation:accuracy"] > 0.7
 
 
-def test_a_failed_training_job_fails_the_launcher_with_its_reason(launcher, shared_data,
-                                                                  capsys):
-    code, result = launcher("--data", str(shared_data / "titanic_train.csv"),
+def test_a_failed_training_job_fails_the_launcher_with_its_reason(launcher, capsys):
+    code, result = launcher("--data", str(TEST_DATA / "titanic_train.csv"),
                             "--hyperparameter", "n_estimators=many")
     assert code == 1 and result is None
     err = capsys.readouterr().err

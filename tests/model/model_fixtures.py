@@ -12,16 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from model_kit import raw_dir, run, run_prepare, start_server, stop, training_env
-from testkit import SHARED_DATA
+from testkit import TEST_DATA
 
 
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`prepare` run once on the shared Titanic training rows: its output directory."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"test data missing: {SHARED_DATA} (see DEVELOPERS.md, 'Data')")
+    """`prepare` run once on the Titanic training rows: its output directory."""
     tmp = tmp_path_factory.mktemp("prepared")
-    done = run_prepare(raw_dir(tmp, SHARED_DATA / "titanic_train.csv"), tmp / "output")
+    done = run_prepare(raw_dir(tmp, TEST_DATA / "titanic_train.csv"), tmp / "output")
     assert done.returncode == 0, done.stderr
     return tmp / "output"
 

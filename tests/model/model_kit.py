@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 from testkit import REPO, free_port
+
+from sagepipe.processes import terminate
 
 MODEL_DIR = REPO / "model"
 CHANNELS = ("train", "validation", "preprocessor")
@@ -58,13 +59,7 @@ def raw_dir(tmp: Path, *files: Path) -> Path:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a server started in its own session, workers included."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    terminate(process, grace=15)
 
 
 def start_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:

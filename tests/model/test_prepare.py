@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from model_kit import raw_dir, run_prepare
-from testkit import SHARED_DATA
+from testkit import TEST_DATA
 
 pytest_plugins = ["model_fixtures"]
 
@@ -24,7 +24,7 @@ def split_rows(output: Path, name: str) -> list[dict[str, str]]:
 
 
 def raw_rows() -> list[dict[str, str]]:
-    with (SHARED_DATA / "titanic_train.csv").open(newline="") as handle:
+    with (TEST_DATA / "titanic_train.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -47,7 +47,7 @@ def test_splits_partition_the_input_stratified(prepared):
 
 def test_split_is_deterministic_for_a_seed(prepared, tmp_path):
     again = tmp_path / "again"
-    assert run_prepare(raw_dir(tmp_path, SHARED_DATA / "titanic_train.csv"), again).returncode == 0
+    assert run_prepare(raw_dir(tmp_path, TEST_DATA / "titanic_train.csv"), again).returncode == 0
     for name in SPLITS:
         assert (again / name / f"{name}.csv").read_bytes() == (
             prepared / name / f"{name}.csv").read_bytes()
@@ -77,7 +77,7 @@ def test_report_counts_rows_rejections_missing_values_and_classes(tmp_path):
                    "0,,male,\n"           # line 7: Pclass and Age missing
                    "1,2,female,\n")       # line 8: kept, Age missing (imputed later)
     output = tmp_path / "output"
-    done = run_prepare(raw_dir(tmp_path, SHARED_DATA / "titanic_train.csv", bad), output)
+    done = run_prepare(raw_dir(tmp_path, TEST_DATA / "titanic_train.csv", bad), output)
     assert done.returncode == 0, done.stderr
     report = json.loads((output / "report/validation_report.json").read_text())
     raw = raw_rows()

@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 import csv
+import http.client
 import json
 import os
 import pwd
 import random
 import subprocess
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from model_kit import MODEL_DIR, run
 from sklearn.ensemble import RandomForestClassifier
-from testkit import SHARED_DATA, free_port
+from testkit import TEST_DATA, free_port
 
 pytest_plugins = ["model_fixtures"]
 
@@ -24,12 +26,12 @@ CSV, JSON = "text/csv", "application/json"
 MAX_BODY = 6 * 1024 * 1024
 
 
-def shared_test_rows() -> list[dict[str, str]]:
-    with (SHARED_DATA / "titanic_test.csv").open(newline="") as handle:
+def titanic_test_rows() -> list[dict[str, str]]:
+    with (TEST_DATA / "titanic_test.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def invoke(server: httpx.Client, body: bytes | str, content_type: str = CSV,
+def invoke(server: httpx.Client, body: bytes | str | Iterator[bytes], content_type: str = CSV,
            **headers: str) -> httpx.Response:
     data = body.encode() if isinstance(body, str) else body
     return server.post("/invocations", content=data,
@@ -64,7 +66,7 @@ def reference_forest(prepared, model_dir) -> tuple[RandomForestClassifier, Calla
 
 
 def test_predictions_equal_scikit_learn_on_the_test_data(server, prepared, trained):
-    rows = shared_test_rows()
+    rows = titanic_test_rows()
     forest, features = reference_forest(prepared, trained.model_dir)
     expected = forest.predict_proba(features(rows))
     body = "Pclass,Sex,Age\n" + "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
@@ -92,7 +94,7 @@ def test_predictions_equal_scikit_learn_across_the_input_space(server, prepared,
 
 
 def test_every_input_format_gives_the_same_predictions(server):
-    rows = shared_test_rows()[:25]
+    rows = titanic_test_rows()[:25]
     triples = [(int(r["Pclass"]), r["Sex"], float(r["Age"]) if r["Age"] else None) for r in rows]
     plain = "".join(f"{r['Pclass']},{r['Sex']},{r['Age']}\n" for r in rows)
     expected = csv_answer(invoke(server, plain))
@@ -111,6 +113,30 @@ def test_every_input_format_gives_the_same_predictions(server):
         assert json_answer(response) == expected
         assert response.json()["model_version"] == json.loads(
             server.get("/ping").content)["model_version"]
+
+
+def test_the_test_split_is_scored_in_one_request_as_row_by_row(server):
+    """A batch transform sends many lines per request (SplitType Line, MultiRecord) or the whole
+    file with its header (SplitType None): one answer line per data line, in order, each equal
+    to the answer for that row alone; the header is recognised, not scored."""
+    lines = (TEST_DATA / "titanic_test.csv").read_text().splitlines()
+    assert lines[0] == "Survived,Pclass,Sex,Age" and len(lines) == 269
+    labelled = lines[1:]
+    unlabelled = [line.split(",", 1)[1] for line in labelled]
+    alone = [csv_answer(invoke(server, f"{row}\n"))[0] for row in unlabelled]
+    assert len(set(alone)) > 10  # rows that differ get different answers
+    whole_file = "\n".join(lines) + "\n"
+    for body in (whole_file, "\r\n".join(lines), "\n".join(labelled),
+                 "Pclass,Sex,Age\n" + "\n".join(unlabelled), "\n".join(unlabelled) + "\n"):
+        assert csv_answer(invoke(server, body)) == alone
+    instances = [[int(pclass), sex, float(age) if age else None]
+                 for pclass, sex, age in (row.split(",") for row in unlabelled)]
+    assert json_answer(invoke(server, json.dumps({"instances": instances}), JSON)) == alone
+    # SplitType Line, MultiRecord with a small MaxPayloadInMB: the header in the first request
+    # only, every later request lines of the labelled layout.
+    batches = [lines[start:start + 50] for start in range(0, len(lines), 50)]
+    assert [answer for batch in batches
+            for answer in csv_answer(invoke(server, "\n".join(batch) + "\n"))] == alone
 
 
 @pytest.mark.parametrize(("content_type", "accept", "answer_type"), [
@@ -145,7 +171,16 @@ def test_unsupported_accept_is_406_and_content_type_415(server):
 
 @pytest.mark.parametrize(("content_type", "body", "message"), [
     (CSV, "3,male\n", "line 1: 2 columns, expected 3 (Pclass,Sex,Age)"),
-    (CSV, "3,male,22,1\n", "line 1: 4 columns, expected 3"),
+    (CSV, "3,male,22,1\n", "line 1 (read as Survived,Pclass,Sex,Age with Survived ignored), "
+                           "column Pclass: 'male' is not a number"),
+    (CSV, "3,male,22,1,0\n", "line 1: 5 columns, expected 3 (Pclass,Sex,Age) or 4 "
+                             "(Survived,Pclass,Sex,Age), or a header line naming the columns"),
+    (CSV, "3,male,22\n\n1,female,29,0\n", "line 3: 4 columns, expected 3 (as in line 1: "
+                                          "Pclass,Sex,Age)"),
+    (CSV, "0,3,male,22\n1,female,29\n", "line 2: 3 columns, expected 4 (as in line 1: "
+                                        "Survived,Pclass,Sex,Age with Survived ignored)"),
+    (CSV, "Age,Sex,Pclass\n22,male,3\n3,male\n", "line 3: 2 columns, expected 3 (as in the "
+                                                 "header, line 1)"),
     (CSV, "3,male,22\n1,female,x\n", "line 2, column Age: 'x' is not a number"),
     (CSV, "Pclass,Sex,Age\n3,male,22\nfirst,male,2\n", "line 3, column Pclass: 'first' is not "
                                                        "a number"),
@@ -203,6 +238,61 @@ def test_body_above_6_mb_is_413(server):
                           headers={"Content-Type": JSON})
     assert "Content-Length" not in chunked.request.headers
     assert chunked.status_code == 413
+
+
+@pytest.fixture
+def busy_cpus() -> Iterator[None]:
+    """Every core kept busy by a spinning subprocess, as on a loaded CI machine."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in os.sched_getaffinity(0)]
+    yield
+    for spinner in spinners:
+        spinner.kill()
+        spinner.wait()
+
+
+MEGABYTE = 1024 * 1024
+REFUSED_BODIES = [  # (size, Content-Type, Accept, status, start of the message)
+    (MAX_BODY + 1, JSON, "*/*", 413, "body larger than 6291456 bytes (6 MB)"),
+    (16 * MEGABYTE, JSON, "*/*", 413, "body larger than 6291456 bytes (6 MB)"),
+    (2 * MEGABYTE, "text/plain", "*/*", 415, "Content-Type text/plain is not supported"),
+    (2 * MEGABYTE, CSV, "text/html", 406, "cannot answer in Accept: text/html"),
+]
+
+
+def test_every_refused_large_body_gets_its_answer_under_load(server, busy_cpus):
+    """Clients write their whole body before they read the answer (http.client here, urllib3 in
+    botocore): a server that closes on a body it has not read resets the connection and the
+    answer is lost ("Server disconnected"). A connection kept open must stay usable."""
+    connection = http.client.HTTPConnection(server.base_url.host, server.base_url.port,
+                                            timeout=60)
+    outcomes: Counter[str] = Counter()
+    for _ in range(50):  # 200 bodies above 6 MB, 200 of 2 MB refused for their headers
+        for size, content_type, accept, status, message in REFUSED_BODIES:
+            for chunked in (False, True):
+                case = f"{'chunked' if chunked else 'Content-Length'} {size} bytes -> {status}"
+                body = b"1,female,29\n" * (size // 12) + b" " * (size % 12)
+                try:
+                    connection.request(
+                        "POST", "/invocations", encode_chunked=chunked,
+                        headers={"Content-Type": content_type, "Accept": accept},
+                        body=iter([body[start:start + MEGABYTE]
+                                   for start in range(0, size, MEGABYTE)]) if chunked else body)
+                    refused = connection.getresponse()
+                    answer = refused.read().decode()
+                    connection.request("GET", "/ping")
+                    ping = connection.getresponse()
+                    ping.read()
+                except (OSError, http.client.HTTPException) as error:
+                    connection.close()
+                    outcomes[f"{case}: {type(error).__name__}"] += 1
+                    continue
+                assert answer.startswith(message)
+                outcomes[f"{case}: {refused.status}, then ping {ping.status}"] += 1
+    connection.close()
+    assert outcomes == {f"{kind} {size} bytes -> {status}: {status}, then ping 200": 50
+                        for size, _, _, status, _ in REFUSED_BODIES
+                        for kind in ("Content-Length", "chunked")}
 
 
 def test_ping_and_other_routes(server, trained):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
-from model_kit import run, training_env
+from model_kit import raw_dir, run, run_prepare, training_env
+from testkit import REPO
 
 pytest_plugins = ["model_fixtures"]
 
@@ -49,6 +51,28 @@ def test_string_hyperparameters_and_the_job_name_are_used(prepared, tmp_path):
     assert metadata["model_version"] == "titanic-2024-01-01"
     assert metadata["hyperparameters"] == {"n_estimators": 7, "max_depth": 4,
                                            "min_samples_leaf": 3, "random_state": 1}
+
+
+@pytest.fixture(scope="module")
+def prepared_default_data(tmp_path_factory):
+    """`prepare` on the pipeline's default data (all 891 passengers from bokeh-sampledata)."""
+    sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
+    from default_data import export_titanic
+
+    tmp = tmp_path_factory.mktemp("default-data")
+    done = run_prepare(raw_dir(tmp, export_titanic(tmp / "titanic.csv")), tmp / "output")
+    assert done.returncode == 0, done.stderr
+    return tmp / "output"
+
+
+@pytest.mark.parametrize("trees", ["2", "10", "20"])
+def test_an_even_forest_with_tied_votes_still_converts(prepared_default_data, tmp_path, trees):
+    """Even tree counts give some rows a 0.5 probability; ONNX's float32 may break those ties
+    the other way, which is no disagreement with scikit-learn."""
+    env = training_env(tmp_path, prepared_default_data)
+    (tmp_path / "config/hyperparameters.json").write_text(json.dumps({"n_estimators": trees}))
+    done = run("train", **env)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(("hyperparameters", "reason"), [

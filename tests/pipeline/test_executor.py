@@ -3,6 +3,7 @@ actions differ from the project's own, in a throw-away git repository."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 from rich.console import Console
 from testkit import free_port, reject_when_asked
 
+from sagepipe.pipeline.actions import PROVIDERS
 from sagepipe.pipeline.executor import Executor, PipelineError
 from sagepipe.pipeline.history import History
 from sagepipe.store import Store
@@ -248,3 +250,23 @@ def test_watch_runs_the_pipeline_on_each_new_commit(tmp_path):
         watcher.terminate()
         watcher.wait(30)
         subprocess.run([*cli, "down"], capture_output=True)
+
+
+def test_a_bug_in_an_action_is_one_line_on_the_console_and_its_traceback_in_the_log(
+        local_aws, tmp_path, monkeypatch):
+    def broken_build(run, action, config):
+        return {"ratio": 1 / len(config["NoSuchList"])}
+
+    monkeypatch.setitem(PROVIDERS, ("Build", "CodeBuild"), broken_build)
+    console = io.StringIO()
+    run = executor(local_aws, make_repo(tmp_path))
+    run.console = Console(file=console, width=200)
+    doc = run.run()
+    assert doc["Status"] == "Failed"
+    make = doc["Stages"][1]["Actions"][0]
+    assert make["Error"].startswith("KeyError: 'NoSuchList' (traceback in ")
+    assert "Traceback" not in console.getvalue()
+    failed = [line for line in console.getvalue().splitlines() if "Make.Compile" in line]
+    assert len(failed) == 1 and "KeyError: 'NoSuchList'" in failed[0]
+    log = Path(make["Log"]).read_text()
+    assert "Traceback (most recent call last)" in log and "in broken_build" in log

@@ -25,6 +25,7 @@ class Plant:
     rule: str
     cfn_lint: frozenset[str] = frozenset()
     checkov: frozenset[str] = frozenset()
+    says: str = ""  # in the rule's message: which of its branches must see the defect
 
 
 def _properties(template: Template, logical_id: str) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def old_lambda_runtime_in_pipeline(template: Template) -> None:
         "Type": "AWS::Lambda::Function",
         "Properties": {
             "Runtime": "python3.8", "Handler": "index.handler", "Timeout": 60,
-            "Role": {"Fn::GetAtt": ["CodeBuildRole", "Arn"]},
+            "Role": {"Fn::GetAtt": ["UnitTestsRole", "Arn"]},
             "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}}
 
 
@@ -79,13 +80,52 @@ def pass_role_on_every_role(template: Template) -> None:
     del statement["Condition"]
 
 
+def pass_role_to_any_service(template: Template) -> None:
+    del _statement(template, "TrainRole", "PassSageMakerRoleToJobs")["Condition"]
+
+
+def allow_all_but_iam(template: Template) -> None:
+    _properties(template, "SmokeTestsRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
+        {"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*",
+         "Resource": {"Fn::GetAtt": ["ArtifactBucket", "Arn"]}})
+
+
+def github_webhook(template: Template) -> None:
+    template["Resources"]["SourceWebhook"] = {
+        "Type": "AWS::CodePipeline::Webhook",
+        "Properties": {
+            "Authentication": "GITHUB_HMAC",
+            "AuthenticationConfiguration": {
+                "SecretToken": "{{resolve:secretsmanager:github-webhook:SecretString:token}}"},
+            "Filters": [{"JsonPath": "$.ref", "MatchEquals": "refs/heads/{Branch}"}],
+            "TargetPipeline": {"Ref": "Pipeline"}, "TargetAction": "Source",
+            "TargetPipelineVersion": 1, "RegisterWithThirdParty": False}}
+
+
+def public_read_acl(template: Template) -> None:
+    _properties(template, "ArtifactBucket")["AccessControl"] = "PublicRead"
+
+
+def retained_bucket_name(template: Template) -> None:
+    template["Resources"]["ArtifactBucket"]["DeletionPolicy"] = "Retain"
+
+
+def role_without_boundary(template: Template) -> None:
+    del _statement(template, "CloudFormationRole", "ApiFunctionRoleWithinBoundary")["Condition"]
+
+
+def attach_managed_policies(template: Template) -> None:
+    _statement(template, "CloudFormationRole", "ApiFunctionRole")["Action"] += [
+        "iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+
+
 def allow_everything(template: Template) -> None:
-    _properties(template, "CodeBuildRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
+    _properties(template, "UnitTestsRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
         {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"})
 
 
 def s3_on_every_bucket(template: Template) -> None:
-    statement = _statement(template, "CodeBuildRole", "Artifacts")
+    statement = _statement(template, "TrainRole", "WriteDataAndReleaseBundle")
     statement["Action"], statement["Resource"] = "s3:*", "*"
 
 
@@ -129,7 +169,9 @@ def inline_buildspec(template: Template) -> None:
 
 
 PLANTS = (
-    Plant("github-v1-source", "pipeline", github_v1_source, "github-v1-source"),
+    Plant("github-v1-source", "pipeline", github_v1_source, "github-v1-source",
+          says="GitHub version 1 source"),
+    Plant("github-webhook", "pipeline", github_webhook, "github-v1-source", says="webhooks"),
     Plant("codebuild-standard-4.0", "pipeline", old_codebuild_image, "codebuild-image"),
     # W2531: deprecated Lambda runtime.
     Plant("lambda-python3.8-in-pipeline", "pipeline", old_lambda_runtime_in_pipeline,
@@ -138,10 +180,14 @@ PLANTS = (
           cfn_lint=frozenset({"W2531"})),
     # CKV_AWS_109: permissions management (here PassRole) without constraints.
     Plant("pass-role-on-every-role", "pipeline", pass_role_on_every_role, "pass-role",
-          checkov=frozenset({"CKV_AWS_109"})),
+          checkov=frozenset({"CKV_AWS_109"}), says="on every role"),
+    Plant("pass-role-to-any-service", "pipeline", pass_role_to_any_service, "pass-role",
+          says="without an iam:PassedToService condition"),
     # CKV_AWS_62: full "*-*" administrative privileges.
     Plant("action-star", "pipeline", allow_everything, "wildcard-action",
-          checkov=frozenset({"CKV_AWS_62"})),
+          checkov=frozenset({"CKV_AWS_62"}), says='Action "*"'),
+    Plant("allow-not-action", "pipeline", allow_all_but_iam, "wildcard-action",
+          says="NotAction"),
     # CKV_AWS_108: data exfiltration (s3:GetObject) without constraints.
     Plant("s3-star-on-star", "pipeline", s3_on_every_bucket, "service-wildcard",
           checkov=frozenset({"CKV_AWS_108"})),
@@ -152,7 +198,16 @@ PLANTS = (
           checkov=frozenset({"CKV_AWS_26"})),
     # CKV_AWS_53..56: each of the four public access block settings.
     Plant("public-access-block-off", "pipeline", public_bucket, "public-bucket",
-          checkov=frozenset({"CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"})),
+          checkov=frozenset({"CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"}),
+          says="PublicAccessBlockConfiguration"),
+    # CKV_AWS_20: an ACL that allows public READ access.
+    Plant("public-read-acl", "pipeline", public_read_acl, "public-bucket",
+          checkov=frozenset({"CKV_AWS_20"}), says="canned ACL PublicRead"),
+    Plant("retained-bucket-name", "pipeline", retained_bucket_name, "named-retain"),
+    Plant("role-without-boundary", "pipeline", role_without_boundary, "role-boundary",
+          says="iam:CreateRole, iam:PutRolePolicy"),
+    Plant("attach-managed-policies", "pipeline", attach_managed_policies, "role-boundary",
+          says="iam:AttachRolePolicy"),
     Plant("endpoint-name-generated", "endpoint", generated_endpoint_name, "endpoint-name"),
     Plant("endpoint-name-of-the-stack", "endpoint", endpoint_name_of_the_stack, "endpoint-name"),
     Plant("endpoint-name-timestamped", "endpoint", timestamped_endpoint_name, "endpoint-name"),

@@ -37,6 +37,12 @@ PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls
                        "RestrictPublicBuckets")
 PUBLIC_CANNED_ACLS = frozenset({"PublicRead", "PublicReadWrite", "AuthenticatedRead"})
 PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
+# Name properties: a resource that sets one cannot be created twice under that name.
+NAME_PROPERTIES = frozenset({"BucketName", "RepositoryName", "RoleName", "TopicName",
+                             "LogGroupName", "ManagedPolicyName", "EndpointName", "Name"})
+# IAM actions that give a role permissions: allowed only with a permissions boundary condition.
+ROLE_GRANTS = ("iam:createrole", "iam:putrolepolicy", "iam:attachrolepolicy",
+               "iam:putrolepermissionsboundary")
 
 
 def load(path: Path) -> Template:
@@ -233,6 +239,28 @@ def prod_deploy_mode(template: Template) -> Iterator[str]:
                   "use CREATE_UPDATE"
 
 
+def named_retain(template: Template) -> Iterator[str]:
+    """A resource with a fixed name is not kept when the create that made it rolls back:
+    DeletionPolicy RetainExceptOnCreate, else a retried first create collides on the name."""
+    for name, resource in template.get("Resources", {}).items():
+        named = NAME_PROPERTIES & set(resource.get("Properties", {}))
+        if resource.get("DeletionPolicy") == "Retain" and named:
+            yield f"{name}: DeletionPolicy Retain with a fixed {sorted(named)[0]}; use " \
+                  "RetainExceptOnCreate, or a failed first create blocks the retry"
+
+
+def role_boundary(template: Template) -> Iterator[str]:
+    """Whoever may create roles or give them policies does so under a permissions boundary
+    (an iam:PermissionsBoundary condition), so no template edit grants more than it."""
+    for where, statement in statements(template):
+        granted = [a for a in _allowed_actions(statement) if a.lower().startswith("iam:")
+                   and any(fnmatchcase(grant, a.lower()) for grant in ROLE_GRANTS)]
+        conditions = [key.lower() for operator in statement.get("Condition", {}).values()
+                      for key in operator]
+        if granted and "iam:permissionsboundary" not in conditions:
+            yield f"{where}: {', '.join(granted)} without an iam:PermissionsBoundary condition"
+
+
 def inline_buildspec(template: Template) -> Iterator[str]:
     """Buildspecs are files in the repository, next to what they run."""
     for name, props in _resources(template, "AWS::CodeBuild::Project"):
@@ -249,8 +277,26 @@ RULES: dict[str, Callable[[Template], Iterator[str]]] = {
     rule.__name__.replace("_", "-"): rule
     for rule in (github_v1_source, codebuild_image, lambda_runtime, pass_role, wildcard_action,
                  service_wildcard, bucket_encryption, topic_encryption, public_bucket,
-                 endpoint_name, prod_deploy_mode, inline_buildspec)
+                 endpoint_name, prod_deploy_mode, named_retain, role_boundary,
+                 inline_buildspec)
 }
+
+
+class InstanceTypeChange(UserWarning):
+    """prod.json changes the instance type of an endpoint registered with auto scaling."""
+
+
+def instance_type_change(previous: dict[str, Any], current: dict[str, Any]) -> Iterator[str]:
+    """A stage configuration that changes InstanceType while the deployed one registers the
+    variant with Application Auto Scaling: SageMaker fails that endpoint update ("Update
+    endpoints that use auto scaling"), so it takes the runbook's three releases instead."""
+    before, after = previous.get("Parameters", {}), current.get("Parameters", {})
+    if _is_true(before.get("EnableAutoScaling")) and \
+            before.get("InstanceType") != after.get("InstanceType"):
+        yield f"InstanceType changes from {before.get('InstanceType')} to " \
+              f"{after.get('InstanceType')} while auto scaling is registered: SageMaker fails " \
+              "that update; follow Docs/runbook.md, 'Changing the prod instance type' " \
+              "(deregister, change, register again: three releases)"
 
 
 def violations(template: Template) -> list[str]:

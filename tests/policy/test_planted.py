@@ -81,6 +81,7 @@ def test_planted_defect_is_reported(findings: Findings, plant: Plant):
     found = violations(load(planted))
     assert found, f"no policy rule saw {plant.name}"
     assert {message.split(":", 1)[0] for message in found} == {plant.rule}, found
+    assert any(plant.says in message for message in found), found
 
     new_lint = findings.cfn_lint.get(planted, set()) - findings.cfn_lint.get(clean, set())
     assert plant.cfn_lint <= new_lint

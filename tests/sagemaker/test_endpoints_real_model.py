@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from endpoint_kit import Deployer
 from jobs_support import unique
-from testkit import MODEL_IMAGE_URI, REPO
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
 
 MODEL_DIR = REPO / "model"
 
@@ -28,11 +28,12 @@ def run_entry_point(argv: list[str], env: dict[str, str]) -> None:
     assert done.returncode == 0, f"{argv[0]} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def trained_model_archive(tmp_path: Path, shared_data: Path) -> Path:
-    """prepare -> train on the shared Titanic data, packed as a training job packs model.tar.gz."""
+def trained_model_archive(tmp_path: Path) -> Path:
+    """prepare -> train on the Titanic training rows, packed as a training job packs
+    model.tar.gz."""
     raw, prepared, model = tmp_path / "raw", tmp_path / "prepared", tmp_path / "model"
     raw.mkdir()
-    shutil.copy(shared_data / "titanic_train.csv", raw)
+    shutil.copy(TEST_DATA / "titanic_train.csv", raw)
     run_entry_point(["prepare", "--input", str(raw), "--output", str(prepared)],
                     {"SM_OUTPUT_DIR": str(tmp_path / "prepare-output")})
     config = tmp_path / "config"
@@ -51,11 +52,11 @@ def trained_model_archive(tmp_path: Path, shared_data: Path) -> Path:
     return archive
 
 
-def test_example_model_serves_predictions(aws, tmp_path, shared_data):
+def test_example_model_serves_predictions(aws, tmp_path):
     sm, s3, runtime = aws("sagemaker"), aws("s3"), aws("sagemaker-runtime")
     deployer = Deployer(sm, s3)
     key = f"{unique('titanic')}/model.tar.gz"
-    s3.upload_file(str(trained_model_archive(tmp_path, shared_data)), "endpoint-models", key)
+    s3.upload_file(str(trained_model_archive(tmp_path)), "endpoint-models", key)
     model = unique("titanic")
     sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::000000000000:role/x",
                     PrimaryContainer={"Image": MODEL_IMAGE_URI,

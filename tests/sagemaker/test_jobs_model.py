@@ -7,6 +7,7 @@ import json
 import pytest
 from botocore.exceptions import WaiterError
 from jobs_support import ROLE, channel, new_bucket, training_request, unique, untar
+from testkit import TEST_DATA
 
 from sagepipe.clients import client
 from sagepipe.images import ImageRegistry
@@ -23,12 +24,12 @@ METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.]+);"}
 
 @pytest.fixture(scope="module")
 def prepared(local_aws, pytestconfig):
-    """The shared Titanic CSV uploaded and run through `prepare` as a processing job."""
+    """The Titanic training CSV uploaded and run through `prepare` as a processing job."""
     repo = pytestconfig.rootpath
     ImageRegistry(Store(local_aws.db_path)).register(repo / "model", MODEL_IMAGE_URI)
     sm, s3 = client(local_aws, "sagemaker"), client(local_aws, "s3")
     bucket = new_bucket(s3)
-    titanic = repo.parent / "shared" / "data" / "titanic_train.csv"
+    titanic = TEST_DATA / "titanic_train.csv"
     s3.upload_file(str(titanic), bucket, "raw/titanic_train.csv")
     name = unique("titanic-prepare")
     sm.create_processing_job(

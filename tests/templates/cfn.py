@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +23,18 @@ TEMPLATES = (PIPELINE, ENDPOINT)
 
 PIPELINE_VARIABLE = re.compile(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_-]+)\}")
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+@cache
+def packaged_api() -> dict[str, Any]:
+    """chalice-api/ packaged as the PackageApi build packages it (the DeployApi template before
+    `aws cloudformation package` rewrites its code location)."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", "prod",
+                        "--merge-template", "../CodePipeline/api-parameters.json", out],
+                       cwd=REPO / "chalice-api", check=True, capture_output=True,
+                       env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+        return json.loads((Path(out) / "sam.json").read_text())
 
 
 @cache

@@ -15,6 +15,7 @@ ACCOUNT = "123456789012"
 NAME_LIMITS = {
     ("AWS::S3::Bucket", "BucketName"): 63,
     ("AWS::IAM::Role", "RoleName"): 64,
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName"): 128,
     ("AWS::ECR::Repository", "RepositoryName"): 256,
     ("AWS::CodeBuild::Project", "Name"): 255,
     ("AWS::CodePipeline::Pipeline", "Name"): 100,
@@ -82,22 +83,35 @@ def _roles() -> dict[str, dict[str, Any]]:
 
 
 def _statements() -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{role}/{policy['PolicyName']}/{statement.get('Sid', '?')}", statement)
-            for role, properties in _roles().items()
-            for policy in properties.get("Policies", [])
-            for statement in policy["PolicyDocument"]["Statement"]]
+    inline = [(f"{role}/{policy['PolicyName']}/{statement.get('Sid', '?')}", statement)
+              for role, properties in _roles().items()
+              for policy in properties.get("Policies", [])
+              for statement in policy["PolicyDocument"]["Statement"]]
+    managed = [(f"{name}/{statement.get('Sid', '?')}", statement)
+               for name, properties in resources(PIPELINE, "AWS::IAM::ManagedPolicy").items()
+               for statement in properties["PolicyDocument"]["Statement"]]
+    return inline + managed
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_one_role_per_service():
-    services = [statement["Principal"]["Service"]
-                for properties in _roles().values()
-                for statement in properties["AssumeRolePolicyDocument"]["Statement"]]
-    assert sorted(services) == ["cloudformation.amazonaws.com", "codebuild.amazonaws.com",
-                                "codepipeline.amazonaws.com", "sagemaker.amazonaws.com"]
+def test_one_role_per_service_and_per_build_project():
+    """A build runs with only its own project's permissions: the unit tests, which run the
+    repository's test code, cannot push images, pass roles or write artifacts."""
+    trusted = {name: [statement["Principal"]["Service"]
+                      for statement in properties["AssumeRolePolicyDocument"]["Statement"]]
+               for name, properties in _roles().items()}
+    assert all(len(services) == 1 for services in trusted.values()), trusted
+    others = sorted(s for (s,) in trusted.values() if s != "codebuild.amazonaws.com")
+    assert others == ["cloudformation.amazonaws.com", "codepipeline.amazonaws.com",
+                      "sagemaker.amazonaws.com"]
+    build_roles = {name for name, (service,) in trusted.items()
+                   if service == "codebuild.amazonaws.com"}
+    projects = resources(PIPELINE, "AWS::CodeBuild::Project")
+    used = [properties["ServiceRole"]["Fn::GetAtt"][0] for properties in projects.values()]
+    assert sorted(used) == sorted(build_roles), "one role per project, each used once"
 
 
 @pytest.mark.parametrize("where, statement", _statements(), ids=[w for w, _ in _statements()])

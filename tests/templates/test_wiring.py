@@ -15,6 +15,7 @@ import pytest
 
 from .cfn import (
     ENDPOINT,
+    PIPELINE,
     PIPELINE_VARIABLE,
     REPO,
     Action,
@@ -23,8 +24,10 @@ from .cfn import (
     buildspec,
     exported_variables,
     glob_matches,
+    packaged_api,
     parameter_accepts,
     pipeline_actions,
+    resources,
     substitute,
     template,
 )
@@ -54,7 +57,8 @@ def _variables_of(producer: Action) -> set[str]:
         return set(exported_variables(producer.buildspec_path()))
     if producer.provider == "CloudFormation":
         _, path = artifact_path(producer.configuration["TemplatePath"])
-        return set(template(REPO / path)["Outputs"])
+        deployed = template(REPO / path) if (REPO / path).is_file() else packaged_api()
+        return set(deployed["Outputs"])
     return set()
 
 
@@ -125,9 +129,28 @@ def test_stage_parameters_are_complete_and_valid(deploy: Action):
 
     stage = Path(config_path).stem
     assert configuration["Parameters"]["StageName"] == stage
-    assert configuration["Tags"] == {"Project": PLACEHOLDERS["ProjectName"], "Stage": stage}
+    # Fixed text only: the Project tag comes from ProjectName, in the template.
+    assert configuration["Tags"] == {"Stage": stage}
     assert overrides["DataCaptureS3Uri"].endswith(f"/data-capture/{stage}")
     assert deploy.configuration["StackName"] == {"Fn::Sub": f"${{ProjectName}}-endpoint-{stage}"}
+
+
+TAGGABLE = {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
+            "AWS::CloudWatch::Alarm"}
+
+
+def test_resources_are_tagged_with_the_project_name_it_is_deployed_as():
+    """A stage configuration cannot know ProjectName (its tags are fixed text): the endpoint
+    template tags its resources Project=<ProjectName> itself."""
+    body = template(ENDPOINT)
+    taggable = {name: r for name, r in body["Resources"].items() if r["Type"] in TAGGABLE}
+    assert len(taggable) == 5
+    for name, resource in taggable.items():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        assert tags.get("Project") == {"Ref": "ProjectName"}, name
+    for stage in ("qa", "prod"):
+        configuration = json.loads((REPO / f"CloudFormation/config/{stage}.json").read_text())
+        assert "Project" not in configuration.get("Tags", {}), f"{stage}.json hard-codes Project"
 
 
 def test_prod_is_bigger_and_guarded_compared_to_qa():
@@ -143,23 +166,48 @@ def test_prod_is_bigger_and_guarded_compared_to_qa():
     assert (prod["DataCaptureEnabled"], prod["DataCaptureSamplingPercent"]) == ("true", "100")
 
 
-def test_the_api_gets_the_prod_endpoint_name():
+def test_the_api_gets_the_prod_endpoint_name_and_its_permissions_boundary():
     deploy_api = action("DeployApi")
     packaging = _producer_of(artifact_path(deploy_api.configuration["TemplatePath"])[0])
     assert action("DeployProd").runs_before(packaging)
-    overrides = json.loads(deploy_api.configuration["ParameterOverrides"])
-    assert overrides == {"EndpointName": "#{ProdEndpoint.EndpointName}"}
-    # The packaging merges a template that declares that parameter into chalice's SAM template.
+    overrides = json.loads(substitute(deploy_api.configuration["ParameterOverrides"], {}))
+    assert overrides["EndpointName"] == "#{ProdEndpoint.EndpointName}"
+    # The boundary the CloudFormation role requires is the pipeline stack's boundary policy.
+    boundary = resources(PIPELINE, "AWS::IAM::ManagedPolicy")["ApiFunctionBoundary"]
+    assert substitute(boundary["ManagedPolicyName"], {}) == "${ProjectName}-api-boundary"
+    assert overrides["PermissionsBoundaryArn"] == \
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${ProjectName}-api-boundary"
+    # The packaging merges a template that declares those parameters into chalice's SAM
+    # template, and gives the function's role that boundary.
     merge = re.search(r"--merge-template\s+(\S+)",
                       (REPO / packaging.buildspec_path()).read_text())
     assert merge is not None
     merged = json.loads((REPO / "chalice-api" / merge.group(1)).resolve().read_text())
     assert set(merged["Parameters"]) == set(overrides)
+    role = packaged_api()["Resources"]["ApiHandlerRole"]["Properties"]
+    assert role["PermissionsBoundary"] == {"Ref": "PermissionsBoundaryArn"}
 
 
 def test_prod_stage_runs_in_the_documented_order():
     prod = [a.name for a in pipeline_actions() if a.stage == "Prod"]
-    assert prod == ["DeployProd", "PackageApi", "DeployApi", "SmokeTest", "TeardownQA"]
+    assert prod == ["ClearFailedCreate", "DeployProd", "PackageApi", "DeployApi", "SmokeTest",
+                    "TeardownQA"]
     assert action("TeardownQA").configuration["ActionMode"] == "DELETE_ONLY"
     assert action("TeardownQA").configuration["StackName"] == action("DeployQA").configuration[
         "StackName"]
+
+
+def test_failed_first_creates_of_prod_stacks_are_cleared_before_their_deploys():
+    """CREATE_UPDATE cannot update a stack left ROLLBACK_COMPLETE by a failed first create:
+    ClearFailedCreate deletes exactly those stacks, before either prod deploy runs."""
+    clear = action("ClearFailedCreate")
+    updated = [a for a in pipeline_actions()
+               if a.provider == "CloudFormation" and a.configuration.get("ActionMode")
+               == "CREATE_UPDATE"]
+    assert {a.name for a in updated} == {"DeployProd", "DeployApi"}
+    assert all(clear.runs_before(a) for a in updated)
+    (stacks,) = [v["Value"] for v in clear.project()["Environment"]["EnvironmentVariables"]
+                 if v["Name"] == "PROD_STACKS"]
+    assert substitute(stacks, {}).split() == [substitute(a.configuration["StackName"], {})
+                                              for a in updated]
+    assert "clear_failed_create.py ${PROD_STACKS:?" in (REPO / clear.buildspec_path()).read_text()

@@ -1,34 +1,18 @@
-"""The resource types the local CloudFormation creates for real, through the local SageMaker API.
-
-Each type says what `Ref` and `Fn::GetAtt` return, which property changes CloudFormation
-applies in place (the rest replace the resource), and how to create, update and delete it.
-Property values are coerced to the API's types with botocore's input shapes (a `!Ref` to a
-Number parameter arrives as a string, as in CloudFormation).
-"""
+"""SageMaker models, endpoint configs and endpoints, created for real through the local
+SageMaker API. Property values are coerced to the API's types with botocore's input shapes (a
+`!Ref` to a Number parameter arrives as a string, as in CloudFormation)."""
 
 from __future__ import annotations
 
-import secrets
-import string
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError, WaiterError
 
-from sagepipe.cloudformation import serverless
-from sagepipe.config import arn
+from sagepipe.cloudformation.providers.base import Context, ResourceFailed, ResourceProvider, call
 from sagepipe.protocols.service_models import service_model
 
 WAIT = {"Delay": 1, "MaxAttempts": 900}
-
-
-class ResourceFailed(RuntimeError):
-    """A resource could not be created, updated or deleted; the message is the reason."""
-
-
-def generated_name(logical_id: str, limit: int = 63) -> str:
-    """A physical name in CloudFormation's style, `<LogicalId>-<random>`."""
-    suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
-    return f"{logical_id[:limit - 13]}-{suffix}"
 
 
 def coerce(value: Any, shape: Any) -> Any:
@@ -56,38 +40,30 @@ def api_params(operation: str, props: dict[str, Any]) -> dict[str, Any]:
     return coerce({k: v for k, v in props.items() if k in shape.members}, shape)
 
 
-def call(fn: Any, **params: Any) -> dict[str, Any]:
-    try:
-        return fn(**params)
-    except ClientError as exc:
-        error = exc.response["Error"]
-        raise ResourceFailed(f"{error.get('Code')}: {error.get('Message')}") from None
+class SageMakerResource(ResourceProvider):
+    """`Ref` is the resource's ARN; `Fn::GetAtt <Name property>` its name."""
 
-
-class SageMakerResource:
-    type_name = ""
-    name_property = ""
     kind = ""  # the ARN's resource kind
     create_operation = ""
-    updatable: frozenset[str] = frozenset({"Tags"})
+    emulated = True
 
-    def identity(self, name: str) -> tuple[str, dict[str, str]]:
-        return arn("sagemaker", f"{self.kind}/{name.lower()}"), {self.name_property: name}
+    def ref(self, ctx: Context, name: str) -> str:
+        return ctx.arn("sagemaker", f"{self.kind}/{name.lower()}")
 
-    def physical_name(self, logical_id: str, props: dict[str, Any]) -> str:
-        return props.get(self.name_property) or generated_name(logical_id)
+    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
+        return {self.name_property: name}
 
-    def create(self, sm: Any, name: str, props: dict[str, Any]) -> None:
+    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
         params = api_params(self.create_operation, {**props, self.name_property: name})
-        call(getattr(sm, _snake(self.create_operation)), **params)
+        call(getattr(ctx.client("sagemaker"), xform_name(self.create_operation)), **params)
 
-    def update(self, sm: Any, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def update(self, ctx: Context, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Only tags reach here for immutable types; tags are not emulated locally."""
 
-    def delete(self, sm: Any, name: str) -> None:
+    def delete(self, ctx: Context, name: str) -> None:
+        operation = xform_name(self.create_operation.replace("Create", "Delete"))
         try:
-            getattr(sm, _snake(self.create_operation.replace("Create", "Delete")))(
-                **{self.name_property: name})
+            getattr(ctx.client("sagemaker"), operation)(**{self.name_property: name})
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("ResourceNotFound", "ValidationException"):
                 raise ResourceFailed(exc.response["Error"]["Message"]) from None
@@ -112,39 +88,34 @@ class Endpoint(SageMakerResource):
     updatable = frozenset({"EndpointConfigName", "DeploymentConfig", "RetainAllVariantProperties",
                            "RetainDeploymentConfig", "ExcludeRetainedVariantProperties", "Tags"})
 
-    def create(self, sm: Any, name: str, props: dict[str, Any]) -> None:
-        super().create(sm, name, props)
-        self._wait_in_service(sm, name, "create")
+    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
+        super().create(ctx, name, props)
+        self._wait_in_service(ctx, name, "create")
 
-    def update(self, sm: Any, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def update(self, ctx: Context, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         if old.get("EndpointConfigName") == new.get("EndpointConfigName"):
             return
+        sm = ctx.client("sagemaker")
         call(sm.update_endpoint, **api_params("UpdateEndpoint", {**new, "EndpointName": name}))
-        self._wait_in_service(sm, name, "update")
+        self._wait_in_service(ctx, name, "update")
         described = sm.describe_endpoint(EndpointName=name)
         if described["EndpointConfigName"] != new["EndpointConfigName"]:
             raise ResourceFailed(f"update of endpoint {name} was rolled back: "
                                  f"{described.get('FailureReason', 'no reason given')}")
 
-    def delete(self, sm: Any, name: str) -> None:
-        super().delete(sm, name)
+    def delete(self, ctx: Context, name: str) -> None:
+        super().delete(ctx, name)
         try:
-            sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=WAIT)
+            ctx.client("sagemaker").get_waiter("endpoint_deleted").wait(
+                EndpointName=name, WaiterConfig=WAIT)
         except WaiterError as exc:
             raise ResourceFailed(f"endpoint {name} was not deleted: {exc}") from None
 
     @staticmethod
-    def _wait_in_service(sm: Any, name: str, verb: str) -> None:
+    def _wait_in_service(ctx: Context, name: str, verb: str) -> None:
+        sm = ctx.client("sagemaker")
         try:
             sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=WAIT)
         except WaiterError:
             reason = sm.describe_endpoint(EndpointName=name).get("FailureReason", "unknown")
             raise ResourceFailed(f"endpoint {name} failed to {verb}: {reason}") from None
-
-
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
-
-
-EMULATED: dict[str, Any] = {t.type_name: t for t in
-                            (Model(), EndpointConfig(), Endpoint(), *serverless.TYPES)}

@@ -13,56 +13,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
-from sagepipe.clients import SigV4
-from sagepipe.config import arn
-
-TIMEOUT = httpx.Timeout(120, connect=5)  # creating an API waits for its server to start
+from sagepipe.cloudformation.providers.base import Context, ResourceFailed, ResourceProvider
 
 
-def _failed(message: str) -> Exception:
-    # Imported here: resource_types imports this module to register its types.
-    from sagepipe.cloudformation.resource_types import ResourceFailed
-
-    return ResourceFailed(message)
-
-
-def _call(sm: Any, method: str, path: str, body: dict[str, Any] | None = None,
-          missing_ok: bool = False) -> httpx.Response:
-    """An internal route of the gateway the local SageMaker client `sm` talks to."""
-    url = f"{sm.meta.endpoint_url}/_sagepipe/serverless/{path}"
-    try:
-        reply = httpx.request(method, url, json=body, timeout=TIMEOUT, trust_env=False,
-                              auth=SigV4.like(sm))
-        error = reply.json() if reply.is_error else {}
-    except (httpx.HTTPError, ValueError) as exc:
-        raise _failed(f"the local AWS did not answer {method} {url}: {exc}") from None
-    if error and not (missing_ok and error.get("__type") == "ResourceNotFound"):
-        raise _failed(f"{error.get('__type')}: {error.get('message')}")
-    return reply
-
-
-class ServerlessResource:
-    type_name = ""
-    name_property = ""
-    path = ""  # of the internal route
-    updatable: frozenset[str] = frozenset()
-
-    def identity(self, name: str) -> tuple[str, dict[str, str]]:
-        return name, {}
+class ServerlessResource(ResourceProvider):
+    path = ""  # of the internal route, under /_sagepipe/serverless/
+    updatable = frozenset[str]()
+    emulated = True
 
     def params(self, props: dict[str, Any]) -> dict[str, Any]:
         return props
 
-    def create(self, sm: Any, name: str, props: dict[str, Any]) -> None:
-        _call(sm, "PUT", f"{self.path}/{name}", self.params(props))
+    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
+        ctx.internal("PUT", f"serverless/{self.path}/{name}", self.params(props))
 
-    def update(self, sm: Any, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self.create(sm, name, new)
+    def update(self, ctx: Context, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.create(ctx, name, new)
 
-    def delete(self, sm: Any, name: str) -> None:
-        _call(sm, "DELETE", f"{self.path}/{name}", missing_ok=True)
+    def delete(self, ctx: Context, name: str) -> None:
+        try:
+            ctx.internal("DELETE", f"serverless/{self.path}/{name}")
+        except ResourceFailed as exc:
+            if not str(exc).startswith("ResourceNotFound:"):
+                raise
 
 
 class Function(ServerlessResource):
@@ -71,8 +44,8 @@ class Function(ServerlessResource):
                            "MemorySize", "Role", "Tags", "Tracing", "Architectures", "Layers",
                            "Description", "ReservedConcurrentExecutions", "VpcConfig"})
 
-    def identity(self, name: str) -> tuple[str, dict[str, str]]:
-        return name, {"Arn": arn("lambda", f"function:{name}")}
+    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
+        return {"Arn": ctx.arn("lambda", f"function:{name}")}
 
 
 class RestApi(ServerlessResource):
@@ -83,19 +56,16 @@ class RestApi(ServerlessResource):
     def params(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"StageName": props.get("StageName"), "DefinitionBody": props.get("DefinitionBody")}
 
-    def localize(self, sm: Any, name: str, value: str) -> str:
+    def localize(self, ctx: Context, name: str, value: str) -> str:
         """`value` with this API's `https://<id>.execute-api.<region>.<suffix>/` replaced by
         the local server's `http://127.0.0.1:<port>/`."""
         aws_url = re.compile(rf"https://{re.escape(name)}\.execute-api\.[a-z0-9-]+\."
                              r"amazonaws\.com(?:\.cn)?/")
         if not aws_url.search(value):
             return value
-        apis = {api["Id"]: api for api in _call(sm, "GET", self.path).json()}
+        apis = {api["Id"]: api for api in ctx.internal("GET", f"serverless/{self.path}")}
         local = (apis.get(name) or {}).get("Url")
         if not local:
-            raise _failed(f"REST API {name} is not serving locally")
+            raise ResourceFailed(f"REST API {name} is not serving locally")
         root = local.removesuffix(f"{apis[name]['StageName']}/")
         return aws_url.sub(root, value)
-
-
-TYPES = (Function(), RestApi())

@@ -1,0 +1,38 @@
+"""The resource providers of the local CloudFormation, by type name: the one registry.
+
+A type listed here is created by its provider (or, from `recorded`, only recorded with its
+`Ref`/`Fn::GetAtt`); any other type is recorded with its physical name as `Ref`. To add a type,
+write its module (a `ResourceProvider` subclass, see base.py) and add its line below.
+"""
+
+from __future__ import annotations
+
+from sagepipe.cloudformation.providers import recorded, sagemaker, serverless
+from sagepipe.cloudformation.providers.base import (
+    Context,
+    Recorded,
+    ResourceFailed,
+    ResourceProvider,
+)
+
+__all__ = ["PROVIDERS", "Context", "ResourceFailed", "ResourceProvider", "provider_for"]
+
+PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provider in (
+    sagemaker.Model(),
+    sagemaker.EndpointConfig(),
+    sagemaker.Endpoint(),
+    serverless.Function(),
+    serverless.RestApi(),
+    recorded.Role(),
+    recorded.Bucket(),
+    recorded.Topic(),
+    recorded.Repository(),
+    recorded.Project(),
+    recorded.Pipeline(),
+    recorded.LogGroup(),
+)}
+
+
+def provider_for(type_name: str) -> ResourceProvider:
+    """The provider of `type_name`; a recording one for types without their own."""
+    return PROVIDERS.get(type_name) or Recorded(type_name)

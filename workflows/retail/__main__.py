@@ -1,0 +1,5 @@
+import sys
+
+from workflows.retail.workflow import main
+
+sys.exit(main())

@@ -270,7 +270,7 @@ def test_after_a_kill_9_the_api_comes_back_on_the_same_port_or_says_who_holds_it
     try:
         outputs = stacks_of(settings).deploy(
             "sagepipe-api", load(package_api(settings, tmp_path / "package")),
-            {"EndpointName": "absent"})
+            api_parameters("absent"))
         url = outputs["EndpointURL"] + "health"
         port = int(url.split(":")[2].split("/")[0])
         kill_9(settings)  # the API's server outlives its gateway...

@@ -86,7 +86,10 @@ def test_a_bad_model_fails_the_accuracy_gate(images, qa_config, tmp_path):
     endpoint = create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, bad["ModelDataUrl"])
     done, summary, junit = run_qa(images, tmp_path, "--endpoint-name", endpoint, "--stage", "qa",
                                   "--config", str(qa_config),
-                                  "--test-data", str(TEST_DATA / "titanic_test.csv"))
+                                  # `=`: pytest's first pass reads the value of an option
+                                  # it does not know yet as a test path, and would load
+                                  # tests/conftest.py (moto's credentials, no endpoint)
+                                  f"--test-data={TEST_DATA / 'titanic_test.csv'}")
     assert done.returncode == 1, done.stdout + done.stderr
     assert failed_tests(junit) == ["test_accuracy_on_the_test_split_meets_the_stage_floor"]
     assert summary["passed"] is False

@@ -4,7 +4,7 @@ issues #39, #71, #85, #94, #117, #139: S3 URIs, output path, image, container ar
 from __future__ import annotations
 
 import pytest
-from conftest import ROLE, xgb_request
+from sfn_kit import ROLE, xgb_request
 
 from ds_stepfunctions.inputs import Array, ExecutionInput, Format, StepInput
 from ds_stepfunctions.steps import Pass, ProcessingStep, Task, TrainingStep, TransformStep

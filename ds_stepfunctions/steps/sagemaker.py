@@ -362,13 +362,16 @@ def _channel(spec: Any, where: str) -> dict[str, Any]:
         return copy.deepcopy(dict(spec.config))
     if hasattr(spec, "data_source") and hasattr(spec, "channel_name"):  # v3 InputData
         source = spec.data_source
-        channel = (training_input(source) if isinstance(source, (str, Reference)) else
-                   {"DataSource": {"S3DataSource": to_request(
-                       source, member_shape("CreateTrainingJob", "InputDataConfig", "member",
-                                            "DataSource", "S3DataSource"), where)}})
         if isinstance(source, str) and not source.startswith("s3://"):
             raise ValueError(f"{where} is the local path {source!r}: ModelTrainer uploads it "
                              "at train(); a state machine cannot. Upload it and use its s3:// URI")
+        channel: dict[str, Any]
+        if isinstance(source, (str, Reference)):
+            channel = training_input(source)
+        else:  # an S3DataSource
+            shape = member_shape("CreateTrainingJob", "InputDataConfig", "member", "DataSource",
+                                 "S3DataSource")
+            channel = {"DataSource": {"S3DataSource": to_request(source, shape, where)}}
         channel["ChannelName"] = spec.channel_name
         if getattr(spec, "content_type", None):
             channel["ContentType"] = spec.content_type
@@ -432,7 +435,7 @@ def transform_request(transformer: Any, state_id: str) -> dict[str, Any]:
     })
 
 
-def tags_list(tags: Any) -> list[dict[str, Any]] | None:
+def tags_list(tags: Any) -> list[Mapping[str, Any]] | None:
     """Tags as SageMaker takes them: [{"Key": k, "Value": v}] (from a dict or such a list)."""
     if not tags:
         return None

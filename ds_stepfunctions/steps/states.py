@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ds_stepfunctions.exceptions import DuplicateStatesInChain
 from ds_stepfunctions.inputs.placeholders import Reference, StepInput
@@ -27,8 +27,9 @@ from ds_stepfunctions.steps.payload import render_path, render_payload, render_v
 logger = logging.getLogger(__name__)
 
 _FIELDS_BY_NAME = {f.value: f for f in Field}
-_COMMON = (Field.Comment, Field.InputPath, Field.OutputPath)
-_TASK_LIKE = (*_COMMON, Field.Parameters, Field.ResultSelector, Field.ResultPath)
+_COMMON: tuple[Field, ...] = (Field.Comment, Field.InputPath, Field.OutputPath)
+_TASK_LIKE: tuple[Field, ...] = (*_COMMON, Field.Parameters, Field.ResultSelector,
+                                 Field.ResultPath)
 
 
 def render_field(field: Field, value: Any, where: str) -> dict[str, Any]:
@@ -130,7 +131,7 @@ def _require_errors(block: Block) -> None:
 class State(Block):
     """A state: an id (unique in its state machine, at most 80 characters) and ASL fields."""
 
-    state_type: ClassVar[str] = ""
+    state_type: str = ""  # each subclass's; State(..., state_type=) sets an instance's own
     allowed = _TASK_LIKE
 
     def __init__(self, state_id: str, state_type: str | None = None,
@@ -364,10 +365,15 @@ class Task(State):
         super().__init__(state_id, **kwargs)
 
 
+# Any list of states and chains: a list[Task] too (a list[State | Chain] would refuse it, as lists
+# are invariant).
+_Step = TypeVar("_Step", bound="State | Chain")
+
+
 class Chain:
     """States in sequence: each one's next is the one after it (a Choice's, its default)."""
 
-    def __init__(self, steps: list[State | Chain] | None = None) -> None:
+    def __init__(self, steps: list[_Step] | None = None) -> None:
         if steps is not None and not isinstance(steps, list):
             raise TypeError("Chain takes a 'list' of steps. You provided an input that is not "
                             "a list.")

@@ -254,7 +254,7 @@ def state_statuses(events: list[Mapping[str, Any]]) -> dict[str, str]:
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
         if kind.endswith("StateEntered"):
-            caught = failed_by.get(event.get("previousEventId"))
+            caught = failed_by.get(event.get("previousEventId", 0))  # event ids start at 1
             if caught is not None:
                 statuses[caught] = "Caught"
             statuses[event["stateEnteredEventDetails"]["name"]] = "InProgress"

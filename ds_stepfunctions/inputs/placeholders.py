@@ -177,7 +177,8 @@ class Format(Intrinsic):
     """
 
     def __init__(self, template: str, *values: Any) -> None:
-        holes = len(re.findall(r"(?<!\\)\{\}", template))
+        # An escaped character is one token: `\{\}` is no hole, `\\{}` a backslash and a hole.
+        holes = re.findall(r"\\.|\{\}", template).count("{}")
         if holes != len(values):
             raise ValueError(f"Format template {template!r} has {holes} '{{}}' for "
                              f"{len(values)} values")

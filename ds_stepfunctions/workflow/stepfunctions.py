@@ -96,6 +96,7 @@ def _cell(value: Any) -> str:
 
 
 def _client(client: Any) -> Any:
+    """The client given, or one that boto3 configures from the environment (AWS or local)."""
     return client if client is not None else boto3.client("stepfunctions")
 
 
@@ -151,8 +152,7 @@ class Workflow:
     @property
     def client(self) -> Any:
         """The boto3 client; made on first use, so that building and drawing need no AWS."""
-        if self._client is None:
-            self._client = boto3.client("stepfunctions")
+        self._client = _client(self._client)
         return self._client
 
     def _graph(self, definition: State | Chain | Graph) -> Graph:

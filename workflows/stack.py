@@ -117,7 +117,7 @@ def state_machine_statements(definition: Mapping[str, Any],
             invokes = True
         else:
             raise ValueError(f"no IAM mapping for Task resource {resource}")
-    statements = []
+    statements: list[dict[str, Any]] = []
     by_resources: dict[tuple[str, ...], list[str]] = {}
     for action in sorted(sagemaker):
         by_resources.setdefault(SAGEMAKER_RESOURCES[action], []).append(f"sagemaker:{action}")
@@ -176,7 +176,7 @@ def template(workflow: Workflow, description: str, stack: Stack) -> str:
     if unknown:
         raise ValueError(f"the definition uses ${{{', '.join(sorted(unknown))}}}, which the "
                          "stack neither takes nor makes")
-    substitutions = {name: ref(name) for name in sorted(used & names)}
+    substitutions: dict[str, dict[str, Any]] = {name: ref(name) for name in sorted(used & names)}
     substitutions.update({name: {"Fn::GetAtt": [resource, "Arn"]}
                           for name, resource in stack.functions.items() if name in used})
     machine["Properties"]["StateMachineName"] = ref("AWS::StackName")

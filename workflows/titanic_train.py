@@ -45,7 +45,7 @@ PROCESSING = "/opt/ml/processing"
 IMAGE = stack.Parameter("TitanicImageUri", "The Titanic model image (model/ in ECR)")
 
 
-def processor(image_uri: str, place: aws.Place) -> dict[str, Any]:
+def processor(image_uri: str | Reference, place: aws.Place) -> dict[str, Any]:
     """A CreateProcessingJob request running the image's `prepare` (the step comes as
     ContainerArguments `--step ...`)."""
     return {

@@ -99,7 +99,7 @@ class Placeholder(Reference):
         """True if `placeholder` is this collection's variable, at any depth."""
         return any(v is placeholder or v.contains(placeholder) for v in self.store.values())
 
-    def get_schema_as_dict(self) -> dict[str, Any]:
+    def get_schema_as_dict(self) -> dict[str | int, Any]:
         """The schema of the variables used so far: a type per leaf (`object` if untyped)."""
         return {k: (v.get_schema_as_dict() if v.store else v.type or object)
                 for k, v in self.store.items()}
@@ -177,7 +177,8 @@ class Format(Intrinsic):
     """
 
     def __init__(self, template: str, *values: Any) -> None:
-        holes = len(re.findall(r"(?<!\\)\{\}", template))
+        # An escaped character is one token: `\{\}` is no hole, `\\{}` a backslash and a hole.
+        holes = re.findall(r"\\.|\{\}", template).count("{}")
         if holes != len(values):
             raise ValueError(f"Format template {template!r} has {holes} '{{}}' for "
                              f"{len(values)} values")
@@ -222,7 +223,7 @@ def _check_name(name: object) -> None:
         raise ValueError(f"Placeholder keys are strings or integers, not {name!r}")
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(tree: Mapping[str | int, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
@@ -243,6 +244,6 @@ def _is_instance(value: Any, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def _type_names(schema: Mapping[str, Any]) -> dict[str, Any]:
+def _type_names(schema: Mapping[str | int, Any]) -> dict[str | int, Any]:
     return {k: _type_names(v) if isinstance(v, Mapping) else getattr(v, "__name__", str(v))
             for k, v in schema.items()}

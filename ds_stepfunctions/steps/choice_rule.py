@@ -8,7 +8,7 @@ a placeholder given to a plain operator turns it into its `...Path` twin (`Strin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from ds_stepfunctions.inputs.placeholders import Reference
 from ds_stepfunctions.steps.payload import render_path, render_value
@@ -21,13 +21,6 @@ VALUE_TYPES: dict[str, tuple[type, ...]] = {
     "Timestamp": (str,),
     "Is": (bool,),
 }
-COMPARISONS = ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
-OPERATORS = (
-    *(f"{kind}{cmp}{path}" for kind in ("String", "Numeric", "Timestamp")
-      for cmp in COMPARISONS for path in ("", "Path")),
-    "StringMatches", "BooleanEquals", "BooleanEqualsPath",
-    "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp",
-)
 
 
 class BaseRule:
@@ -117,8 +110,58 @@ class NotRule(BaseRule):
         return f"NotRule(rule={self.rule!r})"
 
 
+class _Comparison(Protocol):
+    """A ChoiceRule operator method: `ChoiceRule.StringEquals(variable=..., value=...)`."""
+
+    def __call__(self, variable: str | Reference, value: Any) -> Rule: ...
+
+
 class ChoiceRule:
-    """Factory of rules: one class method per ASL operator, plus And, Or and Not."""
+    """Factory of rules: one class method per ASL comparison operator, plus And, Or and Not.
+
+    The operators are declared here, by their ASL names, so that a type checker or an editor
+    knows them; the methods are made below the class (`_operator_method`).
+    """
+
+    StringEquals: ClassVar[_Comparison]
+    StringEqualsPath: ClassVar[_Comparison]
+    StringLessThan: ClassVar[_Comparison]
+    StringLessThanPath: ClassVar[_Comparison]
+    StringGreaterThan: ClassVar[_Comparison]
+    StringGreaterThanPath: ClassVar[_Comparison]
+    StringLessThanEquals: ClassVar[_Comparison]
+    StringLessThanEqualsPath: ClassVar[_Comparison]
+    StringGreaterThanEquals: ClassVar[_Comparison]
+    StringGreaterThanEqualsPath: ClassVar[_Comparison]
+    NumericEquals: ClassVar[_Comparison]
+    NumericEqualsPath: ClassVar[_Comparison]
+    NumericLessThan: ClassVar[_Comparison]
+    NumericLessThanPath: ClassVar[_Comparison]
+    NumericGreaterThan: ClassVar[_Comparison]
+    NumericGreaterThanPath: ClassVar[_Comparison]
+    NumericLessThanEquals: ClassVar[_Comparison]
+    NumericLessThanEqualsPath: ClassVar[_Comparison]
+    NumericGreaterThanEquals: ClassVar[_Comparison]
+    NumericGreaterThanEqualsPath: ClassVar[_Comparison]
+    TimestampEquals: ClassVar[_Comparison]
+    TimestampEqualsPath: ClassVar[_Comparison]
+    TimestampLessThan: ClassVar[_Comparison]
+    TimestampLessThanPath: ClassVar[_Comparison]
+    TimestampGreaterThan: ClassVar[_Comparison]
+    TimestampGreaterThanPath: ClassVar[_Comparison]
+    TimestampLessThanEquals: ClassVar[_Comparison]
+    TimestampLessThanEqualsPath: ClassVar[_Comparison]
+    TimestampGreaterThanEquals: ClassVar[_Comparison]
+    TimestampGreaterThanEqualsPath: ClassVar[_Comparison]
+    StringMatches: ClassVar[_Comparison]
+    BooleanEquals: ClassVar[_Comparison]
+    BooleanEqualsPath: ClassVar[_Comparison]
+    IsNull: ClassVar[_Comparison]
+    IsPresent: ClassVar[_Comparison]
+    IsNumeric: ClassVar[_Comparison]
+    IsString: ClassVar[_Comparison]
+    IsBoolean: ClassVar[_Comparison]
+    IsTimestamp: ClassVar[_Comparison]
 
     @classmethod
     def And(cls, rules: list[BaseRule]) -> CompoundRule:  # noqa: N802 - the ASL name
@@ -142,5 +185,7 @@ def _operator_method(operator: str) -> classmethod:
     return classmethod(make)
 
 
+# Every comparison operator of ASL, in the order of the declarations above.
+OPERATORS = tuple(ChoiceRule.__annotations__)
 for _operator in OPERATORS:
     setattr(ChoiceRule, _operator, _operator_method(_operator))

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ds_stepfunctions.steps.integration_resources import (
-    IntegrationPattern,
     get_service_integration_arn,
+    integration_pattern,
 )
 from ds_stepfunctions.steps.states import Task
-
-
-def _pattern(wait: bool, token: bool = False) -> IntegrationPattern:
-    if token:
-        return IntegrationPattern.WaitForTaskToken
-    return IntegrationPattern.WaitForCompletion if wait else IntegrationPattern.CallAndContinue
 
 
 class LambdaStep(Task):
@@ -23,32 +17,35 @@ class LambdaStep(Task):
 
     def __init__(self, state_id: str, wait_for_callback: bool = False, **kwargs: Any) -> None:
         kwargs["resource"] = get_service_integration_arn(
-            "lambda", "invoke", _pattern(False, token=wait_for_callback))
+            "lambda", "invoke", integration_pattern(False, token=wait_for_callback))
         super().__init__(state_id, **kwargs)
 
 
-class GlueStartJobRunStep(Task):
+class _JobStep(Task):
+    """Starts a job with the integration `service:action`, by default waiting until it ends."""
+
+    service: ClassVar[str]
+    action: ClassVar[str]
+
+    def __init__(self, state_id: str, wait_for_completion: bool = True, **kwargs: Any) -> None:
+        kwargs["resource"] = get_service_integration_arn(
+            self.service, self.action, integration_pattern(wait_for_completion))
+        super().__init__(state_id, **kwargs)
+
+
+class GlueStartJobRunStep(_JobStep):
     """Runs a Glue job (`parameters={"JobName": ...}`), by default until it ends."""
 
-    def __init__(self, state_id: str, wait_for_completion: bool = True, **kwargs: Any) -> None:
-        kwargs["resource"] = get_service_integration_arn("glue", "startJobRun",
-                                                         _pattern(wait_for_completion))
-        super().__init__(state_id, **kwargs)
+    service, action = "glue", "startJobRun"
 
 
-class BatchSubmitJobStep(Task):
+class BatchSubmitJobStep(_JobStep):
     """Submits an AWS Batch job, by default waiting until it ends."""
 
-    def __init__(self, state_id: str, wait_for_completion: bool = True, **kwargs: Any) -> None:
-        kwargs["resource"] = get_service_integration_arn("batch", "submitJob",
-                                                         _pattern(wait_for_completion))
-        super().__init__(state_id, **kwargs)
+    service, action = "batch", "submitJob"
 
 
-class EcsRunTaskStep(Task):
+class EcsRunTaskStep(_JobStep):
     """Runs an ECS task, by default waiting until it ends."""
 
-    def __init__(self, state_id: str, wait_for_completion: bool = True, **kwargs: Any) -> None:
-        kwargs["resource"] = get_service_integration_arn("ecs", "runTask",
-                                                         _pattern(wait_for_completion))
-        super().__init__(state_id, **kwargs)
+    service, action = "ecs", "runTask"

@@ -13,6 +13,13 @@ class IntegrationPattern(Enum):
     WaitForTaskToken = "waitForTaskToken"
 
 
+def integration_pattern(wait: bool, token: bool = False) -> IntegrationPattern:
+    """The pattern of a step's `wait_for_completion` (`wait`) and `wait_for_callback` (`token`)."""
+    if token:
+        return IntegrationPattern.WaitForTaskToken
+    return IntegrationPattern.WaitForCompletion if wait else IntegrationPattern.CallAndContinue
+
+
 def get_service_integration_arn(service: str, api: str | Enum,
                                 integration_pattern: IntegrationPattern =
                                 IntegrationPattern.CallAndContinue) -> str:

@@ -25,6 +25,7 @@ from ds_stepfunctions.inputs.placeholders import Reference
 
 @cache
 def _sagemaker() -> Any:
+    """botocore's SageMaker service model, loaded once (it is large)."""
     return botocore.session.get_session().get_service_model("sagemaker")
 
 

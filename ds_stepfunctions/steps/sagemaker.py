@@ -25,14 +25,16 @@ from typing import Any
 
 from ds_stepfunctions.inputs.placeholders import Reference
 from ds_stepfunctions.steps.integration_resources import (
-    IntegrationPattern,
     get_service_integration_arn,
+    integration_pattern,
 )
 from ds_stepfunctions.steps.requests import check_request, input_shape, member_shape, to_request
 from ds_stepfunctions.steps.states import Task
 
 
 class SageMakerApi(Enum):
+    """A SageMaker API: its name is botocore's operation, its value the integration's action."""
+
     CreateTrainingJob = "createTrainingJob"
     CreateTransformJob = "createTransformJob"
     CreateModel = "createModel"
@@ -42,22 +44,31 @@ class SageMakerApi(Enum):
     CreateProcessingJob = "createProcessingJob"
 
 
-def _resource(api: SageMakerApi, wait: bool = False) -> str:
-    pattern = IntegrationPattern.WaitForCompletion if wait else IntegrationPattern.CallAndContinue
-    return get_service_integration_arn("sagemaker", api, pattern)
-
-
 class _SageMakerStep(Task):
-    """A Task sending one SageMaker request; `parameters=` is merged over the built request."""
+    """A Task sending one SageMaker request, built by the subclass from its arguments.
 
-    operation: str
+    The experiment config and tags go last, then `parameters=` (the remaining keyword
+    arguments' own) is merged over it all, as in 2.3.0, and the result is checked against
+    botocore's model of the operation. `wait` makes it a `.sync` integration.
+    """
 
-    def __init__(self, state_id: str, request: dict[str, Any], resource: str, tags: Any,
-                 kwargs: dict[str, Any], resource_first: bool = True) -> None:
+    api: SageMakerApi
+
+    @property
+    def operation(self) -> str:
+        return self.api.name
+
+    def __init__(self, state_id: str, request: dict[str, Any], kwargs: dict[str, Any], *,
+                 tags: Any = None, experiment_config: Any = None, wait: bool = False,
+                 resource_first: bool = True) -> None:
+        if experiment_config is not None:
+            request["ExperimentConfig"] = experiment_config
         if tags:
             request["Tags"] = tags_list(tags)
         request = merge(request, kwargs.pop("parameters", None) or {})
         check_request(self.operation, request, f"{state_id}: Parameters")
+        resource = get_service_integration_arn("sagemaker", self.api, integration_pattern(wait))
+        # The old SDK wrote ModelStep's Parameters before its Resource (the golden files have it).
         ordered = ({"resource": resource, "parameters": request} if resource_first
                    else {"parameters": request, "resource": resource})
         super().__init__(state_id, **kwargs, **ordered)
@@ -71,7 +82,7 @@ class TrainingStep(_SageMakerStep):
     the request's and stringified, as SageMaker requires.
     """
 
-    operation = "CreateTrainingJob"
+    api = SageMakerApi.CreateTrainingJob
 
     def __init__(self, state_id: str, estimator: Any, job_name: str | Reference,
                  data: Any = None, hyperparameters: Mapping[str, Any] | None = None,
@@ -92,11 +103,8 @@ class TrainingStep(_SageMakerStep):
         request["TrainingJobName"] = job_name
         if output_data_config_path is not None:
             request.setdefault("OutputDataConfig", {})["S3OutputPath"] = output_data_config_path
-        if experiment_config is not None:
-            request["ExperimentConfig"] = experiment_config
-        super().__init__(state_id, request,
-                         _resource(SageMakerApi.CreateTrainingJob, wait_for_completion),
-                         tags, kwargs)
+        super().__init__(state_id, request, kwargs, tags=tags,
+                         experiment_config=experiment_config, wait=wait_for_completion)
 
     def get_expected_model(self, model_name: str | Reference | None = None) -> dict[str, Any]:
         """The CreateModel request of the model this job will train, for a ModelStep: the
@@ -124,7 +132,7 @@ class ProcessingStep(_SageMakerStep):
     ProcessingInput/ProcessingOutput dicts (see `processing_input`/`processing_output`).
     """
 
-    operation = "CreateProcessingJob"
+    api = SageMakerApi.CreateProcessingJob
 
     def __init__(self, state_id: str, processor: Any, job_name: str | Reference,
                  inputs: list[Any] | None = None, outputs: list[Any] | None = None,
@@ -148,11 +156,8 @@ class ProcessingStep(_SageMakerStep):
         if kms_key_id is not None:
             request.setdefault("ProcessingOutputConfig", {})["KmsKeyId"] = kms_key_id
         request["ProcessingJobName"] = job_name
-        if experiment_config is not None:
-            request["ExperimentConfig"] = experiment_config
-        super().__init__(state_id, request,
-                         _resource(SageMakerApi.CreateProcessingJob, wait_for_completion),
-                         tags, kwargs)
+        super().__init__(state_id, request, kwargs, tags=tags,
+                         experiment_config=experiment_config, wait=wait_for_completion)
 
 
 class TransformStep(_SageMakerStep):
@@ -162,7 +167,7 @@ class TransformStep(_SageMakerStep):
     TransformResources...) or a v3 `Transformer`; the data arguments fill TransformInput.
     """
 
-    operation = "CreateTransformJob"
+    api = SageMakerApi.CreateTransformJob
 
     def __init__(self, state_id: str, transformer: Any, job_name: str | Reference,
                  model_name: str | Reference, data: str | Reference,
@@ -185,18 +190,15 @@ class TransformStep(_SageMakerStep):
                                         ("JoinSource", join_source)) if v is not None}
         if processing:
             request["DataProcessing"] = processing
-        if experiment_config is not None:
-            request["ExperimentConfig"] = experiment_config
-        super().__init__(state_id, request,
-                         _resource(SageMakerApi.CreateTransformJob, wait_for_completion),
-                         tags, kwargs)
+        super().__init__(state_id, request, kwargs, tags=tags,
+                         experiment_config=experiment_config, wait=wait_for_completion)
 
 
 class ModelStep(_SageMakerStep):
     """Creates a model (CreateModel) from a request dict, `TrainingStep.get_expected_model()`
     or a v3 `sagemaker.core` Model; `model_name` overrides its ModelName."""
 
-    operation = "CreateModel"
+    api = SageMakerApi.CreateModel
 
     def __init__(self, state_id: str, model: Any, model_name: str | Reference | None = None,
                  instance_type: str | None = None, tags: Any = None, **kwargs: Any) -> None:
@@ -204,14 +206,13 @@ class ModelStep(_SageMakerStep):
                               strict=False)
         if model_name is not None:
             request["ModelName"] = model_name
-        super().__init__(state_id, request, _resource(SageMakerApi.CreateModel), tags, kwargs,
-                         resource_first=False)
+        super().__init__(state_id, request, kwargs, tags=tags, resource_first=False)
 
 
 class EndpointConfigStep(_SageMakerStep):
     """Creates an endpoint configuration with one production variant (CreateEndpointConfig)."""
 
-    operation = "CreateEndpointConfig"
+    api = SageMakerApi.CreateEndpointConfig
 
     def __init__(self, state_id: str, endpoint_config_name: str | Reference,
                  model_name: str | Reference, initial_instance_count: int | Reference,
@@ -227,8 +228,7 @@ class EndpointConfigStep(_SageMakerStep):
             request["DataCaptureConfig"] = _as_request(
                 data_capture_config, member_shape(self.operation, "DataCaptureConfig"),
                 f"{state_id}: data_capture_config")
-        super().__init__(state_id, request, _resource(SageMakerApi.CreateEndpointConfig), tags,
-                         kwargs)
+        super().__init__(state_id, request, kwargs, tags=tags)
 
 
 class EndpointStep(_SageMakerStep):
@@ -238,10 +238,9 @@ class EndpointStep(_SageMakerStep):
     def __init__(self, state_id: str, endpoint_name: str | Reference,
                  endpoint_config_name: str | Reference, tags: Any = None, update: bool = False,
                  **kwargs: Any) -> None:
-        self.operation = "UpdateEndpoint" if update else "CreateEndpoint"
+        self.api = SageMakerApi.UpdateEndpoint if update else SageMakerApi.CreateEndpoint
         request = {"EndpointConfigName": endpoint_config_name, "EndpointName": endpoint_name}
-        api = SageMakerApi.UpdateEndpoint if update else SageMakerApi.CreateEndpoint
-        super().__init__(state_id, request, _resource(api), tags, kwargs)
+        super().__init__(state_id, request, kwargs, tags=tags)
 
 
 # Request dicts with the defaults of the old SDK's input classes.
@@ -362,13 +361,16 @@ def _channel(spec: Any, where: str) -> dict[str, Any]:
         return copy.deepcopy(dict(spec.config))
     if hasattr(spec, "data_source") and hasattr(spec, "channel_name"):  # v3 InputData
         source = spec.data_source
-        channel = (training_input(source) if isinstance(source, (str, Reference)) else
-                   {"DataSource": {"S3DataSource": to_request(
-                       source, member_shape("CreateTrainingJob", "InputDataConfig", "member",
-                                            "DataSource", "S3DataSource"), where)}})
         if isinstance(source, str) and not source.startswith("s3://"):
             raise ValueError(f"{where} is the local path {source!r}: ModelTrainer uploads it "
                              "at train(); a state machine cannot. Upload it and use its s3:// URI")
+        channel: dict[str, Any]
+        if isinstance(source, (str, Reference)):
+            channel = training_input(source)
+        else:  # an S3DataSource
+            shape = member_shape("CreateTrainingJob", "InputDataConfig", "member", "DataSource",
+                                 "S3DataSource")
+            channel = {"DataSource": {"S3DataSource": to_request(source, shape, where)}}
         channel["ChannelName"] = spec.channel_name
         if getattr(spec, "content_type", None):
             channel["ContentType"] = spec.content_type
@@ -432,7 +434,7 @@ def transform_request(transformer: Any, state_id: str) -> dict[str, Any]:
     })
 
 
-def tags_list(tags: Any) -> list[dict[str, Any]] | None:
+def tags_list(tags: Any) -> list[Mapping[str, Any]] | None:
     """Tags as SageMaker takes them: [{"Key": k, "Value": v}] (from a dict or such a list)."""
     if not tags:
         return None
@@ -475,7 +477,7 @@ def _model_fields(obj: Any, shape: Any, where: str, lift: set[str]) -> Any:
     return to_request(obj, shape, where, exclude=lift)
 
 
-def _present(values: dict[str, Any], unset_too: bool = False) -> dict[str, Any]:
-    """The entries that are set (not None, not sagemaker-core's `Unassigned()`)."""
-    return {k: v for k, v in values.items()
-            if v is not None and not (unset_too and type(v).__name__ == "Unassigned")}
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are set (not None): what a v3 object leaves unset stays out of the
+    request, so that SageMaker applies its defaults."""
+    return {k: v for k, v in values.items() if v is not None}

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ds_stepfunctions.exceptions import DuplicateStatesInChain
 from ds_stepfunctions.inputs.placeholders import Reference, StepInput
+from ds_stepfunctions.steps.choice_rule import BaseRule
 from ds_stepfunctions.steps.fields import (
     NULLABLE_FIELDS,
     PATH_FIELDS,
@@ -27,8 +28,9 @@ from ds_stepfunctions.steps.payload import render_path, render_payload, render_v
 logger = logging.getLogger(__name__)
 
 _FIELDS_BY_NAME = {f.value: f for f in Field}
-_COMMON = (Field.Comment, Field.InputPath, Field.OutputPath)
-_TASK_LIKE = (*_COMMON, Field.Parameters, Field.ResultSelector, Field.ResultPath)
+_COMMON: tuple[Field, ...] = (Field.Comment, Field.InputPath, Field.OutputPath)
+_TASK_LIKE: tuple[Field, ...] = (*_COMMON, Field.Parameters, Field.ResultSelector,
+                                 Field.ResultPath)
 
 
 def render_field(field: Field, value: Any, where: str) -> dict[str, Any]:
@@ -57,6 +59,7 @@ class Block:
                             f"(it takes: {', '.join(names)})")
         self.fields: dict[str, Any] = dict(kwargs)
 
+    # The old SDK's way of asking which fields a block takes.
     def allowed_fields(self) -> list[Field]:
         return list(self.allowed)
 
@@ -71,14 +74,21 @@ class Block:
 
     @property
     def label(self) -> str:
+        """What an error message calls this block: its class (a state: its id)."""
         return type(self).__name__
 
     def to_dict(self) -> dict[str, Any]:
+        return self._render_fields()
+
+    def _render_fields(self) -> dict[str, Any]:
+        """The fields as ASL, in the order given (a state's `type` where its __init__ put it);
+        an unset field (None) is left out, but for those where ASL gives null a meaning."""
         result: dict[str, Any] = {}
         for name, value in self.fields.items():
-            field = _FIELDS_BY_NAME[name]
-            if value is not None or field in NULLABLE_FIELDS:
-                result.update(render_field(field, value, self.label))
+            if name == "type":
+                result["Type"] = value
+            elif value is not None or _FIELDS_BY_NAME[name] in NULLABLE_FIELDS:
+                result.update(render_field(_FIELDS_BY_NAME[name], value, self.label))
         return result
 
     def to_json(self, pretty: bool = False) -> str:
@@ -130,7 +140,7 @@ def _require_errors(block: Block) -> None:
 class State(Block):
     """A state: an id (unique in its state machine, at most 80 characters) and ASL fields."""
 
-    state_type: ClassVar[str] = ""
+    state_type: str = ""  # each subclass's; State(..., state_type=) sets an instance's own
     allowed = _TASK_LIKE
 
     def __init__(self, state_id: str, state_type: str | None = None,
@@ -155,15 +165,6 @@ class State(Block):
     @property
     def label(self) -> str:
         return self.state_id
-
-    def _render_fields(self) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for name, value in self.fields.items():
-            if name == "type":
-                result["Type"] = value
-            elif value is not None or _FIELDS_BY_NAME[name] in NULLABLE_FIELDS:
-                result.update(render_field(_FIELDS_BY_NAME[name], value, self.state_id))
-        return result
 
     def update_parameters(self, params: dict[str, Any]) -> None:
         """Replace the `parameters` field (for states that take one)."""
@@ -272,12 +273,11 @@ class Choice(State):
 
     def __init__(self, state_id: str, **kwargs: Any) -> None:
         super().__init__(state_id, **kwargs)
-        self.choices: list[tuple[Any, State | Chain]] = []
+        self.choices: list[tuple[BaseRule, State | Chain]] = []
         self.default: State | Chain | None = None
 
-    def add_choice(self, rule: Any, next_step: State | Chain) -> None:
-        from ds_stepfunctions.steps.choice_rule import BaseRule
-
+    def add_choice(self, rule: BaseRule, next_step: State | Chain) -> None:
+        """Go to `next_step` when `rule` holds (rules are tried in the order added)."""
         if not isinstance(rule, BaseRule):
             raise TypeError(f"{self.state_id}: add_choice takes a ChoiceRule, not {rule!r}")
         rule.to_dict(f"{self.state_id}: Choices[{len(self.choices)}]")
@@ -364,10 +364,15 @@ class Task(State):
         super().__init__(state_id, **kwargs)
 
 
+# Any list of states and chains: a list[Task] too (a list[State | Chain] would refuse it, as lists
+# are invariant).
+_Step = TypeVar("_Step", bound="State | Chain")
+
+
 class Chain:
     """States in sequence: each one's next is the one after it (a Choice's, its default)."""
 
-    def __init__(self, steps: list[State | Chain] | None = None) -> None:
+    def __init__(self, steps: list[_Step] | None = None) -> None:
         if steps is not None and not isinstance(steps, list):
             raise TypeError("Chain takes a 'list' of steps. You provided an input that is not "
                             "a list.")

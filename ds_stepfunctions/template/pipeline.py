@@ -55,6 +55,8 @@ class TrainingPipeline:
                                  client=client)
 
     def build_workflow_definition(self) -> Chain:
+        """The four steps with requests built for the pipeline's name; the constructor then
+        turns each request into the template of the execution input (`input_template`)."""
         name = self.pipeline_name
         training = TrainingStep(StepId.Train.value, estimator=self.estimator,
                                 job_name=f"{name}-estimator-source", data=self.inputs)

@@ -33,6 +33,8 @@ _Dumper.add_representer(dict, lambda d, data: d.represent_mapping("tag:yaml.org,
 
 
 def build_cloudformation_template(workflow: Workflow, description: str | None = None) -> str:
+    """The template's YAML. The definition is copied as it is: ARNs of a region or an account
+    (functions, roles, images) are not turned into parameters, hence the warning, as in 2.3.0."""
     logger.warning("To reuse the CloudFormation template in different regions, please make "
                    "sure to update the region specific AWS resources in the StateMachine "
                    "definition.")

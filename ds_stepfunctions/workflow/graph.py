@@ -6,8 +6,8 @@ Mermaid text (`to_mermaid`), an SVG laid out here (`to_svg`), a PNG of the same 
 (`to_png`, with Pillow), a rich tree for a terminal (`__rich__`), and `_repr_html_`/`_repr_svg_`
 for notebooks. With statuses (`render_progress`) each state is coloured by how far it got.
 
-The layout is layered: a state's layer is its distance from StartAt, its place in the layer the
-order it was reached; an edge to an earlier layer (a retry loop) bends around the side.
+This module reads the definition (states, edges, and a short text for each Choice rule) and
+draws; layout.py decides where everything goes, the same for the SVG and the PNG.
 """
 
 from __future__ import annotations
@@ -16,9 +16,23 @@ import html
 import io
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ds_stepfunctions.workflow.layout import (
+    END,
+    FONT_SIZE,
+    START,
+    Edge,
+    Layout,
+    Node,
+    Point,
+    Route,
+    Text,
+    arrange,
+    curve,
+    text_width,
+)
 
 # Status -> (fill, stroke): the Step Functions console's colours.
 STATUS_COLOURS = {
@@ -28,42 +42,9 @@ STATUS_COLOURS = {
     "Failed": ("#fde2e2", "#d91515"),
     "Caught": ("#fdebd0", "#c45500"),
 }
-FONT_SIZE = 13
-CHAR_WIDTH = 7.4  # average advance of a 13 px sans-serif character
-NODE_HEIGHT = 44
-LAYER_GAP = 56
-NODE_GAP = 28
-MARGIN = 24
-
-
-@dataclass
-class Node:
-    key: str
-    label: str
-    detail: str
-    status: str | None = None
-    layer: int = 0
-    x: float = 0
-    y: float = 0
-    w: float = 0
-    h: float = NODE_HEIGHT
-    terminal: bool = False  # Start/End markers
-
-
-@dataclass
-class Edge:
-    source: str
-    target: str
-    label: str = ""
-    kind: str = "next"  # next | choice | default | catch
-
-
-@dataclass
-class Layout:
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
-    width: float = 0
-    height: float = 0
+CATCH_COLOUR, EDGE_COLOUR, DETAIL_COLOUR = "#c45500", "#545b64", "#545b64"
+# The SVG's fonts: Helvetica, or a font with its widths (layout.py measures the text with them).
+FONT_FAMILY = "Helvetica, Arial, 'Liberation Sans', 'Nimbus Sans', sans-serif"
 
 
 class WorkflowGraph:
@@ -90,30 +71,36 @@ class WorkflowGraph:
     # SVG and PNG
 
     def layout(self) -> Layout:
-        return _layout(self.definition, self.statuses, self.portrait)
+        """Where every box, curve and line of text goes (the SVG and the PNG draw it)."""
+        states = self.definition["States"]
+        nodes = [Node(START, "Start", terminal=True)]
+        edges = [Edge(START, self.definition["StartAt"])]
+        for name in _reachable(self.definition):
+            state = states[name]
+            nodes.append(Node(name, name, _detail(state), self.statuses.get(name)))
+            edges += _state_edges(name, state)
+            if _is_terminal(state):
+                edges.append(Edge(name, END))
+        nodes.append(Node(END, "End", terminal=True))
+        return arrange(nodes, edges, self.portrait)
 
     def to_svg(self) -> str:
         """An SVG of the graph, self-contained (no script, no external font or link)."""
         lay = self.layout()
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" '
                f'height="{lay.height:.0f}" viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" '
-               f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT_SIZE}">',
+               f'font-family="{FONT_FAMILY}" font-size="{FONT_SIZE}">',
                f"<title>{html.escape(self.title or 'state machine')}</title>",
                '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
                'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-               '<path d="M0,0 L10,5 L0,10 z" fill="#545b64"/></marker></defs>']
-        for edge in lay.edges:
-            points = _edge_points(lay, edge, self.portrait)
-            dash = ' stroke-dasharray="5,4"' if edge.kind in ("default", "catch") else ""
-            colour = "#c45500" if edge.kind == "catch" else "#545b64"
+               f'<path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker></defs>']
+        for route in lay.routes:
+            kind = route.edge.kind
+            dash = ' stroke-dasharray="5,4"' if kind in ("default", "catch") else ""
             path = "M{:.1f},{:.1f} C{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}".format(
-                *(c for p in points for c in p))
-            out.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.4"'
-                       f'{dash} marker-end="url(#arrow)"/>')
-            if edge.label:
-                mx, my = _bezier(points, 0.5)
-                out.append(f'<text x="{mx:.1f}" y="{my - 4:.1f}" text-anchor="middle" '
-                           f'font-size="11" fill="{colour}">{html.escape(edge.label)}</text>')
+                *(c for p in route.points for c in p))
+            out.append(f'<path d="{path}" fill="none" stroke="{_edge_colour(route)}" '
+                       f'stroke-width="1.4"{dash} marker-end="url(#arrow)"/>')
         for node in lay.nodes.values():
             fill, stroke = STATUS_COLOURS[node.status or "NotStarted"]
             radius = node.h / 2 if node.terminal else 6
@@ -123,36 +110,40 @@ class WorkflowGraph:
                        f'<rect x="{node.x:.1f}" y="{node.y:.1f}" width="{node.w:.1f}" '
                        f'height="{node.h:.1f}" rx="{radius:.1f}" fill="{fill}" '
                        f'stroke="{stroke}" stroke-width="1.5"/>')
-            text_lines = [node.label, *([node.detail] if node.detail else [])]
-            top = node.y + node.h / 2 - (len(text_lines) - 1) * 8 + 4
-            for i, text in enumerate(text_lines):
-                style = ' font-weight="bold"' if i == 0 else ' font-size="11" fill="#545b64"'
-                out.append(f'<text x="{node.x + node.w / 2:.1f}" y="{top + i * 16:.1f}" '
-                           f'text-anchor="middle"{style}>{html.escape(text)}</text>')
+            out += [_svg_text(line, None if line.bold else DETAIL_COLOUR)
+                    for line in node.lines()]
             out.append("</g>")
+        # The captions last, over every curve and box, each on a white halo: a line crossing one
+        # stays clear of its letters.
+        out += [_svg_text(route.caption, _edge_colour(route), halo=True)
+                for route in lay.routes if route.caption is not None]
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
     def to_png(self, scale: float = 2.0) -> bytes:
-        """A PNG of the same layout, drawn with Pillow."""
+        """A PNG of the same layout, drawn with Pillow (its own font: no bold, about
+        Helvetica's widths)."""
         from PIL import Image, ImageDraw, ImageFont
 
         lay = self.layout()
         image = Image.new("RGB", (int(lay.width * scale), int(lay.height * scale)), "white")
         draw = ImageDraw.Draw(image)
-        font = ImageFont.load_default(size=FONT_SIZE * scale)
-        small = ImageFont.load_default(size=11 * scale)
-        for edge in lay.edges:
-            points = _edge_points(lay, edge, self.portrait)
-            curve = [(x * scale, y * scale) for x, y in
-                     (_bezier(points, t / 24) for t in range(25))]
-            colour = "#c45500" if edge.kind == "catch" else "#545b64"
-            draw.line(curve, fill=colour, width=max(1, int(1.4 * scale)))
-            _arrowhead(draw, curve[-2], curve[-1], colour, 6 * scale)
-            if edge.label:
-                mx, my = _bezier(points, 0.5)
-                draw.text((mx * scale, (my - 4) * scale), edge.label, fill=colour, font=small,
-                          anchor="ms")
+
+        def write(text: Text, colour: str, halo: bool = False) -> None:
+            # Pillow's font runs a few per cent wider than Helvetica on some text: such a line
+            # is drawn that much smaller, to keep to the room the layout measured for it.
+            size = text.size * scale
+            drawn = ImageFont.load_default(size=size).getlength(text.text)
+            room = text_width(text.text, size, text.bold)
+            font = ImageFont.load_default(size=size * min(1.0, room / drawn) if drawn else size)
+            draw.text((text.x * scale, text.y * scale), text.text, fill=colour, font=font,
+                      anchor="ms", stroke_width=int(1.5 * scale) if halo else 0,
+                      stroke_fill="white")
+
+        for route in lay.routes:
+            line = [(x * scale, y * scale) for x, y in curve(route.points)]
+            draw.line(line, fill=_edge_colour(route), width=max(1, int(1.4 * scale)))
+            _arrowhead(draw, line[-2], line[-1], _edge_colour(route), 6 * scale)
         for node in lay.nodes.values():
             fill, stroke = STATUS_COLOURS[node.status or "NotStarted"]
             box = [node.x * scale, node.y * scale, (node.x + node.w) * scale,
@@ -160,13 +151,11 @@ class WorkflowGraph:
             radius = (node.h / 2 if node.terminal else 6) * scale
             draw.rounded_rectangle(box, radius=radius, fill=fill, outline=stroke,
                                    width=int(1.5 * scale))
-            cx, cy = (node.x + node.w / 2) * scale, (node.y + node.h / 2) * scale
-            if node.detail:
-                draw.text((cx, cy - 2 * scale), node.label, fill="black", font=font, anchor="ms")
-                draw.text((cx, cy + 13 * scale), node.detail, fill="#545b64", font=small,
-                          anchor="ms")
-            else:
-                draw.text((cx, cy), node.label, fill="black", font=font, anchor="mm")
+            for text in node.lines():
+                write(text, "black" if text.bold else DETAIL_COLOUR)
+        for route in lay.routes:
+            if route.caption is not None:
+                write(route.caption, _edge_colour(route), halo=True)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return buffer.getvalue()
@@ -265,7 +254,7 @@ def state_statuses(events: list[Mapping[str, Any]]) -> dict[str, str]:
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
         if kind.endswith("StateEntered"):
-            caught = failed_by.get(event.get("previousEventId"))
+            caught = failed_by.get(event.get("previousEventId", 0))  # event ids start at 1
             if caught is not None:
                 statuses[caught] = "Caught"
             statuses[event["stateEnteredEventDetails"]["name"]] = "InProgress"
@@ -307,12 +296,17 @@ def _state_edges(name: str, state: Mapping[str, Any]) -> Iterator[Edge]:
         yield Edge(name, catch["Next"], "Catch " + ", ".join(catch["ErrorEquals"]), "catch")
 
 
-_OPERATOR_SYMBOLS = {"Equals": "==", "LessThan": "<", "GreaterThan": ">",
-                     "LessThanEquals": "<=", "GreaterThanEquals": ">="}
+# ASL's comparison operators as symbols, the longest suffix first (LessThanEquals before LessThan).
+_OPERATOR_SYMBOLS = (("GreaterThanEquals", ">="), ("LessThanEquals", "<="), ("GreaterThan", ">"),
+                     ("LessThan", "<"), ("Equals", "=="))
 
 
 def _rule_text(rule: Mapping[str, Any]) -> str:
-    """A short reading of a choice rule: `$['rmse'] <= 50`, `not (...)`, `a and b`."""
+    """A short reading of a choice rule: `$['rmse'] <= 50`, `not (...)`, `(a) and (b)`.
+
+    A literal is shown as JSON (a string in quotes); the operand of a `...Path` operator is a
+    path, shown as it is: `$['Value'] <= $['Threshold']`.
+    """
     for compound in ("And", "Or"):
         if compound in rule:
             return f" {compound.lower()} ".join(f"({_rule_text(r)})" for r in rule[compound])
@@ -321,11 +315,11 @@ def _rule_text(rule: Mapping[str, Any]) -> str:
     for key, value in rule.items():
         if key in ("Variable", "Next"):
             continue
+        operand = value if key.endswith("Path") else json.dumps(value)
         operator = key.removesuffix("Path")
-        for suffix, symbol in sorted(_OPERATOR_SYMBOLS.items(), key=lambda kv: -len(kv[0])):
-            if operator.endswith(suffix) and not operator.startswith("Is"):
-                return f"{rule.get('Variable', '')} {symbol} {json.dumps(value)}"
-        return f"{rule.get('Variable', '')} {key} {json.dumps(value)}"
+        symbol = next((symbol for suffix, symbol in _OPERATOR_SYMBOLS
+                       if operator.endswith(suffix) and not operator.startswith("Is")), key)
+        return f"{rule.get('Variable', '')} {symbol} {operand}"
     return ""
 
 
@@ -394,100 +388,25 @@ def _mermaid_graph(definition: Mapping[str, Any], indent: str, counter: Iterator
     return lines
 
 
-# Layout
+# Drawing
 
-def _layout(definition: Mapping[str, Any], statuses: Mapping[str, str],
-            portrait: bool) -> Layout:
-    states = definition["States"]
-    lay = Layout()
-    lay.nodes["__start__"] = Node("__start__", "Start", "", terminal=True)
-    lay.edges.append(Edge("__start__", definition["StartAt"]))
-    for name in _reachable(definition):
-        state = states[name]
-        lay.nodes[name] = Node(name, name, _detail(state), statuses.get(name))
-        lay.edges += list(_state_edges(name, state))
-        if _is_terminal(state):
-            lay.edges.append(Edge(name, "__end__"))
-    lay.nodes["__end__"] = Node("__end__", "End", "", terminal=True)
-    for node in lay.nodes.values():
-        node.w = max(len(node.label) * CHAR_WIDTH, len(node.detail) * CHAR_WIDTH * 0.85) + 32
-        node.w = max(node.w, 80)
-        node.h = 32 if node.terminal else NODE_HEIGHT
-
-    # layers: breadth-first distance from Start; End below everything
-    layer_of = {"__start__": 0}
-    queue = ["__start__"]
-    for key in queue:
-        for edge in lay.edges:
-            if edge.source == key and edge.target not in layer_of and edge.target != "__end__":
-                layer_of[edge.target] = layer_of[key] + 1
-                queue.append(edge.target)
-    for key in lay.nodes:
-        layer_of.setdefault(key, max(layer_of.values()) + 1)
-    layer_of["__end__"] = max(v for k, v in layer_of.items() if k != "__end__") + 1
-    layers: dict[int, list[Node]] = {}
-    for key, node in lay.nodes.items():
-        node.layer = layer_of[key]
-        layers.setdefault(node.layer, []).append(node)
-
-    if portrait:  # layers top to bottom, each centred
-        widths = {i: sum(n.w for n in row) + NODE_GAP * (len(row) - 1)
-                  for i, row in layers.items()}
-        total = max(widths.values())
-        y = MARGIN
-        for i in sorted(layers):
-            x = MARGIN + (total - widths[i]) / 2
-            for node in layers[i]:
-                node.x, node.y = x, y + (NODE_HEIGHT - node.h) / 2
-                x += node.w + NODE_GAP
-            y += NODE_HEIGHT + LAYER_GAP
-        lay.width, lay.height = total + 2 * MARGIN, y - LAYER_GAP + MARGIN
-    else:  # layers left to right, each centred vertically
-        heights = {i: sum(n.h for n in row) + NODE_GAP * (len(row) - 1)
-                   for i, row in layers.items()}
-        total = max(heights.values())
-        x = MARGIN
-        for i in sorted(layers):
-            column = max(n.w for n in layers[i])
-            y = MARGIN + (total - heights[i]) / 2
-            for node in layers[i]:
-                node.x, node.y = x + (column - node.w) / 2, y
-                y += node.h + NODE_GAP
-            x += column + LAYER_GAP + 40
-        lay.width, lay.height = x - LAYER_GAP - 40 + MARGIN, total + 2 * MARGIN
-    return lay
+def _edge_colour(route: Route) -> str:
+    return CATCH_COLOUR if route.edge.kind == "catch" else EDGE_COLOUR
 
 
-def _edge_points(lay: Layout, edge: Edge,
-                 portrait: bool) -> tuple[tuple[float, float], ...]:
-    """The cubic Bézier control points of an edge; edges going back bend around the right."""
-    a, b = lay.nodes[edge.source], lay.nodes[edge.target]
-    if portrait:
-        if b.layer > a.layer:
-            p0, p3 = (a.x + a.w / 2, a.y + a.h), (b.x + b.w / 2, b.y)
-            bend = (p3[1] - p0[1]) / 2
-            return p0, (p0[0], p0[1] + bend), (p3[0], p3[1] - bend), p3
-        p0, p3 = (a.x + a.w, a.y + a.h / 2), (b.x + b.w, b.y + b.h / 2)
-        reach = max(p0[0], p3[0]) + 60
-        return p0, (reach, p0[1]), (reach, p3[1]), p3
-    if b.layer > a.layer:
-        p0, p3 = (a.x + a.w, a.y + a.h / 2), (b.x, b.y + b.h / 2)
-        bend = (p3[0] - p0[0]) / 2
-        return p0, (p0[0] + bend, p0[1]), (p3[0] - bend, p3[1]), p3
-    p0, p3 = (a.x + a.w / 2, a.y + a.h), (b.x + b.w / 2, b.y + b.h)
-    reach = max(p0[1], p3[1]) + 50
-    return p0, (p0[0], reach), (p3[0], reach), p3
+def _svg_text(text: Text, colour: str | None, halo: bool = False) -> str:
+    style = ' font-weight="bold"' if text.bold else ""
+    if text.size != FONT_SIZE:
+        style += f' font-size="{text.size:g}"'
+    if colour is not None:
+        style += f' fill="{colour}"'
+    if halo:
+        style += ' stroke="white" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
+    return (f'<text x="{text.x:.1f}" y="{text.y:.1f}" text-anchor="middle"{style}>'
+            f"{html.escape(text.text)}</text>")
 
 
-def _bezier(points: tuple[tuple[float, float], ...], t: float) -> tuple[float, float]:
-    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
-    u = 1 - t
-    return (u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
-            u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3)
-
-
-def _arrowhead(draw: Any, tail: tuple[float, float], tip: tuple[float, float], colour: str,
-               size: float) -> None:
+def _arrowhead(draw: Any, tail: Point, tip: Point, colour: str, size: float) -> None:
     dx, dy = tip[0] - tail[0], tip[1] - tail[1]
     length = (dx * dx + dy * dy) ** 0.5 or 1
     ux, uy = dx / length, dy / length

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, overload
 
 import boto3
 
@@ -96,12 +96,21 @@ def _cell(value: Any) -> str:
 
 
 def _client(client: Any) -> Any:
+    """The client given, or one that boto3 configures from the environment (AWS or local)."""
     return client if client is not None else boto3.client("stepfunctions")
 
 
 class Workflow:
     """A state machine: its definition (a State, Chain or Graph), name and role."""
 
+    @overload
+    @classmethod
+    def list_workflows(cls, max_items: int = ..., client: Any = ...,
+                       html: Literal[False] = ...) -> WorkflowList: ...
+    @overload
+    @classmethod
+    def list_workflows(cls, max_items: int = ..., client: Any = ..., *,
+                       html: Literal[True]) -> HTML: ...
     @classmethod
     def list_workflows(cls, max_items: int = 100, client: Any = None,
                        html: bool = False) -> WorkflowList | HTML:
@@ -143,8 +152,7 @@ class Workflow:
     @property
     def client(self) -> Any:
         """The boto3 client; made on first use, so that building and drawing need no AWS."""
-        if self._client is None:
-            self._client = boto3.client("stepfunctions")
+        self._client = _client(self._client)
         return self._client
 
     def _graph(self, definition: State | Chain | Graph) -> Graph:
@@ -193,14 +201,14 @@ class Workflow:
         if definition is None and role is None:
             raise MissingRequiredParameter("A new definition and/or role must be provided to "
                                            "update an existing workflow.")
-        self._require_arn("update it")
+        arn = self._require_arn("update it")
         if definition is not None:
             self.definition = self._graph(definition)
         if role is not None:
             self.role = role
-        self.client.update_state_machine(stateMachineArn=self.state_machine_arn,
-                                         definition=self._definition_json(), roleArn=self.role)
-        return self.state_machine_arn
+        self.client.update_state_machine(stateMachineArn=arn, definition=self._definition_json(),
+                                         roleArn=self.role)
+        return arn
 
     def execute(self, name: str | None = None, inputs: Any = None) -> Execution:
         """Start an execution; `inputs` is checked against the ExecutionInput schema first."""
@@ -213,8 +221,7 @@ class Workflow:
                 raise ValueError(f"Execution input does not match the schema "
                                  f"{self.workflow_input.get_schema_as_json()}: "
                                  + "; ".join(problems))
-        self._require_arn("execute it")
-        params: dict[str, Any] = {"stateMachineArn": self.state_machine_arn}
+        params: dict[str, Any] = {"stateMachineArn": self._require_arn("execute it")}
         if name is not None:
             params["name"] = name
         if inputs is not None:
@@ -224,6 +231,12 @@ class Workflow:
                          start_date=response["startDate"], status=ExecutionStatus.Running,
                          name=name)
 
+    @overload
+    def list_executions(self, max_items: int = ..., status_filter: ExecutionStatus | None = ...,
+                        html: Literal[False] = ...) -> ExecutionsList: ...
+    @overload
+    def list_executions(self, max_items: int = ..., status_filter: ExecutionStatus | None = ...,
+                        *, html: Literal[True]) -> HTML: ...
     def list_executions(self, max_items: int = 100,
                         status_filter: ExecutionStatus | None = None,
                         html: bool = False) -> ExecutionsList | HTML:
@@ -256,10 +269,12 @@ class Workflow:
         """A CloudFormation template (YAML) with this state machine as StateMachineComponent."""
         return build_cloudformation_template(self, description)
 
-    def _require_arn(self, action: str) -> None:
+    def _require_arn(self, action: str) -> str:
+        """The state machine's ARN, or WorkflowNotFound naming what needs it."""
         if self.state_machine_arn is None:
             raise WorkflowNotFound(f"Workflow {self.name} is not on Step Functions yet: call "
                                    f"create() or Workflow.attach() before you {action}.")
+        return self.state_machine_arn
 
     def __repr__(self) -> str:
         return (f"Workflow(name={self.name!r}, role={self.role!r}, "
@@ -313,6 +328,12 @@ class Execution:
             params["error"] = error
         return self.client.stop_execution(**params)
 
+    @overload
+    def list_events(self, max_items: int = ..., reverse_order: bool = ...,
+                    html: Literal[False] = ...) -> EventsList: ...
+    @overload
+    def list_events(self, max_items: int = ..., reverse_order: bool = ..., *,
+                    html: Literal[True]) -> HTML: ...
     def list_events(self, max_items: int = 100, reverse_order: bool = False,
                     html: bool = False) -> EventsList | HTML:
         """GetExecutionHistory's events, every page up to max_items."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from conftest import GOLDEN, abalone, golden_bytes, hermione_train, retail
+from sfn_kit import GOLDEN, abalone, golden_bytes, hermione_train, retail
 
 
 @pytest.mark.parametrize("name, build", [("abalone", abalone),

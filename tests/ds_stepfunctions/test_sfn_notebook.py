@@ -10,7 +10,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from conftest import GOLDEN, HYPERPARAMETERS, SFN_ROLE, xgb_request, xgb_transformer
+from sfn_kit import GOLDEN, HYPERPARAMETERS, SFN_ROLE, xgb_request, xgb_transformer
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:MyTrainTransformDeploy_v1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -4,7 +4,7 @@ issues #39, #71, #85, #94, #117, #139: S3 URIs, output path, image, container ar
 from __future__ import annotations
 
 import pytest
-from conftest import ROLE, xgb_request
+from sfn_kit import ROLE, xgb_request
 
 from ds_stepfunctions.inputs import Array, ExecutionInput, Format, StepInput
 from ds_stepfunctions.steps import Pass, ProcessingStep, Task, TrainingStep, TransformStep
@@ -119,6 +119,22 @@ def test_intrinsics_escape_their_literals():
     assert Array("a{b}", 1, None, True).to_jsonpath() == "States.Array('a\\{b\\}', 1, null, true)"
     with pytest.raises(ValueError, match="has 2"):
         Format("{}/{}", ei["a"])
+    # An escaped brace is no hole; an escaped backslash before one leaves it a hole.
+    assert Format(r"\{\}{}", ei["a"]).to_jsonpath() == (
+        r"States.Format('\{\}{}', $$.Execution.Input['a'])")
+    assert Format(r"C:\\{}", ei["a"]).to_jsonpath() == (
+        r"States.Format('C:\\{}', $$.Execution.Input['a'])")
+
+
+def test_the_suggested_format_works_after_a_backslash_too():
+    ei = ExecutionInput()
+    with pytest.raises(TypeError) as error:
+        Pass("p", parameters={"Dir": "C:\\" + ei["a"]})
+    # The message shows the template's repr: 'C:\\\\{}' is C:\\{} (an escaped backslash, a hole).
+    assert r"inputs.Format('C:\\\\{}', <placeholder $$.Execution.Input['a']>)" in str(error.value)
+    fixed = Pass("p", parameters={"Dir": Format(r"C:\\{}", ei["a"])})
+    assert fixed.to_dict()["Parameters"] == {
+        "Dir.$": r"States.Format('C:\\{}', $$.Execution.Input['a'])"}
 
 
 def test_schema_validation():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from conftest import SFN_ROLE, hermione_train, retail
 from defusedxml import ElementTree
 from PIL import Image
 from rich.console import Console
+from sfn_kit import SFN_ROLE, hermione_train, retail
 
 from ds_stepfunctions.steps import (
     Catch,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROLE, XGB, xgb_request
 from pydantic import BaseModel
+from sfn_kit import ROLE, XGB, xgb_request
 
 from ds_stepfunctions.inputs import ExecutionInput
 from ds_stepfunctions.steps import (

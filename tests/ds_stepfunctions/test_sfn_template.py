@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from conftest import SFN_ROLE, XGB, xgb_request
+from sfn_kit import SFN_ROLE, XGB, xgb_request
 
 from ds_stepfunctions.template import TrainingPipeline
 

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from conftest import SFN_ROLE
+from sfn_kit import SFN_ROLE
 
 from ds_stepfunctions.exceptions import MissingRequiredParameter, WorkflowNotFound
 from ds_stepfunctions.inputs import ExecutionInput

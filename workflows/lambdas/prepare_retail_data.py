@@ -116,7 +116,7 @@ def _csv(rows: list[list[float]]) -> bytes:
     return "".join(",".join(repr(v) for v in row) + "\n" for row in rows).encode()
 
 
-def _location(uri: str, what: str) -> tuple[str, str]:
+def _location(uri: object, what: str) -> tuple[str, str]:
     if not isinstance(uri, str) or not uri.startswith("s3://") or "/" not in uri[5:]:
         raise BadInput(f"{what} must be an s3://bucket/key URI, not {uri!r}")
     bucket, _, key = uri[5:].partition("/")

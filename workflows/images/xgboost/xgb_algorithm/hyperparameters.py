@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import orjson
 
@@ -153,8 +154,9 @@ class Hyperparameters:
                              "(the number of classes, labels 0 to num_class - 1)")
         if objective == "reg:linear":
             values["objective"] = "reg:squarederror"
-        return cls(num_round=int(values["num_round"]),
-                   early_stopping_rounds=values.get("early_stopping_rounds"),
+        # Both are parsed by integer Number specs.
+        return cls(num_round=cast(int, values["num_round"]),
+                   early_stopping_rounds=cast(int | None, values.get("early_stopping_rounds")),
                    csv_weights=values.get("csv_weights") == "1",
                    booster={name: value for name, value in values.items()
                             if name not in JOB_SETTINGS})

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import IO
+from wsgiref.types import WSGIEnvironment
 
 import numpy as np
 import orjson
@@ -59,12 +60,12 @@ def answer_type(accept: str) -> str:
     return max(ranked)[2]
 
 
-def declared_length(environ: dict[str, object]) -> int | None:
+def declared_length(environ: WSGIEnvironment) -> int | None:
     length = str(environ.get("CONTENT_LENGTH") or "")
     return int(length) if length.isdigit() else None
 
 
-def read_body(environ: dict[str, object]) -> bytes:
+def read_body(environ: WSGIEnvironment) -> bytes:
     too_large = HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                           f"body larger than {MAX_BODY} bytes (6 MB); send smaller batches")
     length = declared_length(environ)
@@ -76,7 +77,7 @@ def read_body(environ: dict[str, object]) -> bytes:
     return body
 
 
-def drain(environ: dict[str, object]) -> None:
+def drain(environ: WSGIEnvironment) -> None:
     """Read and drop what is left of the request body, up to DRAIN_LIMIT."""
     length = declared_length(environ)
     if length is not None and length > DRAIN_LIMIT:
@@ -109,7 +110,7 @@ class InferenceApp:
         self.width = booster.num_features()
         self.batch = batch
 
-    def __call__(self, environ: dict[str, object],
+    def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
             status, content_type, body = self.route(environ)
@@ -125,7 +126,7 @@ class InferenceApp:
                        [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
-    def route(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def route(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/ping" and method in ("GET", "HEAD"):
             return HTTPStatus.OK, "text/plain", b""
@@ -136,7 +137,7 @@ class InferenceApp:
                             f"{method} {path} is not allowed: use GET /ping, POST /invocations")
         raise HTTPError(HTTPStatus.NOT_FOUND, f"no {path}: use GET /ping, POST /invocations")
 
-    def invoke(self, environ: dict[str, object]) -> tuple[HTTPStatus, str, bytes]:
+    def invoke(self, environ: WSGIEnvironment) -> tuple[HTTPStatus, str, bytes]:
         given = str(environ.get("CONTENT_TYPE") or "")
         request_type = REQUEST_TYPES.get(media_type(given) or CSV)
         if request_type is None:

@@ -75,9 +75,9 @@ def stack(name: str, tables: list[Table]) -> Table:
     features = (np.vstack([table.features for table in tables])
                 if isinstance(tables[0].features, np.ndarray)
                 else sparse.vstack([widen(table.features, width) for table in tables], "csr"))
-    weights = [table.weights for table in tables]
+    weights = [table.weights for table in tables if table.weights is not None]
     return Table(features, np.concatenate([table.labels for table in tables]),
-                 None if weights[0] is None else np.concatenate(weights))
+                 np.concatenate(weights) if weights else None)
 
 
 def widen(features: sparse.csr_matrix, width: int) -> sparse.csr_matrix:
@@ -97,7 +97,7 @@ class PrintEvaluation(xgboost.callback.TrainingCallback):
     """`[N]#011train-rmse:9.40474#011validation-rmse:9.38413` after each round."""
 
     def after_iteration(self, model: xgboost.Booster, epoch: int,
-                        evals_log: dict[str, dict[str, list[float]]]) -> bool:
+                        evals_log: xgboost.callback.TrainingCallback.EvalsLog) -> bool:
         scores = "".join(f"#011{data}-{metric}:{log[-1]:.5f}"
                          for data, metrics in evals_log.items() for metric, log in metrics.items())
         print(f"[{epoch}]{scores}", flush=True)

@@ -28,6 +28,8 @@ from sagepipe.auth import Authenticator
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.responses import cloudformation_service
 from sagepipe.cloudformation.stacks import Stacks
+from sagepipe.codebuild.models import CodeBuild
+from sagepipe.codebuild.responses import codebuild_service
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -52,7 +54,7 @@ from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR and CloudFormation"
+EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and CodeBuild"
 
 
 class NotEmulatedService(Service):
@@ -129,11 +131,13 @@ class LocalAWS:
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.codebuild = CodeBuild(self.store, settings)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
+            codebuild_service(self.codebuild),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
             InternalService(
@@ -149,9 +153,11 @@ class LocalAWS:
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
         self.apis.start()
+        self.codebuild.start()
         try:
             yield
         finally:
+            self.codebuild.shutdown()
             self.apis.shutdown()
             self.sagemaker.shutdown()
 

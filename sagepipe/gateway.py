@@ -30,6 +30,8 @@ from sagepipe.cloudformation.responses import cloudformation_service
 from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.codebuild.models import CodeBuild
 from sagepipe.codebuild.responses import codebuild_service
+from sagepipe.codeconnections.models import Connections
+from sagepipe.codeconnections.responses import codeconnections_services
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -54,7 +56,8 @@ from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and CodeBuild"
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, CodeBuild and "
+            "CodeConnections")
 
 
 class NotEmulatedService(Service):
@@ -138,6 +141,7 @@ class LocalAWS:
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
             codebuild_service(self.codebuild),
+            *codeconnections_services(Connections(self.store, settings)),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
             InternalService(

@@ -21,6 +21,8 @@ MODULES = {
     "sagepipe.ecr.exceptions": ("ecr",),
     "sagepipe.apigateway.exceptions": ("lambda", "apigateway"),
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
+    "sagepipe.codebuild.exceptions": ("codebuild",),
+    "sagepipe.codeconnections.exceptions": ("codeconnections", "codestar-connections"),
 }
 
 

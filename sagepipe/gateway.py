@@ -32,6 +32,9 @@ from sagepipe.codebuild.models import CodeBuild
 from sagepipe.codebuild.responses import codebuild_service
 from sagepipe.codeconnections.models import Connections
 from sagepipe.codeconnections.responses import codeconnections_services
+from sagepipe.codepipeline.models import CodePipeline
+from sagepipe.codepipeline.responses import ROUTES as GIT_ROUTES
+from sagepipe.codepipeline.responses import codepipeline_service, git_handlers
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -56,8 +59,8 @@ from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, CodeBuild and "
-            "CodeConnections")
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, CodeBuild, "
+            "CodeConnections and CodePipeline")
 
 
 class NotEmulatedService(Service):
@@ -135,6 +138,7 @@ class LocalAWS:
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
         self.codebuild = CodeBuild(self.store, settings)
+        self.codepipeline = CodePipeline(self.store, settings)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
@@ -142,12 +146,14 @@ class LocalAWS:
             ecr_service(Ecr(settings, self.images)),
             codebuild_service(self.codebuild),
             *codeconnections_services(Connections(self.store, settings)),
+            codepipeline_service(self.codepipeline),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
             InternalService(
-                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
+                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, **GIT_ROUTES,
+                 ("GET", "/_sagepipe/instance"): "Describe"},
                 {**serverless_handlers(self.apis), **image_handlers(self.images),
-                 "Describe": self.describe}),
+                 **git_handlers(self.codepipeline), "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,
@@ -158,9 +164,11 @@ class LocalAWS:
         self.sagemaker.start()
         self.apis.start()
         self.codebuild.start()
+        self.codepipeline.start()
         try:
             yield
         finally:
+            self.codepipeline.shutdown()  # first: its builds stop as abandoned, not as failures
             self.codebuild.shutdown()
             self.apis.shutdown()
             self.sagemaker.shutdown()

@@ -232,7 +232,8 @@ class BuildRun(threading.Thread):
                    exportedEnvironmentVariables=[{"name": k, "value": v}
                                                  for k, v in result.exported.items()])
         if not result.succeeded:
-            self._say(self.reason or f"Build {result.status}")
+            if self.reason:
+                self._say(self.reason)
             return result.status
         self._enter("UPLOAD_ARTIFACTS")
         if not self._upload(spec, work):

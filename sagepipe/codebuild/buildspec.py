@@ -95,8 +95,8 @@ def _commands(block: Any, section: str) -> list[str]:
 def shell_script(spec: dict[str, Any], work: Path) -> str:
     """One bash script for the whole build; each command is sourced from its own file so that
     multi-line commands run as a unit and shell state persists between commands. Phase events
-    go to `work/phases`: `START <PHASE> <epoch>`, `FAIL <PHASE> <command index> <status>`,
-    `END <PHASE> <epoch>`."""
+    go to `work/phases`: `START <PHASE> <epoch>`, `RUN <PHASE> <command index>`,
+    `FAIL <PHASE> <command index> <status>`, `END <PHASE> <epoch>`."""
     events = shlex.quote(str(work / "phases"))
     lines = ["__failed_phase=''"]
     count = 0
@@ -118,6 +118,7 @@ def shell_script(spec: dict[str, Any], work: Path) -> str:
                 shown = shlex.quote(command.splitlines()[0] if command else "")
                 test = '[ "$__phase_ok" = 1 ] && ' if required else ""
                 lines += [f'if {test}true; then echo "[Container] Running command "{shown}',
+                          f'echo "RUN {name} {count}" >> {events}',
                           f". {shlex.quote(str(path))}; __rc=$?",
                           'if [ "$__rc" != 0 ]; then echo "[Container] Command did not exit '
                           'successfully "' + shown + '" exit status $__rc"; '
@@ -133,27 +134,36 @@ def shell_script(spec: dict[str, Any], work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_phases(work: Path) -> list[Phase]:
-    """The phases the shell has started so far, from its event file."""
+def read_phases(work: Path, exit_status: int | None = None) -> list[Phase]:
+    """The phases the shell has started so far, from its event file. `exit_status`: the
+    shell's, when it exited in the middle of a phase (an `exit` in a command)."""
     phases: list[Phase] = []
     path = work / "phases"
     if not path.exists():
         return phases
-    commands = {}
+    running = ""
     for line in path.read_text().splitlines():
         kind, name, *rest = line.split()
         if kind == "START":
             phases.append(Phase(name, float(rest[0])))
         elif kind == "END" and phases:
             phases[-1].end = float(rest[0])
+        elif kind == "RUN":
+            running = rest[0]
         elif kind == "FAIL" and phases:
-            index, status = rest
-            command = commands.setdefault(index, (work / f"command-{int(index):03d}.sh")
-                                          .read_text().strip())
             phases[-1].succeeded = False
-            phases[-1].failure = (f"Error while executing command: {command}. Reason: exit "
-                                  f"status {status}")
+            phases[-1].failure = _failure(work, *rest)
+    if exit_status is not None and phases and phases[-1].end is None:
+        phases[-1].succeeded = False
+        phases[-1].failure = _failure(work, running, str(exit_status)) if running else \
+            f"the build's shell exited with status {exit_status}"
     return phases
+
+
+def _failure(work: Path, index: str, status: str) -> str:
+    """CodeBuild's message for a failed command."""
+    command = (work / f"command-{int(index):03d}.sh").read_text().strip()
+    return f"Error while executing command: {command}. Reason: exit status {status}"
 
 
 def run_build(spec: dict[str, Any], source: Path, env: dict[str, str], work: Path,
@@ -171,17 +181,21 @@ def run_build(spec: dict[str, Any], source: Path, env: dict[str, str], work: Pat
     proc = spawn(["bash", str(script)], log_path, env=full_env, cwd=source)
     (work / "process.json").write_text(json.dumps([proc.pid, start_ticks(proc.pid)]))
     status = _wait(proc, timeout_s, cancel or threading.Event(), work, on_phase)
-    phases = read_phases(work)
     if status != "SUCCEEDED":
         with open(log_path, "ab") as log:
             log.write(f"\n[Container] Build {status.lower().replace('_', ' ')}\n".encode())
+        phases = read_phases(work)
         if phases and phases[-1].end is None:
             phases[-1].succeeded = False
-    elif any(p.end is None or not p.succeeded for p in phases) or proc.returncode != 0:
-        status = "FAILED"
-        if phases and phases[-1].end is None:  # the shell exited early (`exit` in a command)
-            phases[-1].succeeded = False
-            phases[-1].failure = f"the shell exited with status {proc.returncode}"
+    else:
+        phases = read_phases(work, proc.returncode)
+        if proc.returncode != 0 or not all(p.succeeded for p in phases):
+            status = "FAILED"
+        if phases and phases[-1].end is None:  # the shell exited in a command (`exit N`)
+            with open(log_path, "a") as log:
+                log.write(f"[Container] Command did not exit successfully: "
+                          f"{phases[-1].failure}\n[Container] Phase complete: "
+                          f"{phases[-1].name} State: FAILED\n")
     result = BuildResult(status, phases)
     result.exported = _exported(spec, work / "env")
     result.reports = _reports(spec, source)

@@ -89,6 +89,8 @@ phases:
 """)
     assert not result.succeeded
     assert result.failed_phase.name == "INSTALL"
+    assert result.failed_phase.failure == ("Error while executing command: exit 3. Reason: exit "
+                                           "status 3")
     assert [p.name for p in result.phases] == ["INSTALL"]
     assert "build-ran" not in log.read_text() and "post-ran" not in log.read_text()
 

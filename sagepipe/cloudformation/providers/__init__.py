@@ -7,7 +7,13 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless
+from sagepipe.cloudformation.providers import (
+    codebuild,
+    codepipeline,
+    recorded,
+    sagemaker,
+    serverless,
+)
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -27,8 +33,8 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     recorded.Bucket(),
     recorded.Topic(),
     recorded.Repository(),
-    recorded.Project(),
-    recorded.Pipeline(),
+    codebuild.Project(),
+    codepipeline.Pipeline(),
     recorded.LogGroup(),
 )}
 

@@ -1,5 +1,5 @@
 """Types the local AWS records in a stack without creating them (the pipeline stack's roles,
-bucket, topic, repository, build projects, ...): only their identity matters locally, what `Ref`
+bucket, topic, repository, ...): only their identity matters locally, what `Ref`
 and `Fn::GetAtt` return, so that templates referring to them render as in AWS. A provider that
 creates one for real replaces its class here by its own module, in the registry."""
 
@@ -41,20 +41,6 @@ class Repository(ResourceProvider):
     def attributes(self, ctx: Context, name: str) -> dict[str, str]:
         return {"Arn": ctx.arn("ecr", f"repository/{name}"),
                 "RepositoryUri": f"{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com/{name}"}
-
-
-class Project(ResourceProvider):
-    type_name, name_property = "AWS::CodeBuild::Project", "Name"
-
-    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
-        return {"Arn": ctx.arn("codebuild", f"project/{name}")}
-
-
-class Pipeline(ResourceProvider):
-    type_name, name_property = "AWS::CodePipeline::Pipeline", "Name"
-
-    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
-        return {"Arn": ctx.arn("codepipeline", name)}
 
 
 class LogGroup(ResourceProvider):

@@ -1,6 +1,7 @@
 """The pipeline's artifact store: each artifact an action produces is one zip in the pipeline's
 artifact bucket of the local S3, under `<pipeline>/<artifact>/<random id>` (each name cut to 20
-characters), as CodePipeline lays them out in AWS; actions read their inputs from there."""
+characters), as CodePipeline lays them out in AWS; actions read their inputs from there (a
+CodeBuild action hands them to its build as S3 sources)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sagepipe.archives import pack, unpack
+from sagepipe.archives import pack
 
 Location = dict[str, str]  # {"bucket": ..., "key": ...}, CodePipeline's S3ArtifactLocation
 
@@ -46,9 +47,3 @@ class ArtifactStore:
                     return zipped.read(inner)
                 except KeyError:
                     raise FileNotFoundError(inner) from None
-
-    def unpack(self, location: Location, directory: Path) -> Path:
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "artifact.zip"
-            self.s3.download_file(location["bucket"], location["key"], str(archive))
-            return unpack(archive, directory)

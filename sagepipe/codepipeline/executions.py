@@ -29,7 +29,7 @@ from sagepipe.codepipeline.approval import manual_approval
 from sagepipe.codepipeline.declaration import SOURCE, Action, Declaration, Stage
 from sagepipe.codepipeline.deploy import cloudformation
 from sagepipe.codepipeline.git import Repositories
-from sagepipe.codepipeline.state import Doc, Executions
+from sagepipe.codepipeline.state import Doc, ExecutionGone, Executions
 from sagepipe.config import Settings
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ class ExecutionRun(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
+        except ExecutionGone:  # its pipeline was deleted: nothing left to record
+            pass
         except Exception:  # a bug of ours: the execution fails, the traceback in the gateway log
             log.exception("execution %s failed on an internal error", self.execution_id)
             self._finish("Failed", "The local CodePipeline hit an internal error; see the "
@@ -133,7 +135,8 @@ class ExecutionRun(threading.Thread):
 
     def _doc(self) -> Doc:
         doc = self.executions.find(self.execution_id)
-        assert doc is not None
+        if doc is None:
+            raise ExecutionGone(self.execution_id)
         return doc
 
     def _update(self, change: Callable[[Doc], None]) -> Doc:

@@ -105,6 +105,10 @@ class CodePipeline:
         for doc in self.executions.of_pipeline(name):
             if doc["status"] in ACTIVE:
                 self._stop(doc, abandon=True, reason="The pipeline was deleted")
+                with self._lock:
+                    run = self._runs.get(doc["pipelineExecutionId"])
+                if run is not None:
+                    run.join(10)
         if self.pipelines.docs.find("pipeline", name) is not None:
             self.pipelines.delete(name)
         self.executions.delete_pipeline(name)
@@ -379,6 +383,11 @@ class CodePipeline:
 
     def _triggered(self, declaration: Declaration, repository: str,
                    pushes: list[Push]) -> tuple[dict[str, str | None], Params | None]:
+        """The source revisions and trigger of the execution `pushes` start (no trigger: none
+        starts)."""
+        if all(a.configuration["FullRepositoryId"] != repository
+               for a in declaration.source_actions()):
+            return {}, None
         revisions = self._branch_heads(declaration)
         trigger = None
         for action in declaration.source_actions():

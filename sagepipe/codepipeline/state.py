@@ -34,6 +34,10 @@ CREATE INDEX IF NOT EXISTS codepipeline_executions_by_pipeline
 """
 
 
+class ExecutionGone(Exception):
+    """The execution was deleted (with its pipeline) while something still updated it."""
+
+
 class Pipelines:
     """One document per pipeline: `versions` (declarations, oldest first), `metadata`, `tags`."""
 
@@ -94,6 +98,8 @@ class Executions:
         with self.store.tx() as db:
             row = db.execute("SELECT doc FROM codepipeline_executions WHERE id=?",
                              (execution_id,)).fetchone()
+            if row is None:
+                raise ExecutionGone(execution_id)
             doc = orjson.loads(row["doc"])
             change(doc)
             db.execute("UPDATE codepipeline_executions SET doc=? WHERE id=?",

@@ -263,3 +263,21 @@ def test_an_execution_interrupted_by_a_crash_ends_failed_with_the_reason(aws, tm
             "message"]
     finally:
         stop(settings)
+
+
+def test_updates_keep_every_version_and_a_delete_abandons_what_runs(local_aws, aws, tmp_path):
+    tiny = Tiny(local_aws, aws, stages=UP_TO_THE_GATE)
+    updated = copy.deepcopy(tiny.declaration)
+    updated["stages"][2]["actions"][0]["configuration"]["CustomData"] = "second version"
+    assert tiny.api.update_pipeline(pipeline=updated)["pipeline"]["version"] == 2
+    assert tiny.api.get_pipeline(name=tiny.name, version=1)["pipeline"]["stages"][2][
+        "actions"][0]["configuration"]["CustomData"] == "greeting #{Make.GREETING}"
+    with pytest.raises(tiny.api.exceptions.PipelineVersionNotFoundException):
+        tiny.api.get_pipeline(name=tiny.name, version=3)
+    tiny.push(make_repo(tmp_path))
+    tiny.token()  # an execution waits for approval
+    tiny.api.delete_pipeline(name=tiny.name)
+    with pytest.raises(tiny.api.exceptions.PipelineNotFoundException):
+        tiny.api.list_pipeline_executions(pipelineName=tiny.name)
+    tiny.api.delete_pipeline(name=tiny.name)  # deleting it again succeeds, as in AWS
+    assert tiny.name not in [p["name"] for p in tiny.api.list_pipelines()["pipelines"]]

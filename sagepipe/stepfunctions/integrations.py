@@ -139,7 +139,8 @@ def local_clients(settings: Settings) -> Callable[[str], Any]:
     session = boto3.session.Session(aws_access_key_id=credentials.access_key_id,
                                     aws_secret_access_key=credentials.secret_access_key,
                                     region_name=settings.region)
-    config = Config(parameter_validation=False, retries={"max_attempts": 2}, read_timeout=120)
+    config = Config(parameter_validation=False, retries={"max_attempts": 2}, read_timeout=120,
+                    inject_host_prefix=False)
     made: dict[str, Any] = {}
     lock = threading.Lock()
 

@@ -60,15 +60,16 @@ class Stage:
 
 
 def stages(events: list[dict[str, Any]]) -> list[Stage]:
-    """The stages of an execution from its history: each event belongs to the state whose
-    StateEntered it follows (previousEventId), which keeps Parallel branches and Map
-    iterations apart."""
+    """The stages of an execution from its history. Events that name their state say whose
+    they are; any other belongs to the state whose StateEntered it follows (previousEventId),
+    which keeps Parallel branches and Map iterations apart."""
     found: dict[str, Stage] = {}
     owner: dict[int, str | None] = {}
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
         details = event.get(details_member(kind)) or {}
-        name = owner.get(event["previousEventId"])
+        named = kind.endswith(("StateEntered", "StateExited")) or kind.startswith("MapIteration")
+        name = details["name"] if named else owner.get(event["previousEventId"])
         if kind.endswith("StateEntered"):
             name = details["name"]
             entered = found.setdefault(name, Stage(name, kind[:-len("StateEntered")]))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service_kit import ROLE, create, machine, unique, wait_until_done
+from service_kit import ROLE, WAITING, create, machine, unique, wait_until_done
 from testkit import client_for
 
 from ds_stepfunctions.inputs import ExecutionInput
@@ -126,4 +126,14 @@ def test_sagepipe_states_and_logs_show_executions(local_aws):
     assert found["Try"].status(False) == "caught"
     assert (found["Fan"].iterations, found["Each"].entered) == ([3, 3], 3)
     assert all(found[s].status(False) == "succeeded" for s in ("Fan", "Each", "Done"))
+
+
+def test_sagepipe_states_show_follows_a_running_execution_to_its_end(local_aws):
+    sfn = client_for(local_aws, "stepfunctions")
+    arn = create(sfn, WAITING)
+    execution = sfn.start_execution(stateMachineArn=arn, name="followed",
+                                    input='{"seconds": 2}')["executionArn"]
+    shown = sagepipe(local_aws, "states", "show", execution)
+    assert "SUCCEEDED" in shown and "Hold" in shown and "Done" in shown
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from service_kit import ROLE, unique, wait_until_done
+from testkit import REPO
 
 from sagepipe.cloudformation.providers import Context, provider_for
 from sagepipe.cloudformation.stacks import StackError, Stacks
@@ -133,3 +134,18 @@ def test_an_invalid_definition_rolls_the_stack_back_with_the_reason(stacks, buck
         stacks.deploy(stack, body(tmp_path, template), {"Greeting": "x", "Bucket": bucket,
                                               "FixedName": unique("fixed")})
     assert stacks.describe(stack)["Status"] == "ROLLBACK_COMPLETE"
+
+
+def test_a_workflow_template_of_this_repository_deploys(stacks, sfn):
+    """workflows/templates/titanic_train.yaml (its role recorded, its state machine created
+    with the substitutions applied and validated as AWS validates it)."""
+    stack = unique("titanic-train")
+    image = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:wf"
+    outputs = stacks.deploy(stack, load(REPO / "workflows" / "templates" / "titanic_train.yaml"),
+                            {"Bucket": "wf-bucket", "TitanicImageUri": image,
+                             "SageMakerRoleArn": "arn:aws:iam::000000000000:role/SageMaker"})
+    described = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])
+    assert described["name"] == stack
+    assert described["roleArn"].startswith("arn:aws:iam::000000000000:role/")
+    assert image in described["definition"] and "${" not in described["definition"]
+    stacks.delete(stack)

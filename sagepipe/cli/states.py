@@ -176,14 +176,14 @@ def _execution_arn(sfn: Any, execution: str) -> str:
     """An execution ARN, or the newest execution of that name in any state machine."""
     if execution.startswith("arn:"):
         return execution
-    for machine in _all(sfn, "list_state_machines", "stateMachines"):
-        if machine["type"] != "STANDARD":
-            continue
-        for found in _all(sfn, "list_executions", "executions",
-                          stateMachineArn=machine["stateMachineArn"]):
-            if found["name"] == execution:
-                return found["executionArn"]
-    raise fail(f"no execution named {execution!r} (`sagepipe states executions`)")
+    found = [e for machine in _all(sfn, "list_state_machines", "stateMachines")
+             if machine["type"] == "STANDARD"
+             for e in _all(sfn, "list_executions", "executions",
+                           stateMachineArn=machine["stateMachineArn"])
+             if e["name"] == execution]
+    if not found:
+        raise fail(f"no execution named {execution!r} (`sagepipe states executions`)")
+    return max(found, key=lambda e: e["startDate"])["executionArn"]
 
 
 @states_app.command("list")

@@ -7,130 +7,25 @@ training job stops too."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 from service_kit import (
-    RESOURCES,
-    S3_SDK,
-    SAGEMAKER,
-    SAGEMAKER_ROLE,
+    METRICS,
     create,
     details,
     history,
-    machine,
+    training_pipeline,
     types,
     unique,
     wait_for_event,
     wait_until_done,
 )
-from testkit import MODEL_IMAGE_URI, REPO, client_for
-
-sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
-from default_data import export_titanic  # the pipeline's own default data
-
-METRICS = ("train:accuracy", "validation:accuracy", "validation:f1")
-
-
-def s3_uri(suffix: str) -> dict:
-    return {"S3Uri.$": f"States.Format('s3://{{}}/{suffix}', $.bucket)"}
-
-
-@pytest.fixture(scope="module")
-def prepared(local_aws, tmp_path_factory) -> str:
-    """The Titanic data run through the model's `prepare` by an execution of a
-    createProcessingJob.sync state machine; the bucket holding the prepared splits."""
-    sfn, s3, bucket = client_for(local_aws, "stepfunctions"), client_for(local_aws, "s3"), \
-        unique("sfn-svc")
-    s3.create_bucket(Bucket=bucket)
-    s3.upload_file(str(export_titanic(tmp_path_factory.mktemp("data") / "titanic.csv")), bucket,
-                   "raw/titanic.csv")
-    outputs = [{"OutputName": split, "S3Output": {
-        **s3_uri(f"prepared/{split}"), "LocalPath": f"/opt/ml/processing/output/{split}",
-        "S3UploadMode": "EndOfJob"}} for split in ("train", "validation", "test",
-                                                   "preprocessor", "report")]
-    arn = create(sfn, machine({"Prepare": {
-        "Type": "Task", "Resource": SAGEMAKER + "createProcessingJob.sync", "End": True,
-        "Parameters": {
-            "ProcessingJobName.$": "$.name", "RoleArn": SAGEMAKER_ROLE,
-            "AppSpecification": {"ImageUri": MODEL_IMAGE_URI, "ContainerEntrypoint": ["prepare"]},
-            "ProcessingResources": {"ClusterConfig": RESOURCES},
-            "ProcessingInputs": [{"InputName": "raw", "S3Input": {
-                **s3_uri("raw/"), "LocalPath": "/opt/ml/processing/input/raw",
-                "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
-            "ProcessingOutputConfig": {"Outputs": outputs}},
-        "ResultSelector": {"status.$": "$.ProcessingJobStatus"}}}))
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
-        {"name": unique("prepare"), "bucket": bucket}))["executionArn"]
-    described = wait_until_done(sfn, execution)
-    assert json.loads(described.get("output", "null")) == {"status": "Completed"}, described
-    return bucket
-
-
-def train_and_publish() -> str:
-    """Train; a failed job is caught to a Fail state with the job's error and cause. Gate on
-    the validation accuracy; then, in parallel, register the model and write a report; check
-    every metric in a Map; succeed."""
-    channels = [{"ChannelName": name, "DataSource": {"S3DataSource": {
-        "S3DataType": "S3Prefix", **s3_uri(f"prepared/{name}")}}}
-        for name in ("train", "validation", "preprocessor")]
-    check_metric = {"StartAt": "InRange", "States": {
-        "InRange": {"Type": "Choice", "Default": "OutOfRange", "Choices": [{"And": [
-            {"Variable": "$.Value", "NumericGreaterThanEquals": 0},
-            {"Variable": "$.Value", "NumericLessThanEquals": 1}], "Next": "Fine"}]},
-        "Fine": {"Type": "Pass", "Parameters": {"metric.$": "$.MetricName", "ok": True},
-                 "End": True},
-        "OutOfRange": {"Type": "Fail", "Error": "MetricOutOfRange"}}}
-    return machine({
-        "Train": {
-            "Type": "Task", "Resource": SAGEMAKER + "createTrainingJob.sync", "Next": "Gate",
-            "Parameters": {
-                "TrainingJobName.$": "$.name", "RoleArn": SAGEMAKER_ROLE,
-                "HyperParameters.$": "$.hyperparameters",
-                "AlgorithmSpecification": {
-                    "TrainingImage": MODEL_IMAGE_URI, "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": metric, "Regex": f"{metric}=([0-9.]+);"}
-                                          for metric in METRICS]},
-                "InputDataConfig": channels,
-                "OutputDataConfig": {"S3OutputPath.$": "States.Format('s3://{}/models', "
-                                                       "$.bucket)"},
-                "ResourceConfig": RESOURCES, "StoppingCondition": {"MaxRuntimeInSeconds": 600}},
-            "ResultSelector": {
-                "name.$": "$.TrainingJobName", "model.$": "$.ModelArtifacts.S3ModelArtifacts",
-                "metrics.$": "$.FinalMetricDataList",
-                "accuracy.$": "$.FinalMetricDataList[?(@.MetricName == "
-                              "'validation:accuracy')].Value"},
-            "ResultPath": "$.training",
-            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error",
-                       "Next": "TrainingFailed"}]},
-        "Gate": {"Type": "Choice", "Default": "TooWeak", "Choices": [{
-            "Variable": "$['training']['accuracy'][0]", "NumericGreaterThanEquals": 0.6,
-            "Next": "Publish"}]},
-        "Publish": {"Type": "Parallel", "Next": "CheckMetrics", "ResultPath": "$.published",
-                    "Branches": [
-            {"StartAt": "Register", "States": {"Register": {
-                "Type": "Task", "Resource": SAGEMAKER + "createModel", "End": True,
-                "Parameters": {"ModelName.$": "$.training.name",
-                               "ExecutionRoleArn": SAGEMAKER_ROLE,
-                               "PrimaryContainer": {"Image": MODEL_IMAGE_URI,
-                                                    "ModelDataUrl.$": "$.training.model"}}}}},
-            {"StartAt": "Report", "States": {"Report": {
-                "Type": "Task", "Resource": S3_SDK + "putObject", "End": True,
-                "Parameters": {"Bucket.$": "$.bucket",
-                               "Key.$": "States.Format('reports/{}.json', $.training.name)",
-                               "Body.$": "States.JsonToString($.training.accuracy)"}}}}]},
-        "CheckMetrics": {"Type": "Map", "ItemsPath": "$.training.metrics", "Next": "Done",
-                         "ResultPath": "$.checked", "ItemProcessor": check_metric},
-        "TooWeak": {"Type": "Fail", "Error": "ModelTooWeak"},
-        "TrainingFailed": {"Type": "Fail", "ErrorPath": "$.error.Error",
-                           "CausePath": "$.error.Cause"},
-        "Done": {"Type": "Succeed"},
-    })
+from testkit import client_for
 
 
 @pytest.fixture(scope="module")
 def pipeline(local_aws) -> str:
-    return create(client_for(local_aws, "stepfunctions"), train_and_publish())
+    return create(client_for(local_aws, "stepfunctions"), training_pipeline())
 
 
 def start(sfn, pipeline: str, bucket: str, **hyperparameters: str) -> tuple[str, str]:

@@ -51,11 +51,15 @@ def ended_members(outcome: Outcome, stop_date: float) -> Doc:
 
 
 class ExecutionLog:
-    """One line per history event, appended as it happens."""
+    """One line per history event, appended as it happens (line-buffered: each line reaches
+    the file when it is written), open while the execution runs."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self._out = path.open("a", encoding="utf-8", buffering=1)
+
+    def close(self) -> None:
+        self._out.close()
 
     def write(self, event: Event) -> None:
         details = event.get(details_member(event["type"])) or {}
@@ -64,8 +68,7 @@ class ExecutionLog:
                   if details.get(k)]
         if details.get("cause"):
             words.append(f"cause: {details['cause']}")
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(" ".join(words) + "\n")
+        self._out.write(" ".join(words) + "\n")
 
 
 class Runs:
@@ -100,6 +103,7 @@ class Runs:
                     self.records.finish_execution(arn, ended_members(
                         outcome, datetime.now(UTC).timestamp()))
             finally:
+                execution_log.close()
                 with self._lock:
                     self._running.pop(arn, None)
             if on_end:

@@ -14,6 +14,7 @@ import json
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,7 +65,7 @@ _ROLE = ("arn:aws", ":iam::", ":role/")
 _EXPRESS_ONLY_PATTERNS = (".sync", ".sync:2", ".waitForTaskToken")
 
 
-def resource_check(machine_type: str) -> Any:
+def resource_check(machine_type: str) -> Callable[[str], str | None]:
     """What a Task Resource may be in a state machine of this type: EXPRESS state machines
     have no `.sync` or `.waitForTaskToken` integrations (AWS refuses them at create)."""
     def check(resource: str) -> str | None:

@@ -56,11 +56,14 @@ from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
 from sagepipe.sigv4 import signing_scope
+from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
+from sagepipe.stepfunctions.models import StepFunctions
+from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, CodeBuild, "
-            "CodeConnections and CodePipeline")
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, Step Functions, "
+            "CodeBuild, CodeConnections and CodePipeline")
 
 
 class NotEmulatedService(Service):
@@ -137,6 +140,9 @@ class LocalAWS:
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
+        # Task states reach this local AWS as any client does: boto3, the home's credentials.
+        self.stepfunctions = StepFunctions(self.store, settings,
+                                           AwsIntegrations(local_clients(settings)))
         self.codebuild = CodeBuild(self.store, settings)
         self.codepipeline = CodePipeline(self.store, settings)
         self.services = ServiceTable([
@@ -144,6 +150,7 @@ class LocalAWS:
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
+            stepfunctions_service(self.stepfunctions),
             codebuild_service(self.codebuild),
             *codeconnections_services(Connections(self.store, settings)),
             codepipeline_service(self.codepipeline),
@@ -163,12 +170,14 @@ class LocalAWS:
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
         self.apis.start()
+        self.stepfunctions.start()
         self.codebuild.start()
         self.codepipeline.start()
         try:
             yield
         finally:
-            self.codepipeline.shutdown()  # first: its builds stop as abandoned, not as failures
+            self.stepfunctions.shutdown()  # first: executions stop their own jobs
+            self.codepipeline.shutdown()  # then pipelines: their builds stop as abandoned
             self.codebuild.shutdown()
             self.apis.shutdown()
             self.sagemaker.shutdown()

@@ -1,6 +1,6 @@
-"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, logs) and the pipeline in it
-(`run`, `watch`, `status`, `approve`, `reject`, `remote`, `launch-stack`), as clients of its
-CloudFormation, CodePipeline and CodeConnections APIs."""
+"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, logs) and the
+pipeline in it (`run`, `watch`, `status`, `approve`, `reject`, `remote`, `launch-stack`), as
+clients of its CloudFormation, CodePipeline and CodeConnections APIs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sagepipe.cli import api, aws, local, pipeline
+from sagepipe.cli import api, aws, local, pipeline, states
 from sagepipe.cli.local import Target
 from sagepipe.config import DEFAULT_PORT
 
@@ -34,3 +34,4 @@ local.register(app)
 pipeline.register(app)
 api.register(app)
 aws.register(app)
+states.register(app)

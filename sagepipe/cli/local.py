@@ -194,25 +194,27 @@ def endpoints(ctx: typer.Context) -> None:
 
 
 def log_paths(settings: Settings, name: str) -> list[Path]:
-    """The log files of a job or endpoint named `name` (`gateway`: the local AWS's own log)."""
+    """The log files of a job, endpoint or execution named `name` (`gateway`: the local AWS's
+    own log)."""
     if name == "gateway":
         return [log_file(settings)]
     logs = settings.home / "logs"
     found = [logs / kind / f"{name}.log" for kind in LOG_KINDS[:2]]
     found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
+    found += sorted((logs / "States").glob(f"*/{name}.log"))  # Step Functions executions
     return [p for p in found if p.is_file()]
 
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job or endpoint name, or `gateway`")],
+    name: Annotated[str, typer.Argument(help="Job, endpoint or execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job or an endpoint (CloudWatch's /aws/sagemaker/* locally)."""
+    """Print the logs of a job, an endpoint or a Step Functions execution."""
     paths = log_paths(target(ctx).current()[0], name)
     if not paths:
         raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`)")
+                   "`sagepipe endpoints`, `sagepipe states executions`)")
     for path in paths:
         if len(paths) > 1:
             err.print(f"[bold]== {path.name}[/bold]")

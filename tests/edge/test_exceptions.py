@@ -23,6 +23,7 @@ MODULES = {
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
     "sagepipe.codebuild.exceptions": ("codebuild",),
     "sagepipe.codeconnections.exceptions": ("codeconnections", "codestar-connections"),
+    "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
 }
 
 

@@ -13,6 +13,7 @@ from sagepipe.cloudformation.providers import (
     recorded,
     sagemaker,
     serverless,
+    stepfunctions,
 )
 from sagepipe.cloudformation.providers.base import (
     Context,
@@ -29,6 +30,7 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     serverless.Function(),
     serverless.RestApi(),
+    stepfunctions.StateMachine(),
     recorded.Role(),
     recorded.Bucket(),
     recorded.Topic(),

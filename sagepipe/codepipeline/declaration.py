@@ -22,6 +22,7 @@ SUPPORTED: dict[tuple[str, str, str], tuple[str, ...]] = {
     ("Test", "AWS", "CodeBuild"): ("ProjectName",),
     ("Deploy", "AWS", "CloudFormation"): ("ActionMode", "StackName"),
     ("Approval", "AWS", "Manual"): (),
+    ("Invoke", "AWS", "StepFunctions"): ("StateMachineArn",),
 }
 
 
@@ -170,6 +171,10 @@ def _check_types(declaration: Declaration) -> None:
         if action.provider == "Manual" and (action.inputs or action.outputs):
             raise InvalidActionDeclarationException(
                 f"Action {action.label}: a manual approval has no artifacts")
+        if action.provider == "StepFunctions" and action.outputs:
+            raise InvalidActionDeclarationException(
+                f"Action {action.label}: the output artifact of a Step Functions action is not "
+                "emulated locally (its output variables are: StateMachineArn, ExecutionArn)")
 
 
 def _check_artifacts(declaration: Declaration) -> None:

@@ -29,6 +29,7 @@ from sagepipe.codepipeline.approval import manual_approval
 from sagepipe.codepipeline.declaration import SOURCE, Action, Declaration, Stage
 from sagepipe.codepipeline.deploy import cloudformation
 from sagepipe.codepipeline.git import Repositories
+from sagepipe.codepipeline.invoke import step_functions
 from sagepipe.codepipeline.state import Doc, ExecutionGone, Executions
 from sagepipe.config import Settings
 
@@ -41,6 +42,7 @@ PROVIDERS: dict[tuple[str, str], Provider] = {
     ("Build", "CodeBuild"): codebuild,
     ("Test", "CodeBuild"): codebuild,
     ("Deploy", "CloudFormation"): cloudformation,
+    ("Invoke", "StepFunctions"): step_functions,
 }
 
 

@@ -7,6 +7,7 @@ test_real_pipeline.py and test_four_doors.py, with the pipeline created from its
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import time
@@ -281,3 +282,35 @@ def test_updates_keep_every_version_and_a_delete_abandons_what_runs(local_aws, a
         tiny.api.list_pipeline_executions(pipelineName=tiny.name)
     tiny.api.delete_pipeline(name=tiny.name)  # deleting it again succeeds, as in AWS
     assert tiny.name not in [p["name"] for p in tiny.api.list_pipelines()["pipelines"]]
+
+
+def test_a_step_functions_action_runs_its_state_machine(local_aws, aws, tmp_path):
+    sfn = aws("stepfunctions")
+    role = "arn:aws:iam::000000000000:role/states"
+    machines = {name: sfn.create_state_machine(name=f"m-{name}-{time.time_ns()}", roleArn=role,
+                                               definition=json.dumps(definition))[
+        "stateMachineArn"] for name, definition in (
+        ("pass", {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}),
+        ("fail", {"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "Quality",
+                                                     "Cause": "rmse 9.1 above 5"}}}))}
+    tiny = Tiny(local_aws, aws, stages=["Checkout"], extra_stages=[{"name": "Train", "actions": [
+        {"name": f"Run{kind.title()}", "runOrder": order,
+         "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "StepFunctions",
+                          "version": "1"},
+         "configuration": {"StateMachineArn": arn, "ExecutionNamePrefix": "tiny",
+                           "Input": '{"commit": "#{Src.CommitId}"}'}}
+        for order, (kind, arn) in enumerate(machines.items(), 1)]}])
+    tiny.push(make_repo(tmp_path))
+    execution_id = only_execution(tiny)
+    assert tiny.wait(execution_id)["status"] == "Failed"
+    actions = tiny.actions(execution_id)
+    passed = actions["Train.RunPass"]
+    assert passed["status"] == "Succeeded"
+    variables = passed["output"]["outputVariables"]
+    assert variables["StateMachineArn"] == machines["pass"]
+    execution = sfn.describe_execution(executionArn=variables["ExecutionArn"])
+    assert execution["name"] == f"tiny-{execution_id}"
+    assert json.loads(execution["output"])["commit"] == \
+        actions["Checkout.Code"]["output"]["outputVariables"]["CommitId"]
+    failed = actions["Train.RunFail"]["output"]["executionResult"]["errorDetails"]["message"]
+    assert failed.endswith("FAILED: Quality: rmse 9.1 above 5")

@@ -76,7 +76,8 @@ class Tiny:
     """One tiny pipeline, its projects, bucket and connection, in the session's local AWS."""
 
     def __init__(self, settings: Settings, aws: Any, *, stages: list[str] | None = None,
-                 approval_topic: str | None = None, **pipeline: Any) -> None:
+                 approval_topic: str | None = None,
+                 extra_stages: list[dict[str, Any]] | None = None, **pipeline: Any) -> None:
         self.settings = settings
         self.aws = aws
         self.api = aws("codepipeline")
@@ -99,7 +100,8 @@ class Tiny:
         self.declaration = {
             "name": self.name, "roleArn": "arn:aws:iam::000000000000:role/p",
             "artifactStore": {"type": "S3", "location": self.bucket}, "pipelineType": "V2",
-            "stages": [s for s in self.stages(approval_topic) if s["name"] in chosen],
+            "stages": [s for s in self.stages(approval_topic) if s["name"] in chosen]
+            + (extra_stages or []),
             **pipeline}
         self.created = aws("codepipeline").create_pipeline(pipeline=self.declaration)
 

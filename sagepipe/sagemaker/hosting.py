@@ -55,15 +55,17 @@ def failure_reason(summary: str, log_path: Path) -> str:
 
 
 class Replica:
-    """The one `serve` process of one variant in one deployment."""
+    """One `serve` process of a model: a variant's in one deployment of an endpoint, or a
+    transform job's. `role` names it in failure reasons ("production variant AllTraffic");
+    its sandbox lives under `root` and its output goes to `log_path`."""
 
-    def __init__(self, settings: Settings, endpoint: str, deployment: str,
-                 spec: VariantSpec) -> None:
+    def __init__(self, settings: Settings, spec: VariantSpec, *, role: str, root: Path,
+                 log_path: Path) -> None:
         self.settings = settings
         self.spec = spec
-        self.root = settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}"
-        self.log_path = (settings.subdir("logs") / "Endpoints" / endpoint
-                         / f"{spec.name}-{deployment}.log")
+        self.role = role
+        self.root = root
+        self.log_path = log_path
         self.image_dir: Path | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -130,7 +132,7 @@ class Replica:
             how = (f"its serve process {ended(failure.code)}" if failure.code is not None
                    else f"within {self.spec.startup_timeout:.0f}s")
             raise DeploymentFailed(failure_reason(
-                f"The primary container for production variant {self.spec.name} did not pass "
+                f"The primary container for {self.role} did not pass "
                 f"the ping health check{':' if failure.code is not None else ''} {how}.",
                 self.log_path)) from None
 
@@ -139,6 +141,16 @@ class Replica:
         code = None if self.proc is None else self.proc.poll()
         return "" if code is None else f", its process {ended(code)}"
 
+
+
+def _variant_replica(settings: Settings, endpoint: str, deployment: str,
+                     spec: VariantSpec) -> Replica:
+    """A variant's replica: sandbox and log named after the endpoint, variant and deployment,
+    as CloudWatch's /aws/sagemaker/Endpoints/<endpoint> streams are."""
+    return Replica(settings, spec, role=f"production variant {spec.name}",
+                   root=settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}",
+                   log_path=(settings.subdir("logs") / "Endpoints" / endpoint
+                             / f"{spec.name}-{deployment}.log"))
 
 
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:
@@ -153,7 +165,7 @@ class Fleet:
 
     def __init__(self, settings: Settings, endpoint: str, deployment: Deployment) -> None:
         self.deployment = deployment
-        self.replicas = {v.name: Replica(settings, endpoint, deployment.id, v)
+        self.replicas = {v.name: _variant_replica(settings, endpoint, deployment.id, v)
                          for v in deployment.variants}
         self.inflight = 0  # guarded by the Router's lock
 

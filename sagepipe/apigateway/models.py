@@ -96,7 +96,7 @@ class ApiHosting:
             previous = self.apis.find(API, api_id) or {}
             return self._serve_and_save({
                 "Id": api_id, "StageName": stage, "DefinitionBody": params["DefinitionBody"],
-                "Functions": sorted(definition.functions), "Port": previous.get("Port", 0)})
+                "Port": previous.get("Port", 0)})
 
     def delete_api(self, api_id: str) -> None:
         with self._lock:
@@ -158,16 +158,17 @@ class ApiHosting:
                                     "that port: stop that process, then restart the local AWS "
                                     "(`sagepipe down`, `sagepipe up`)") from None
         sock.listen(128)
-        stage = Stage(api["Id"], api["StageName"], ApiDefinition.parse(api["DefinitionBody"]),
-                      self.settings.region)
+        definition = ApiDefinition.parse(api["DefinitionBody"])
+        stage = Stage(api["Id"], api["StageName"], definition, self.settings.region)
         server = ApiServer(FrontEnd(stage, self.functions.invoke_function,
                                     self.settings.credentials.secrets), sock)
         server.start()
         self._servers[api["Id"]] = server
         url = f"http://{HOST}:{port}/{api['StageName']}/"
-        log.info("REST API %s (functions %s) serving on %s", api["Id"],
-                 ", ".join(api["Functions"]), url)
-        return {**api, "Port": port, "Url": url, "Status": "Serving", "FailureReason": None}
+        functions = sorted(definition.functions)
+        log.info("REST API %s (functions %s) serving on %s", api["Id"], ", ".join(functions), url)
+        return {**api, "Port": port, "Url": url, "Status": "Serving", "FailureReason": None,
+                "Functions": functions}
 
     def _stop(self, api_id: str) -> None:
         server = self._servers.pop(api_id, None)

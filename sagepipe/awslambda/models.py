@@ -133,14 +133,23 @@ def check_limits(params: Mapping[str, Any]) -> None:
                       f"measured: {measured[:200]}...")
 
 
-def parse_json(payload: bytes) -> None:
-    """InvalidRequestContentException unless `payload` is JSON, as Invoke requires."""
+def checked_payload(payload: bytes, kind: str) -> bytes:
+    """An Invoke payload within its invocation type's limit and JSON (an empty one is `{}`);
+    Lambda's errors otherwise."""
+    limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
+    if len(payload) > limit:
+        raise RequestEntityTooLargeException(
+            f"{len(payload)} byte payload is too large for the Event invocation type (limit "
+            f"{limit} bytes)" if kind == "Event" else
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+    payload = payload if payload.strip() else b"{}"
     try:
         json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: Could not parse payload into json: "
             f"{exc}") from None
+    return payload
 
 
 def client_context(header: str | None) -> Any:
@@ -437,15 +446,7 @@ class LambdaBackend:
         name, qualifier = self._name(params["FunctionName"], params.get("Qualifier"))
         config = self._configuration(name, qualifier)
         kind = params.get("InvocationType") or "RequestResponse"
-        payload = params.get("Payload") or b""
-        limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
-            raise RequestEntityTooLargeException(
-                f"{len(payload)} byte payload is too large for the Event invocation type "
-                f"(limit {limit} bytes)" if kind == "Event" else
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
-        payload = payload if payload.strip() else b"{}"
-        parse_json(payload)
+        payload = checked_payload(params.get("Payload") or b"", kind)
         if kind == "DryRun":
             return {"StatusCode": 204}
         if kind == "Event":
@@ -478,7 +479,8 @@ class LambdaBackend:
         integration): the function's answer as it came, errors included."""
         name, qualifier = self._name(function_name)
         config = self._configuration(name, qualifier)
-        return self.run(config, payload, str(uuid.uuid4()), self.function_arn(name, qualifier))
+        return self.run(config, checked_payload(payload, "RequestResponse"), str(uuid.uuid4()),
+                        self.function_arn(name, qualifier))
 
     def _run_event(self, event: Event) -> tuple[str, bytes, str | None]:
         try:

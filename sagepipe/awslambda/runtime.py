@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sagepipe.awslambda.bootstrap import receive, send
 from sagepipe.awslambda.exceptions import ServiceException, TooManyRequestsException
@@ -117,6 +117,17 @@ def peak_memory_mb(pid: int) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Places:
+    """Where sandboxes live: log groups (under the home's logs), output files, per-function
+    temporary directories, and a private directory for their sockets."""
+
+    logs: Path
+    sandboxes: Path
+    tmp: Path
+    sockets: Path
+
+
 class SandboxEnded(Exception):
     """The sandbox's process ended or its time ran out; the invocation's error payload."""
 
@@ -142,9 +153,10 @@ class Sandbox:
         self.init_ms: float | None = None  # reported once, on the first (cold) invocation
         self.peak_mb = 0
         self.last_used = time.monotonic()
-        self._reader: Any = None
+        self._reader: BinaryIO | None = None
         self._partial = b""
-        self._lines: list[str] = []
+        self._lines: list[str] = []  # the current invocation's log
+        self._request_id = ""  # the current invocation's
 
     # -- the log ------------------------------------------------------------------------------
     def _log(self, message: str) -> None:
@@ -274,8 +286,6 @@ class Sandbox:
             self.kill()
 
     # -- invocations --------------------------------------------------------------------------
-    _request_id = ""
-
     def run(self, request: Mapping[str, Any], payload: bytes,
             base_env: Mapping[str, str]) -> tuple[Invocation, bool]:
         """One invocation, starting the process first if need be: (what it answered, whether
@@ -362,17 +372,6 @@ class Sandbox:
             self._reader = None
         self.output.unlink(missing_ok=True)
         self.stream.close()
-
-
-@dataclass(frozen=True)
-class Places:
-    """Where sandboxes live: log groups (under the home's logs), output files, per-function
-    temporary directories, and a private directory for their sockets."""
-
-    logs: Path
-    sandboxes: Path
-    tmp: Path
-    sockets: Path
 
 
 class Pool:

@@ -38,7 +38,7 @@ def url(ctx: typer.Context) -> None:
             console.out(api["Url"], highlight=False)
         else:
             err.print(f"[red]{api['Id']} is not serving:[/red] {api.get('FailureReason')}")
-        functions = ", ".join(arn.partition(":function:")[2] for arn in api["Functions"])
+        functions = ", ".join(arn.partition(":function:")[2] for arn in api.get("Functions", []))
         err.print(f"[dim]  REST API {api['Id']}, function {functions} (its log: `sagepipe logs "
                   "FUNCTION`)[/dim]")
     err.print(

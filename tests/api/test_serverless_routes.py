@@ -140,6 +140,8 @@ def test_what_api_gateway_answers_itself(served):
         assert reply.json() == {"message": "Internal server error"}
     slow = httpx.get(served + "timeout/slow", trust_env=False, timeout=30)
     assert slow.status_code == 504 and slow.json() == {"message": "Endpoint request timed out"}
+    too_long = httpx.put(served + "items/1", content=b"x" * (7 * 1024 * 1024), trust_env=False)
+    assert too_long.status_code == 413 and too_long.json() == {"message": "Request Too Long"}
     preflight = httpx.options(served + "hello", trust_env=False)
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-methods"] == "GET,OPTIONS"

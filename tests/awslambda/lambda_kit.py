@@ -45,6 +45,7 @@ def handler(event, context):
     if action == "unserializable":
         return {"a set": {1, 2}}
     if action == "put":
+        time.sleep(event.get("delay", 0))
         boto3.client("s3").put_object(Bucket=event["bucket"], Key=event["key"],
                                       Body=json.dumps(event).encode())
     if action == "meet":  # wait until the other invocation has arrived too

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from awslambda.lambda_kit import create
+from awslambda.lambda_kit import create, invoke, unique
 from botocore.exceptions import ClientError
 from testkit import client_for, free_port
 
@@ -18,12 +18,16 @@ from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
 
-@pytest.fixture(scope="module")
-def quick_retries(tmp_path_factory):
-    settings = Settings(home=tmp_path_factory.mktemp("retries-home"), port=free_port())
+def start_quick(settings: Settings) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAGEPIPE_LAMBDA_RETRY_DELAYS", "0.2,0.2")
         start_background(settings)
+
+
+@pytest.fixture(scope="module")
+def quick_retries(tmp_path_factory):
+    settings = Settings(home=tmp_path_factory.mktemp("retries-home"), port=free_port())
+    start_quick(settings)
     yield settings
     stop(settings)
 
@@ -88,3 +92,23 @@ def test_maximum_retry_attempts_is_honoured(lam, tmp_path):
         lam.get_function_event_invoke_config(FunctionName=worker)
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert "doesn't have an EventInvokeConfig" in caught.value.response["Error"]["Message"]
+
+
+def test_functions_and_queued_events_survive_a_restart(quick_retries, lam):
+    """An event whose function was still running when the local AWS stopped runs again when
+    it is back (Lambda delivers asynchronous events at least once)."""
+    s3 = client_for(quick_retries, "s3")
+    name, bucket = create(lam), unique("restart")
+    s3.create_bucket(Bucket=bucket)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(
+        {"action": "put", "bucket": bucket, "key": "done", "delay": 3}).encode())
+    time.sleep(0.5)  # the event is running, in its 3 s delay
+    stop(quick_retries)  # kills the sandbox before the function has written anything
+    start_quick(quick_retries)
+    assert not s3.list_objects_v2(Bucket=bucket).get("KeyCount")
+    lam = client_for(quick_retries, "lambda")
+    assert invoke(lam, name)[1]["invocations"] in (1, 2)  # the function is still there
+    deadline = time.monotonic() + 60
+    while not s3.list_objects_v2(Bucket=bucket).get("KeyCount"):
+        assert time.monotonic() < deadline, "the queued event was lost"
+        time.sleep(0.2)

@@ -51,6 +51,7 @@ MAX_SANDBOXES = 4  # per function version: the machine is shared
 IDLE_SECONDS = 600.0  # AWS keeps an idle sandbox for minutes too
 INIT_SECONDS = 10.0  # Lambda's limit on the init phase (process start + handler import)
 TICK = 0.1  # how often a running invocation's output is copied to its log stream
+FRAME_SECONDS = 60.0  # to read a frame once it has begun to arrive
 STOP_GRACE = 1.0
 TAIL_BYTES = 4096  # LogType=Tail: the last 4 KB of the invocation's log
 THROTTLED = "ReservedFunctionConcurrentInvocationLimitExceeded"
@@ -244,7 +245,7 @@ class Sandbox:
             except TimeoutError:
                 self._check_running(deadline, "init")
                 continue
-            sock.settimeout(None)
+            sock.settimeout(FRAME_SECONDS)
             return sock
 
     def _check_running(self, deadline: float, phase: str) -> None:
@@ -265,12 +266,16 @@ class Sandbox:
     def _await_frame(self, deadline: float, phase: str) -> tuple[dict[str, Any], bytes]:
         """The sandbox's next answer, copying its output to the log while waiting."""
         assert self.sock is not None
+        waiting = select.poll()  # not select(): the gateway may hold more than 1024 files
+        waiting.register(self.sock, select.POLLIN)
         while True:
             self._drain()
             self._check_running(deadline, phase)
-            readable, _, _ = select.select([self.sock], [], [], TICK)
-            if readable:
-                frame = receive(self.sock)
+            if waiting.poll(TICK * 1000):
+                try:
+                    frame = receive(self.sock)
+                except OSError:  # a frame begun and never finished
+                    frame = None
                 if frame is not None:
                     self._drain()  # it flushed its output before answering
                     return frame

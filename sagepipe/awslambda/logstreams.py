@@ -60,12 +60,16 @@ class LogStream:
                 self._file = None
 
 
+def stream_name(path: Path) -> str:
+    return unquote(path.name.removesuffix(SUFFIX))
+
+
 def streams_of(logs_root: Path, group: str) -> list[tuple[str, Path]]:
     """The streams of `group` (name, file), oldest first by last write."""
     folder = group_dir(logs_root, group)
     files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime) \
         if folder.is_dir() else []
-    return [(unquote(path.name.removesuffix(SUFFIX)), path) for path in files]
+    return [(stream_name(path), path) for path in files]
 
 
 def as_text(line: str) -> str:

@@ -34,13 +34,17 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from sagepipe.awslambda.checks import (
+    check_limits,
+    check_runtime,
+    checked_payload,
+    client_context,
+    invalid,
+)
 from sagepipe.awslambda.code import CodePackages, Package
 from sagepipe.awslambda.events import Event, EventQueue, Outcome
 from sagepipe.awslambda.exceptions import (
-    InvalidParameterValueException,
-    InvalidRequestContentException,
     PreconditionFailedException,
-    RequestEntityTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
     TooManyRequestsException,
@@ -49,7 +53,7 @@ from sagepipe.awslambda.runtime import FunctionSpec, Invocation, Runtime
 from sagepipe.clients import INTERNAL_SERVICE, local_env
 from sagepipe.config import Settings, arn
 from sagepipe.documents import Document, Documents
-from sagepipe.errors import AWSError, ValidationException
+from sagepipe.errors import AWSError
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.store import Store
 
@@ -57,24 +61,8 @@ log = logging.getLogger(__name__)
 
 LATEST = "$LATEST"
 FUNCTION, VERSION, POLICY, EVENT_CONFIG = "function", "version", "policy", "event-invoke-config"
-MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # RequestResponse
-MAX_ASYNC_PAYLOAD = 1024 * 1024  # Event
-MAX_TIMEOUT, MAX_MEMORY = 900, 10240
-MAX_ENVIRONMENT = 4096  # bytes of variables, as Lambda measures them
 CODE_URL_SECONDS = 600  # how long GetFunction's Code.Location stays valid
 MAX_RETRIES, MAX_EVENT_AGE = 2, 21600
-OLDEST_PYTHON = (3, 12)
-# Runtimes AWS no longer accepts for new functions (its own message refuses them).
-RETIRED = re.compile(r"^python(2\.7|3\.[6-9])$")
-RESERVED = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"})
-NOT_EMULATED = ("Layers", "FileSystemConfigs", "ImageConfig", "CapacityProviderConfig",
-                "DurableConfig", "TenancyConfig", "AcceleratorConfig", "PublishTo")
 FUNCTION_NAME = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):function:"
     r"|(?P<partial>\d{12}):function:)?(?P<name>[a-zA-Z0-9_.-]+)"
@@ -84,87 +72,6 @@ FUNCTION_NAME = re.compile(
 def now_text() -> str:
     """LastModified as Lambda writes it: `2024-01-31T12:00:00.000+0000`."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-
-
-def invalid(message: str) -> InvalidParameterValueException:
-    return InvalidParameterValueException(message)
-
-
-def check_runtime(runtime: str | None, handler: str | None) -> None:
-    if not runtime or not handler:
-        raise invalid("Runtime and Handler are mandatory parameters for functions created with "
-                      "deployment packages.")
-    if RETIRED.match(runtime):
-        raise invalid(f"The runtime parameter of {runtime} is no longer supported for creating "
-                      "or updating AWS Lambda functions. We recommend you use the new runtime "
-                      f"(python3.{OLDEST_PYTHON[1]}) while creating or updating functions.")
-    found = re.fullmatch(r"python3\.(\d+)", runtime)
-    if not found or int(found[1]) < OLDEST_PYTHON[1]:
-        raise invalid(f"The runtime parameter of {runtime} is not emulated locally: "
-                      "sagepipe's local Lambda runs Python functions, python3.12 or newer (on "
-                      "this machine's Python, with the function's package first on sys.path).")
-
-
-def check_limits(params: Mapping[str, Any]) -> None:
-    for member, wire, limit in (("Timeout", "timeout", MAX_TIMEOUT),
-                                ("MemorySize", "memorySize", MAX_MEMORY)):
-        value = params.get(member)
-        if value is not None and value > limit:
-            raise ValidationException(
-                f"1 validation error detected: Value '{value}' at '{wire}' failed to satisfy "
-                f"constraint: Member must have value less than or equal to {limit}")
-    for member in NOT_EMULATED:
-        if params.get(member):
-            raise invalid(f"{member} is not emulated by sagepipe's local Lambda; deploy this "
-                          "function to AWS.")
-    if (params.get("LoggingConfig") or {}).get("LogFormat", "Text") != "Text":
-        raise invalid("LoggingConfig.LogFormat JSON is not emulated locally; use Text.")
-    variables = (params.get("Environment") or {}).get("Variables") or {}
-    reserved = sorted(RESERVED & set(variables))
-    if reserved:
-        raise invalid("Lambda was unable to configure your environment variables because the "
-                      "environment variables you have provided contains reserved keys that are "
-                      "currently not supported for modification. Reserved keys used in this "
-                      f"request: {', '.join(reserved)}")
-    measured = json.dumps(variables, separators=(",", ":"))
-    if len(measured.encode()) > MAX_ENVIRONMENT:
-        raise invalid("Lambda was unable to configure your environment variables because the "
-                      "environment variables you have provided exceeded the 4KB limit. String "
-                      f"measured: {measured[:200]}...")
-
-
-def checked_payload(payload: bytes, kind: str) -> bytes:
-    """An Invoke payload within its invocation type's limit and JSON (an empty one is `{}`);
-    Lambda's errors otherwise."""
-    limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
-    if len(payload) > limit:
-        raise RequestEntityTooLargeException(
-            f"{len(payload)} byte payload is too large for the Event invocation type (limit "
-            f"{limit} bytes)" if kind == "Event" else
-            f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
-    payload = payload if payload.strip() else b"{}"
-    try:
-        json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestContentException(
-            f"Could not parse request body into json: Could not parse payload into json: "
-            f"{exc}") from None
-    return payload
-
-
-def client_context(header: str | None) -> Any:
-    """X-Amz-Client-Context: base64 of a JSON object (ClientContext's client/custom/env)."""
-    if not header:
-        return None
-    try:
-        value = json.loads(base64.b64decode(header, validate=True))
-    except (binascii.Error, ValueError):
-        raise InvalidRequestContentException(
-            "Client context must be a valid Base64-encoded JSON object.") from None
-    if not isinstance(value, dict):
-        raise InvalidRequestContentException(
-            "Client context must be a valid Base64-encoded JSON object.")
-    return value
 
 
 class LambdaBackend:

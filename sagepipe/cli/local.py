@@ -17,7 +17,7 @@ from rich.table import Table
 
 from sagepipe import instances
 from sagepipe.awslambda.logstreams import SUFFIX as STREAM_SUFFIX
-from sagepipe.awslambda.logstreams import as_text, streams_of
+from sagepipe.awslambda.logstreams import as_text, stream_name, streams_of
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
@@ -226,7 +226,8 @@ def logs(
                    "jobs`, `sagepipe endpoints`, `aws lambda list-functions`)")
     for path in paths:
         if len(paths) > 1:
-            err.print(f"[bold]== {path.name}[/bold]")
+            title = stream_name(path) if path.suffix == STREAM_SUFFIX else path.name
+            err.print(f"[bold]== {title}[/bold]")
         console.out(log_text(path, path.read_text(errors="replace")), end="", highlight=False)
     if follow:
         with paths[-1].open(errors="replace") as stream:

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sagepipe import instances
+from sagepipe.awslambda.logstreams import SUFFIX as STREAM_SUFFIX
+from sagepipe.awslambda.logstreams import as_text, stream_name, streams_of
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
@@ -207,30 +209,42 @@ def log_paths(settings: Settings, name: str) -> list[Path]:
     found = [logs / kind / f"{name}.log" for kind in JOB_LOGS]
     found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
     found += sorted((logs / "States").glob(f"*/{name}.log"))  # Step Functions executions
+    found += [path for _, path in streams_of(logs, f"/aws/lambda/{name}")]
     return [p for p in found if p.is_file()]
+
+
+def log_text(path: Path, text: str) -> str:
+    """A log file's text; a Lambda log stream's events with their times."""
+    if path.suffix != STREAM_SUFFIX:
+        return text
+    return "".join(as_text(line) for line in text.splitlines())
 
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job, endpoint or execution name, or `gateway`")],
+    name: Annotated[str, typer.Argument(
+        help="Job, endpoint, function or execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job, an endpoint or a Step Functions execution."""
+    """Print the logs of a job, an endpoint, a Lambda function or a Step Functions execution
+    (CloudWatch's /aws/sagemaker/*, /aws/lambda/* and the states' logs, locally)."""
     paths = log_paths(target(ctx).current()[0], name)
     if not paths:
-        raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`, `sagepipe states executions`)")
+        raise fail(f"no logs for {name!r}: is it a job, endpoint, function or execution name? "
+                   "(`sagepipe jobs`, `sagepipe endpoints`, `aws lambda list-functions`, "
+                   "`sagepipe states executions`)")
     for path in paths:
         if len(paths) > 1:
-            err.print(f"[bold]== {path.name}[/bold]")
-        console.out(path.read_text(errors="replace"), end="", highlight=False)
+            title = stream_name(path) if path.suffix == STREAM_SUFFIX else path.name
+            err.print(f"[bold]== {title}[/bold]")
+        console.out(log_text(path, path.read_text(errors="replace")), end="", highlight=False)
     if follow:
         with paths[-1].open(errors="replace") as stream:
             stream.seek(0, 2)
             while True:
                 line = stream.readline()
                 if line:
-                    console.out(line, end="", highlight=False)
+                    console.out(log_text(paths[-1], line), end="", highlight=False)
                 else:
                     time.sleep(0.5)
 

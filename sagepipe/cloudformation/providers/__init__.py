@@ -7,7 +7,13 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless, stepfunctions
+from sagepipe.cloudformation.providers import (
+    awslambda,
+    recorded,
+    sagemaker,
+    serverless,
+    stepfunctions,
+)
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -21,7 +27,9 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Model(),
     sagemaker.EndpointConfig(),
     sagemaker.Endpoint(),
-    serverless.Function(),
+    awslambda.Function(),
+    awslambda.Permission(),
+    serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
     recorded.Role(),

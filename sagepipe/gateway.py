@@ -25,6 +25,9 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
 from sagepipe.auth import Authenticator
+from sagepipe.awslambda.models import LambdaBackend
+from sagepipe.awslambda.responses import ROUTES as LAMBDA_ROUTES
+from sagepipe.awslambda.responses import LambdaService, lambda_internal_handlers
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.responses import cloudformation_service
 from sagepipe.cloudformation.stacks import Stacks
@@ -62,8 +65,8 @@ from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, Step Functions, "
-            "CodeBuild, CodeConnections and CodePipeline")
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, Lambda, CloudFormation, Step "
+            "Functions, CodeBuild, CodeConnections and CodePipeline")
 
 
 class NotEmulatedService(Service):
@@ -139,7 +142,8 @@ class LocalAWS:
         self.images = ImageRegistry(self.store)
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
-        self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.awslambda = LambdaBackend(self.store, settings, self.s3.files)
+        self.apis = ApiHosting(self.store, settings, self.awslambda)
         # Task states reach this local AWS as any client does: boto3, the home's credentials.
         self.stepfunctions = StepFunctions(self.store, settings,
                                            AwsIntegrations(local_clients(settings)))
@@ -151,16 +155,18 @@ class LocalAWS:
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
             stepfunctions_service(self.stepfunctions),
+            LambdaService(self.awslambda),
             codebuild_service(self.codebuild),
             *codeconnections_services(Connections(self.store, settings)),
             codepipeline_service(self.codepipeline),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
             InternalService(
-                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, **GIT_ROUTES,
+                {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES, **GIT_ROUTES,
                  ("GET", "/_sagepipe/instance"): "Describe"},
-                {**serverless_handlers(self.apis), **image_handlers(self.images),
-                 **git_handlers(self.codepipeline), "Describe": self.describe}),
+                {**serverless_handlers(self.apis), **lambda_internal_handlers(self.awslambda),
+                 **image_handlers(self.images), **git_handlers(self.codepipeline),
+                 "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
         self.app.add_route("/{path:path}", self._route,
@@ -169,6 +175,7 @@ class LocalAWS:
     @asynccontextmanager
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
+        self.awslambda.start()
         self.apis.start()
         self.stepfunctions.start()
         self.codebuild.start()
@@ -180,6 +187,7 @@ class LocalAWS:
             self.codepipeline.shutdown()  # then pipelines: their builds stop as abandoned
             self.codebuild.shutdown()
             self.apis.shutdown()
+            self.awslambda.shutdown()
             self.sagemaker.shutdown()
 
     def describe(self, _params: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 from __future__ import annotations
 
 from sagepipe.cloudformation.providers import (
+    awslambda,
     codebuild,
     codepipeline,
     recorded,
@@ -28,7 +29,9 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Model(),
     sagemaker.EndpointConfig(),
     sagemaker.Endpoint(),
-    serverless.Function(),
+    awslambda.Function(),
+    awslambda.Permission(),
+    serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
     recorded.Role(),

@@ -35,8 +35,12 @@ from sagepipe.ecr.responses import ROUTES as IMAGE_ROUTES
 from sagepipe.ecr.responses import ecr_service, image_handlers
 from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
+from sagepipe.iam.models import Iam
+from sagepipe.iam.responses import iam_service
 from sagepipe.images import ImageRegistry
 from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
+from sagepipe.logs.models import CloudWatchLogs
+from sagepipe.logs.responses import logs_service
 from sagepipe.protocols import protocol_for
 from sagepipe.protocols.aws_json import JsonProtocol
 from sagepipe.protocols.query import FORM, QueryProtocol
@@ -50,9 +54,12 @@ from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
 from sagepipe.sigv4 import signing_scope
 from sagepipe.store import Store
+from sagepipe.sts.models import Sts
+from sagepipe.sts.responses import sts_service
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR and CloudFormation"
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, CloudFormation, CloudWatch Logs, IAM "
+            "and STS")
 
 
 class NotEmulatedService(Service):
@@ -129,6 +136,7 @@ class LocalAWS:
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.iam = Iam(self.store)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
@@ -136,6 +144,9 @@ class LocalAWS:
             ecr_service(Ecr(settings, self.images)),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            logs_service(CloudWatchLogs(settings)),
+            iam_service(self.iam),
+            sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
             InternalService(
                 {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
                 {**serverless_handlers(self.apis), **image_handlers(self.images),

@@ -24,13 +24,13 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.logs.streams import LogStream, endpoint_stream, instance_id
 from sagepipe.processes import (
     Cancelled,
     NotReady,
     clip,
     ended,
     free_port,
-    log_tail,
     start_ticks,
     terminate,
     wait_ready,
@@ -48,10 +48,9 @@ class DeploymentFailed(Exception):
     """A fleet could not come up; the message is the endpoint's FailureReason."""
 
 
-def failure_reason(summary: str, log_path: Path) -> str:
+def failure_reason(summary: str, log: LogStream) -> str:
     """`summary` plus the end of the process's log."""
-    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}",
-                FAILURE_REASON_MAX)
+    return clip(f"{summary} Log: {log}. Last lines:\n{log.tail()}", FAILURE_REASON_MAX)
 
 
 class Replica:
@@ -62,12 +61,17 @@ class Replica:
         self.settings = settings
         self.spec = spec
         self.root = settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}"
-        self.log_path = (settings.subdir("logs") / "Endpoints" / endpoint
-                         / f"{spec.name}-{deployment}.log")
+        self.log = endpoint_stream(settings, endpoint, spec.name,
+                                   instance_id(f"{endpoint}/{deployment}/{spec.name}"))
         self.image_dir: Path | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.deadline = 0.0
+
+    @property
+    def log_path(self) -> Path:
+        """The file of the replica's log stream (InvokeEndpoint's errors point to it)."""
+        return self.log.path
 
     @property
     def url(self) -> str:
@@ -106,7 +110,7 @@ class Replica:
                "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
                "AWS_REGION": region}
         assert self.image_dir is not None
-        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log_path)
+        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log)
         self.deadline = time.monotonic() + self.spec.startup_timeout
 
     def process_record(self) -> list[int]:
@@ -132,7 +136,7 @@ class Replica:
             raise DeploymentFailed(failure_reason(
                 f"The primary container for production variant {self.spec.name} did not pass "
                 f"the ping health check{':' if failure.code is not None else ''} {how}.",
-                self.log_path)) from None
+                self.log)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""

@@ -176,6 +176,10 @@ class Iam:
             raise DeleteConflict("Cannot delete entity, must detach all policies first.")
         self.entities.delete(ROLE, name)
 
+    def update_role(self, params: Params) -> None:
+        changes = {k: params[k] for k in ("Description", "MaxSessionDuration") if k in params}
+        self._change_role(params["RoleName"], lambda d: d["Role"].update(changes))
+
     def update_assume_role_policy(self, params: Params) -> None:
         _document(params["PolicyDocument"])
         self._change_role(params["RoleName"], lambda d: d["Role"].update(
@@ -276,12 +280,30 @@ class Iam:
 
     def get_policy_version(self, params: Params) -> Params:
         doc = self._policy(params["PolicyArn"])
-        if params["VersionId"] != "v1":
+        if params["VersionId"] != doc["Policy"]["DefaultVersionId"]:
             raise NoSuchEntity(f"Policy {params['PolicyArn']} version {params['VersionId']} "
                                "does not exist or is not attachable.")
-        return {"PolicyVersion": {"Document": encoded(doc["Document"]), "VersionId": "v1",
-                                  "IsDefaultVersion": True,
-                                  "CreateDate": doc["Policy"]["CreateDate"]}}
+        return {"PolicyVersion": {"Document": encoded(doc["Document"]),
+                                  "VersionId": params["VersionId"], "IsDefaultVersion": True,
+                                  "CreateDate": doc["Policy"]["UpdateDate"]}}
+
+    def create_policy_version(self, params: Params) -> Params:
+        """A new document for a managed policy. The local IAM keeps the default version only,
+        so the new one must become it (SetAsDefault)."""
+        if not params.get("SetAsDefault"):
+            raise InvalidInput("The local IAM keeps only a policy's default version: create "
+                               "the new version with SetAsDefault=true.")
+        _document(params["PolicyDocument"])
+        self._policy(params["PolicyArn"])
+        now = time.time()
+
+        def change(doc: Document) -> None:
+            number = int(doc["Policy"]["DefaultVersionId"].removeprefix("v")) + 1
+            doc["Policy"].update(DefaultVersionId=f"v{number}", UpdateDate=now)
+            doc["Document"] = params["PolicyDocument"]
+        doc = self.entities.update(POLICY, params["PolicyArn"], change)
+        return {"PolicyVersion": {"VersionId": doc["Policy"]["DefaultVersionId"],
+                                  "IsDefaultVersion": True, "CreateDate": now}}
 
     def delete_policy(self, params: Params) -> None:
         policy = self._shown_policy(self._policy(params["PolicyArn"])["Policy"])

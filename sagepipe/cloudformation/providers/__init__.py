@@ -7,7 +7,7 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless
+from sagepipe.cloudformation.providers import iam, logs, recorded, sagemaker, serverless
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -23,13 +23,15 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     serverless.Function(),
     serverless.RestApi(),
-    recorded.Role(),
+    iam.Role(),
+    iam.ManagedPolicy(),
+    iam.Policy(),
+    logs.LogGroup(),
     recorded.Bucket(),
     recorded.Topic(),
     recorded.Repository(),
     recorded.Project(),
     recorded.Pipeline(),
-    recorded.LogGroup(),
 )}
 
 

@@ -108,14 +108,16 @@ class ServiceTable:
         """The service an unsigned request looks like, to refuse it in that protocol."""
         if request.url.path.startswith(PREFIX):
             return self.internal
+        # The fallbacks are made only when needed: a NotEmulatedService reads every botocore
+        # model the first time (seconds, on the event loop).
         if target is not None:
-            return next((s for s in self.services if s.target_prefix == target),
-                        NotEmulatedService(""))
+            return next((s for s in self.services if s.target_prefix == target), None) \
+                or NotEmulatedService("")
         if "Action=" in request.url.query or (
                 request.method == "POST" and request.url.path == "/"
                 and request.headers.get("content-type", "").startswith(FORM)):
-            return next((s for s in self.services if s.protocol.name == "query"),
-                        NotEmulatedService("sts"))
+            return next((s for s in self.services if s.protocol.name == "query"), None) \
+                or NotEmulatedService("sts")
         path = wire_request(request).path
         for service in self.services:
             if isinstance(service.protocol, RestJsonProtocol) and \

@@ -3,8 +3,8 @@
 Create stores the Describe document and starts a `JobRun` thread; the document is the only
 state (Describe reads it, every change is one transaction). Sandboxes stay after a job ends,
 for debugging, under `<home>/jobs/TrainingJob/<name>/` (and `ProcessingJob/`), laid out like
-the container's `/opt/ml`; the process output is in `<home>/logs/TrainingJobs/<name>.log` (and
-`ProcessingJobs/`), named like CloudWatch's `/aws/sagemaker/TrainingJobs` streams.
+the container's `/opt/ml`; the process output is the CloudWatch log stream
+`/aws/sagemaker/TrainingJobs` (or `ProcessingJobs`) `<name>/algo-1-<epoch>` (sagepipe/logs).
 """
 
 from __future__ import annotations

@@ -23,7 +23,3 @@ class MalformedPolicyDocument(ServiceError):
 
 class InvalidInput(ServiceError):
     pass
-
-
-class LimitExceeded(ServiceError):
-    status = 409

@@ -43,8 +43,7 @@ MAX_MESSAGE_BYTES = 256 * 1024 - 26  # CloudWatch's event size limit, less its p
 MAX_KEY = 200  # file-name length kept under the file system's 255
 READ_CHUNK = 1 << 20
 SAGEMAKER = "/aws/sagemaker"
-_LOCKS: dict[Path, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+_CREATING = threading.Lock()  # creating a group or stream: check-then-create in one step
 
 
 def now_ms() -> int:
@@ -62,11 +61,6 @@ def _key(name: str) -> str:
     if len(encoded) <= MAX_KEY and encoded not in (".", ".."):
         return encoded
     return f"{encoded[:MAX_KEY - 17]}~{hashlib.sha256(name.encode()).hexdigest()[:16]}"
-
-
-def _lock(path: Path) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(path, threading.Lock())
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -278,7 +272,7 @@ class LogGroup:
     def create_stream(self, name: str, exist_ok: bool = False) -> LogStream | None:
         """The new stream `name`; None if it exists already (unless `exist_ok`)."""
         path = self.directory / (_key(name) + SUFFIX)
-        with _lock(path):
+        with _CREATING:
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
@@ -328,7 +322,7 @@ class LogGroups:
     def create(self, name: str, exist_ok: bool = False, **fields: Any) -> LogGroup | None:
         """The new group `name`; None if it exists already (unless `exist_ok`)."""
         directory = self.root / _key(name)
-        with _lock(directory):
+        with _CREATING:
             existing = self.get(name)
             if existing is not None:
                 return existing if exist_ok else None

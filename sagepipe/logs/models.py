@@ -242,8 +242,7 @@ class CloudWatchLogs:
             backward = not params.get("startFromHead", False)
             offset = stream.size() if backward else stream.start()
         if backward:
-            events = _fit([e for e in stream.events(end=offset) if in_window(e)], limit,
-                          from_end=True)
+            events = _read_backward(stream.events_backward(offset), in_window, limit)
             forward_at = events[-1].end if events else offset
         else:
             events, read_to = _read_forward(stream.events(offset), in_window, limit)
@@ -262,36 +261,38 @@ class CloudWatchLogs:
         return found.group(1) == "b", int(found.group(2))
 
     def filter_log_events(self, params: Params) -> Params:
+        """Matching events of the group's streams, merged by time. Each stream is read from
+        where the previous page stopped in it (the token keeps a position per stream), so a
+        page costs what it returns, however long the streams; a stream whose events were
+        written out of time order comes back in the order it was written."""
         group = self._group(params)
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
         if names and prefix:
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are "
                                             "mutually exclusive; give one of them.")
+        token = _read_page_token(params.get("nextToken"))
+        if token is not None and not (isinstance(token, dict) and "positions" in token):
+            raise InvalidParameterException("The specified nextToken is invalid.")
+        descending = token["descending"] if token else params.get("startFromHead") is False
+        positions: dict[str, int] = token["positions"] if token else {}
         streams = [s for s in group.streams() if (not names or s.name in names)
-                   and s.name.startswith(prefix or "")]
+                   and s.name.startswith(prefix or "") and _may_hold(s, params)]
         matches = compile_pattern(params.get("filterPattern"))
         in_window = self._window(group, params)
-        token = _read_page_token(params.get("nextToken"))
-        descending = (token[0] == "desc") if token else params.get("startFromHead") is False
-        after = tuple(token[1]) if token else None
 
-        def key(stream: LogStream, event: Event) -> tuple[int, str, int]:
-            return event.timestamp, stream.name, event.offset
-
-        def candidates(stream: LogStream) -> Iterator[tuple[tuple[int, str, int], LogStream,
-                                                             Event]]:
-            found = [(key(stream, e), stream, e) for e in stream.events()
-                     if in_window(e) and matches(e.message)]
-            yield from sorted(found, key=lambda c: c[0], reverse=descending)
+        def candidates(stream: LogStream) -> Iterator[tuple[tuple[int, str], LogStream, Event]]:
+            at = positions.get(stream.name)
+            events = stream.events_backward(at) if descending else stream.events(at)
+            for event in events:
+                if in_window(event) and matches(event.message):
+                    yield (event.timestamp, stream.name), stream, event
         merged = heapq.merge(*(candidates(s) for s in streams), key=lambda c: c[0],
                              reverse=descending)
         limit = params.get("limit", DEFAULT_EVENTS)
         events: list[Params] = []
-        size, last = 0, None
+        size = 0
         more = False
-        for sort_key, stream, event in merged:
-            if after is not None and (sort_key >= after if descending else sort_key <= after):
-                continue
+        for _key, stream, event in merged:
             size += _size(event.message)
             if len(events) >= limit or size > MAX_RESPONSE_BYTES:
                 more = True
@@ -299,11 +300,12 @@ class CloudWatchLogs:
             events.append({"logStreamName": stream.name, "timestamp": event.timestamp,
                            "message": event.message, "ingestionTime": event.ingestion,
                            "eventId": event_id(stream, event)})
-            last = sort_key
+            positions[stream.name] = event.offset if descending else event.end
         answer: Params = {"events": events, "searchedLogStreams": [
-            {"logStreamName": s.name, "searchedCompletely": True} for s in streams]}
-        if more and last is not None:
-            answer["nextToken"] = _page_token(["desc" if descending else "asc", list(last)])
+            {"logStreamName": s.name, "searchedCompletely": not more} for s in streams]}
+        if more:
+            answer["nextToken"] = _page_token({"descending": descending,
+                                               "positions": positions})
         return answer
 
     def put_log_events(self, params: Params) -> Params:
@@ -344,16 +346,28 @@ class CloudWatchLogs:
         return answer
 
 
-def _fit(events: list[Event], limit: int, from_end: bool) -> list[Event]:
-    """At most `limit` events and 1 MB, taken from the end of `events` when `from_end`."""
+def _read_backward(events: Iterator[Event], in_window: Callable[[Event], bool],
+                   limit: int) -> list[Event]:
+    """The last events in the window before a position (at most `limit` and 1 MB), in order."""
     chosen: list[Event] = []
     size = 0
-    for event in (reversed(events) if from_end else events):
-        size += _size(event.message)
-        if len(chosen) >= limit or size > MAX_RESPONSE_BYTES:
-            break
-        chosen.append(event)
-    return chosen[::-1] if from_end else chosen
+    for event in events:
+        if in_window(event):
+            size += _size(event.message)
+            if len(chosen) >= limit or size > MAX_RESPONSE_BYTES:
+                break
+            chosen.append(event)
+    return chosen[::-1]
+
+
+def _may_hold(stream: LogStream, params: Params) -> bool:
+    """Whether a stream can have events in the request's time range (what `aws logs tail
+    --follow` asks every few seconds: only the streams written since)."""
+    last = stream.last_events(1)
+    # Events are written in the order they arrive, each at most FUTURE_MS ahead of its arrival:
+    # none is later than the last arrival plus that.
+    return bool(last) and (params.get("startTime") is None
+                           or last[0].ingestion + FUTURE_MS >= params["startTime"])
 
 
 def _read_forward(events: Iterator[Event], in_window: Callable[[Event], bool],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -192,16 +193,23 @@ class LogStream:
                 if event is not None:
                     yield event
 
-    def last_events(self, count: int) -> list[Event]:
-        """The last `count` events, read from the file's end."""
-        size = self.size()
+    def events_backward(self, end: int | None = None) -> Iterator[Event]:
+        """The events before `end` (a line start; default: the end of the file now), last
+        first, read from the end in growing windows (a long log is not read whole)."""
+        floor = self.start()
+        position = self.size() if end is None else end
         window = 64 * 1024
-        while True:
-            start = max(0, size - window)
-            found = list(self.events(self._line_start(start), size))
-            if len(found) >= count or start == 0:
-                return found[-count:] if count else []
-            window *= 4
+        while position > floor:
+            begin = self._line_start(max(floor, position - window))
+            if begin >= position:  # no whole line in the window: a very long one
+                window *= 4
+                continue
+            yield from reversed(list(self.events(begin, position)))
+            position = begin
+
+    def last_events(self, count: int) -> list[Event]:
+        """The last `count` events, in order."""
+        return list(itertools.islice(self.events_backward(), count))[::-1]
 
     def _line_start(self, offset: int) -> int:
         """The start of the first whole line at or after `offset`."""

@@ -216,6 +216,12 @@ def test_filter_log_events_merges_streams_by_time_and_paginates(logs, group):
         kwargs["nextToken"] = page["nextToken"]
     assert seen == ["one", "two", "three", "four", "other"]
 
+    latest_first = logs.filter_log_events(logGroupName=group, startFromHead=False, limit=2)
+    assert messages(latest_first["events"]) == ["other", "four"]
+    older = logs.filter_log_events(logGroupName=group, limit=2,
+                                   nextToken=latest_first["nextToken"])
+    assert messages(older["events"]) == ["three", "two"]  # the token keeps the direction
+
     named = logs.filter_log_events(logGroupName=group, logStreamNames=["y/1"],
                                    startTime=now + 1, endTime=now + 10)
     assert messages(named["events"]) == ["other"]

@@ -166,19 +166,24 @@ def _call(settings: Settings, service: str, method: str, key: str, **kwargs: Any
         raise fail(str(exc)) from None
 
 
+# `sagepipe jobs` rows: kind, and the List* call, summaries key and field prefix of each kind.
+JOB_KINDS = (("training", "list_training_jobs", "TrainingJob", "Training"),
+             ("processing", "list_processing_jobs", "ProcessingJob", "Processing"),
+             ("transform", "list_transform_jobs", "TransformJob", "Transform"))
+
+
 def jobs(ctx: typer.Context,
          limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
-    """List training and processing jobs, newest first."""
+    """List training, processing and transform jobs, newest first."""
     settings = target(ctx).running()
     table = Table("Kind", "Name", "Status", "Created", "Ended")
-    rows = [("training", j["TrainingJobName"], j["TrainingJobStatus"], j["CreationTime"],
-             j.get("TrainingEndTime")) for j in _call(
-        settings, "sagemaker", "list_training_jobs", "TrainingJobSummaries", MaxResults=limit)]
-    rows += [("processing", j["ProcessingJobName"], j["ProcessingJobStatus"], j["CreationTime"],
-              j.get("ProcessingEndTime")) for j in _call(
-        settings, "sagemaker", "list_processing_jobs", "ProcessingJobSummaries",
-        MaxResults=limit)]
-    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3], reverse=True):
+    rows = [(kind, j[f"{resource}Name"], j[f"{resource}Status"], j["CreationTime"],
+             j.get(f"{prefix}EndTime"))
+            for kind, method, resource, prefix in JOB_KINDS
+            for j in _call(settings, "sagemaker", method, f"{resource}Summaries",
+                           MaxResults=limit)]
+    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3],
+                                                     reverse=True)[:limit]:
         table.add_row(kind, name, state, _when(created), _when(ended))
     console.print(table)
 
@@ -195,19 +200,28 @@ def endpoints(ctx: typer.Context) -> None:
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job, endpoint or function name, or `gateway`")],
+    name: Annotated[str, typer.Argument(
+        help="Job, endpoint, function or Step Functions execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
     """Print the logs of a job, an endpoint or a function, as CloudWatch Logs has them
-    (/aws/sagemaker/*, /aws/lambda/*: `aws logs tail` reads the same), or the gateway's own."""
+    (/aws/sagemaker/*, /aws/lambda/*: `aws logs tail` reads the same), of a Step Functions
+    execution, or the gateway's own."""
     settings = target(ctx).current()[0]
     if name == "gateway":
         _print_file(log_file(settings), follow)
         return
     streams = streams_of(settings.home, name)
     if not streams:
-        raise fail(f"no logs for {name!r}: is it a job, endpoint or function name? "
-                   "(`sagepipe jobs`, `sagepipe endpoints`)")
+        executions = sorted((settings.home / "logs" / "States").glob(f"*/{name}.log"))
+        if not executions:
+            raise fail(f"no logs for {name!r}: is it a job, endpoint, function or execution "
+                       "name? (`sagepipe jobs`, `sagepipe endpoints`, "
+                       "`sagepipe states executions`)")
+        for path in executions[:-1]:
+            _print_file(path, follow=False)
+        _print_file(executions[-1], follow)
+        return
     offset = 0  # in the last stream, the one --follow keeps reading
     for stream in streams:
         offset = 0

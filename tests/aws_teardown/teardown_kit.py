@@ -2,7 +2,7 @@
 artifact bucket with versions and delete markers, and an image repository with images.
 
 The endpoint stacks are the real CloudFormation/endpoint.yaml with the real stage configurations.
-The pipeline stack keeps pipeline.yaml's own bucket and repository resources (Retain, as in AWS)
+The pipeline stack keeps pipeline.yaml's own bucket and repository resources (retained, as in AWS)
 and outputs: moto cannot deploy the rest of pipeline.yaml (CodeBuild, CodePipeline). The API
 stack (a SAM template built by `chalice package` in the pipeline) is a one-resource stand-in.
 """
@@ -81,12 +81,20 @@ def _parameters(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
 
 
+def _as_moto_deletes(resource: dict[str, Any]) -> dict[str, Any]:
+    """moto 5.2.5 knows `Retain` but not `RetainExceptOnCreate` (it deletes those resources with
+    the stack); once a create has succeeded, AWS treats the two alike, so moto gets `Retain`."""
+    if resource.get("DeletionPolicy") != "RetainExceptOnCreate":
+        return resource
+    return {**resource, "DeletionPolicy": "Retain"}
+
+
 def pipeline_stand_in() -> str:
     template = cfn_yaml.load(str(REPO / "CodePipeline" / "pipeline.yaml"))
     return json.dumps({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {"ProjectName": template["Parameters"]["ProjectName"]},
-        "Resources": {name: template["Resources"][name]
+        "Resources": {name: _as_moto_deletes(template["Resources"][name])
                       for name in ("ArtifactBucket", "ImageRepository", "BuildLogGroup")},
         "Outputs": {name: template["Outputs"][name]
                     for name in ("ArtifactBucketName", "ImageRepositoryUri")},

@@ -45,8 +45,12 @@ from sagepipe.ecr.responses import ROUTES as IMAGE_ROUTES
 from sagepipe.ecr.responses import ecr_service, image_handlers
 from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
+from sagepipe.iam.models import Iam
+from sagepipe.iam.responses import iam_service
 from sagepipe.images import ImageRegistry
 from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
+from sagepipe.logs.models import CloudWatchLogs
+from sagepipe.logs.responses import logs_service
 from sagepipe.protocols import protocol_for
 from sagepipe.protocols.aws_json import JsonProtocol
 from sagepipe.protocols.query import FORM, QueryProtocol
@@ -63,10 +67,12 @@ from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
 from sagepipe.stepfunctions.models import StepFunctions
 from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
+from sagepipe.sts.models import Sts
+from sagepipe.sts.responses import sts_service
 
 log = logging.getLogger(__name__)
-EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, Lambda, CloudFormation, Step "
-            "Functions, CodeBuild, CodeConnections and CodePipeline")
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, Lambda, CloudFormation, Step Functions, "
+            "CloudWatch Logs, IAM, STS, CodeBuild, CodeConnections and CodePipeline")
 
 
 class NotEmulatedService(Service):
@@ -115,14 +121,16 @@ class ServiceTable:
         """The service an unsigned request looks like, to refuse it in that protocol."""
         if request.url.path.startswith(PREFIX):
             return self.internal
+        # The fallbacks are made only when needed: a NotEmulatedService reads every botocore
+        # model the first time (seconds, on the event loop).
         if target is not None:
-            return next((s for s in self.services if s.target_prefix == target),
-                        NotEmulatedService(""))
+            return next((s for s in self.services if s.target_prefix == target), None) \
+                or NotEmulatedService("")
         if "Action=" in request.url.query or (
                 request.method == "POST" and request.url.path == "/"
                 and request.headers.get("content-type", "").startswith(FORM)):
-            return next((s for s in self.services if s.protocol.name == "query"),
-                        NotEmulatedService("sts"))
+            return next((s for s in self.services if s.protocol.name == "query"), None) \
+                or NotEmulatedService("sts")
         path = wire_request(request).path
         for service in self.services:
             if isinstance(service.protocol, RestJsonProtocol) and \
@@ -147,6 +155,7 @@ class LocalAWS:
         # Task states reach this local AWS as any client does: boto3, the home's credentials.
         self.stepfunctions = StepFunctions(self.store, settings,
                                            AwsIntegrations(local_clients(settings)))
+        self.iam = Iam(self.store)
         self.codebuild = CodeBuild(self.store, settings)
         self.codepipeline = CodePipeline(self.store, settings)
         self.services = ServiceTable([
@@ -161,6 +170,9 @@ class LocalAWS:
             codepipeline_service(self.codepipeline),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            logs_service(CloudWatchLogs(settings)),
+            iam_service(self.iam),
+            sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
             InternalService(
                 {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES, **GIT_ROUTES,
                  ("GET", "/_sagepipe/instance"): "Describe"},

@@ -23,7 +23,6 @@ from sagepipe.cli.local import console, err, fail, say_which, target
 from sagepipe.clients import Unreachable, client, internal
 from sagepipe.config import DEFAULT_PORT, Settings
 from sagepipe.errors import AWSError
-from sagepipe.processes import log_tail
 from sagepipe.server import StartError, start_background
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "InProgress": "yellow",
@@ -288,11 +287,22 @@ class Follower:
             message = result.get("errorDetails", {}).get("message", detail["status"])
             console.print(f"[red]✘ {label}[/red] ", end="", highlight=False)
             console.out(f"{detail['status'].lower()}: {message}", highlight=False)
-            url = result.get("externalExecutionUrl", "")
-            if url.startswith("file://"):
-                path = Path(url.removeprefix("file://"))
-                err.print(f"[dim]--- last lines of {path} ---[/dim]", highlight=False)
-                console.out(log_tail(path, 25), highlight=False)
+            if detail["input"]["actionTypeId"]["provider"] == "CodeBuild" and \
+                    result.get("externalExecutionId"):
+                self.build_log(result["externalExecutionId"])
+
+    def build_log(self, build_id: str, lines: int = 25) -> None:
+        """The last lines of a build's log, from its CloudWatch log stream."""
+        builds = aws_call(client(self.settings, "codebuild").batch_get_builds, ids=[build_id])
+        logs = builds["builds"][0]["logs"] if builds["builds"] else {}
+        if not logs.get("streamName"):
+            return
+        events = aws_call(client(self.settings, "logs").get_log_events,
+                          logGroupName=logs["groupName"], logStreamName=logs["streamName"],
+                          limit=lines, startFromHead=False)["events"]
+        err.print(f"[dim]--- last lines of {logs['groupName']} {logs['streamName']} (aws logs "
+                  f"get-log-events) ---[/dim]", highlight=False)
+        console.out("\n".join(e["message"] for e in events), highlight=False)
 
     def approval(self) -> None:
         waiting = waiting_approval(self.settings, self.pipeline, self.execution_id)

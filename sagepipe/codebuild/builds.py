@@ -1,7 +1,9 @@
 """One build, from StartBuild to COMPLETED, as CodeBuild runs it: QUEUED, PROVISIONING,
 DOWNLOAD_SOURCE (the source zip from the local S3), the buildspec's INSTALL to POST_BUILD
 (buildspec.py), UPLOAD_ARTIFACTS (a zip back to S3), FINALIZING. The build's document records
-each phase as it starts and ends, with CodeBuild's status codes and messages when one fails.
+each phase as it starts and ends, with CodeBuild's status codes and messages when one fails; its
+output goes to the project's CloudWatch log group (`/aws/codebuild/<project>` unless its
+LogsConfig names one), a stream per build, which `aws logs` reads.
 
 The local build image is the project's own venv: the build's shell has its `bin/` on the PATH,
 the AWS endpoint and credentials of the local AWS, CodeBuild's CODEBUILD_* variables, and a
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -40,6 +43,7 @@ from sagepipe.codebuild.buildspec import (
 from sagepipe.codebuild.exceptions import InvalidInputException
 from sagepipe.config import Settings, arn
 from sagepipe.documents import Documents
+from sagepipe.logs.streams import open_stream
 from sagepipe.processes import kill_stale
 
 log = logging.getLogger(__name__)
@@ -128,6 +132,7 @@ class BuildPlan:
         uuid = build_id.split(":", 1)[1]
         group = self.logs.get("groupName") or f"/aws/codebuild/{project['name']}"
         stream = "/".join(filter(None, [self.logs.get("streamName"), uuid]))
+        region = settings.region
         source = {**project["source"], "type": self.source.type, "location": self.source.location,
                   "buildspec": self.buildspec}
         return {
@@ -147,7 +152,9 @@ class BuildPlan:
                                              "environmentVariables": self.variables},
             "serviceRole": project.get("serviceRole"),
             "logs": {"groupName": group, "streamName": stream,
-                     "deepLink": log_path(settings, project["name"], uuid).as_uri(),
+                     "deepLink": f"https://console.aws.amazon.com/cloudwatch/home?region="
+                                 f"{region}#logEvent:group={quote(group, safe='')};stream="
+                                 f"{quote(stream, safe='')}",
                      "cloudWatchLogsArn": arn("logs", f"log-group:{group}:log-stream:{stream}",
                                               settings.region),
                      "cloudWatchLogs": self.logs},
@@ -156,11 +163,6 @@ class BuildPlan:
             "buildComplete": False, "initiator": "sagepipe",
             "encryptionKey": project.get("encryptionKey"), "exportedEnvironmentVariables": [],
         }
-
-
-def log_path(settings: Settings, project: str, build_uuid: str) -> Path:
-    """Where a build's output goes: its log group's stream, kept as a file under the home."""
-    return settings.subdir("logs") / "CodeBuild" / project / f"{build_uuid}.log"
 
 
 def work_dir(settings: Settings, build_id: str) -> Path:
@@ -191,6 +193,7 @@ class BuildRun(threading.Thread):
         self.forget = forget
         self.cancel = threading.Event()
         self.reason = ""
+        self.log = open_stream(settings, build["logs"]["groupName"], build["logs"]["streamName"])
 
     @property
     def build_id(self) -> str:
@@ -225,7 +228,7 @@ class BuildRun(threading.Thread):
             return "FAILED"
         prefix = self._end_phase()
         result = run_build(
-            spec, work / "src", environment, work / "work", self._log_path(),
+            spec, work / "src", environment, work / "work", self.log,
             self.plan.timeout_minutes * 60, cancel=self.cancel,
             on_phase=lambda phases: self._save(phases=prefix + [_phase(p) for p in phases]))
         self._save(phases=prefix + [_phase(p, result.status) for p in result.phases],
@@ -338,14 +341,8 @@ class BuildRun(threading.Thread):
         return True
 
     # -- the document ---------------------------------------------------------------------------
-    def _log_path(self) -> Path:
-        return log_path(self.settings, self.plan.project["name"], self.build_id.split(":", 1)[1])
-
     def _say(self, line: str) -> None:
-        path = self._log_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as out:
-            out.write(f"[Container] {time.strftime('%Y/%m/%d %H:%M:%S')} {line}\n")
+        self.log.write(f"[Container] {time.strftime('%Y/%m/%d %H:%M:%S')} {line}")
 
     def _save(self, **changes: Any) -> None:
         self.build.update(changes)

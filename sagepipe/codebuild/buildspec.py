@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from sagepipe.logs.streams import LogStream
 from sagepipe.processes import spawn, start_ticks, terminate
 
 PHASES = ("install", "pre_build", "build", "post_build")
@@ -167,10 +168,11 @@ def _failure(work: Path, index: str, status: str) -> str:
 
 
 def run_build(spec: dict[str, Any], source: Path, env: dict[str, str], work: Path,
-              log_path: Path, timeout_s: float, *, cancel: threading.Event | None = None,
+              log: LogStream, timeout_s: float, *, cancel: threading.Event | None = None,
               on_phase: Callable[[list[Phase]], None] | None = None) -> BuildResult:
     """Run the buildspec `spec` in `source` with `env`; collect exported variables and reports.
     `cancel` stops it (StopBuild); `on_phase` is told the phases each time one starts or ends.
+    The shell's output goes to the build's CloudWatch log stream `log`, a line an event.
     The shell's pid and start time are in `work/process.json` while it runs, for a gateway
     that restarts after a crash to end it."""
     work.mkdir(parents=True, exist_ok=True)
@@ -178,12 +180,12 @@ def run_build(spec: dict[str, Any], source: Path, env: dict[str, str], work: Pat
     script.write_text(shell_script(spec, work))
     variables = {k: str(v) for k, v in ((spec.get("env") or {}).get("variables") or {}).items()}
     full_env = {**env, **variables, "CODEBUILD_BUILD_SUCCEEDING": "1"}
-    proc = spawn(["bash", str(script)], log_path, env=full_env, cwd=source)
+    proc = spawn(["bash", str(script)], log, env=full_env, cwd=source)
     (work / "process.json").write_text(json.dumps([proc.pid, start_ticks(proc.pid)]))
     status = _wait(proc, timeout_s, cancel or threading.Event(), work, on_phase)
+    log.settle()
     if status != "SUCCEEDED":
-        with open(log_path, "ab") as log:
-            log.write(f"\n[Container] Build {status.lower().replace('_', ' ')}\n".encode())
+        log.write(f"[Container] Build {status.lower().replace('_', ' ')}")
         phases = read_phases(work)
         if phases and phases[-1].end is None:
             phases[-1].succeeded = False
@@ -192,10 +194,8 @@ def run_build(spec: dict[str, Any], source: Path, env: dict[str, str], work: Pat
         if proc.returncode != 0 or not all(p.succeeded for p in phases):
             status = "FAILED"
         if phases and phases[-1].end is None:  # the shell exited in a command (`exit N`)
-            with open(log_path, "a") as log:
-                log.write(f"[Container] Command did not exit successfully: "
-                          f"{phases[-1].failure}\n[Container] Phase complete: "
-                          f"{phases[-1].name} State: FAILED\n")
+            log.write(f"[Container] Command did not exit successfully: {phases[-1].failure}")
+            log.write(f"[Container] Phase complete: {phases[-1].name} State: FAILED")
     result = BuildResult(status, phases)
     result.exported = _exported(spec, work / "env")
     result.reports = _reports(spec, source)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -174,7 +175,9 @@ def codebuild(run: ActionRun) -> ActionResult:
         build = codebuild_api.start_build(**request)["build"]
     except (ClientError, BotoCoreError) as exc:
         raise ActionFailed(f"Could not start the build: {aws_reason(exc)}") from None
-    run.record(externalExecutionId=build["id"], externalExecutionUrl=build["logs"]["deepLink"])
+    run.record(externalExecutionId=build["id"], externalExecutionUrl=(
+        f"https://console.aws.amazon.com/codebuild/home?region={run.settings.region}#/builds/"
+        f"{quote(build['id'], safe='')}/view/new"))
     try:
         while not build["buildComplete"]:
             run.sleep()

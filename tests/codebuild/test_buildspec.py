@@ -14,6 +14,18 @@ from sagepipe.codebuild.buildspec import (
     load_buildspec,
     run_build,
 )
+from sagepipe.config import Settings
+from sagepipe.logs.streams import open_stream
+
+
+class Log:
+    """The build's log stream, and its text."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.stream = open_stream(Settings(home=tmp_path / "home"), "/aws/codebuild/t", "s")
+
+    def read_text(self) -> str:
+        return "\n".join(event.message for event in self.stream.events())
 
 
 def build(tmp_path: Path, spec: str, artifacts: bool = False):
@@ -21,12 +33,12 @@ def build(tmp_path: Path, spec: str, artifacts: bool = False):
     src.mkdir(exist_ok=True)
     (src / "buildspec.yml").write_text(spec)
     loaded = load_buildspec(src / "buildspec.yml")
-    result = run_build(loaded, src, dict(os.environ), tmp_path / "work", tmp_path / "build.log",
-                       60)
+    log = Log(tmp_path)
+    result = run_build(loaded, src, dict(os.environ), tmp_path / "work", log.stream, 60)
     out = tmp_path / "out" if artifacts else None
     if out is not None and result.succeeded:
         collect_artifacts(loaded, src, out)
-    return result, tmp_path / "build.log", out
+    return result, log, out
 
 
 def test_shell_state_carries_across_commands_and_phases(tmp_path):
@@ -145,8 +157,10 @@ def test_a_stopped_build_ends_its_shell_and_says_so(tmp_path):
     spec = {"version": 0.2, "phases": {"build": {"commands": ["echo started", "sleep 60"]}}}
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
-    result = run_build(spec, src, dict(os.environ), tmp_path / "work", tmp_path / "build.log",
-                       60, cancel=cancel)
+    log = Log(tmp_path)
+    result = run_build(spec, src, dict(os.environ), tmp_path / "work", log.stream, 60,
+                       cancel=cancel)
     assert result.status == "STOPPED"
     assert [(p.name, p.succeeded) for p in result.phases] == [("BUILD", False)]
     assert not (tmp_path / "work" / "process.json").exists()
+    assert "started" in log.read_text() and "[Container] Build stopped" in log.read_text()

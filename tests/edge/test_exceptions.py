@@ -25,6 +25,9 @@ MODULES = {
     "sagepipe.codebuild.exceptions": ("codebuild",),
     "sagepipe.codeconnections.exceptions": ("codeconnections", "codestar-connections"),
     "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
+    "sagepipe.logs.exceptions": ("logs",),
+    "sagepipe.iam.exceptions": ("iam",),
+    "sagepipe.sts.exceptions": ("sts",),
 }
 
 

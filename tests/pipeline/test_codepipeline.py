@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from testkit import client_for, free_port
@@ -29,6 +28,14 @@ def approve(tiny: Tiny, status: str = "Approved", summary: str = "looks good") -
     tiny.api.put_approval_result(pipelineName=tiny.name, stageName="Gate", actionName="Review",
                                  token=token, result={"summary": summary, "status": status})
     return token
+
+
+def build_log(aws, build_id: str) -> str:
+    """A build's log, from its CloudWatch log stream."""
+    logs = aws("codebuild").batch_get_builds(ids=[build_id])["builds"][0]["logs"]
+    events = aws("logs").get_log_events(logGroupName=logs["groupName"],
+                                        logStreamName=logs["streamName"], startFromHead=True)
+    return "\n".join(e["message"] for e in events["events"])
 
 
 def only_execution(tiny: Tiny) -> str:
@@ -98,7 +105,7 @@ def test_a_failed_build_stops_the_execution_and_a_retry_resumes_it(local_aws, aw
     assert failed["errorDetails"]["message"].startswith(
         "Build terminated with state: FAILED. Phase: BUILD, Code: COMMAND_EXECUTION_ERROR, "
         "Message: Error while executing command: marker() {")
-    log = Path(failed["externalExecutionUrl"].removeprefix("file://")).read_text()
+    log = build_log(aws, failed["externalExecutionId"])
     assert "make fails on purpose" in log and "Command did not exit successfully" in log
     state = {s["stageName"]: s for s in tiny.api.get_pipeline_state(name=tiny.name)[
         "stageStates"]}

@@ -226,8 +226,11 @@ def test_a_push_that_fails_qa_leaves_prod_as_it_was(doors, first_release):
     actions = doors.actions(execution_id)
     assert actions["QA.QATests"]["status"] == "Failed"
     assert "Approval.ManualApproval" not in actions
-    log = Path(actions["QA.QATests"]["output"]["executionResult"]["externalExecutionUrl"]
-               .removeprefix("file://")).read_text()
+    build = doors.aws("codebuild", "batch-get-builds", "--ids", actions["QA.QATests"][
+        "output"]["executionResult"]["externalExecutionId"])["builds"][0]
+    log = "\n".join(e["message"] for e in doors.aws(
+        "logs", "get-log-events", "--log-group-name", build["logs"]["groupName"],
+        "--log-stream-name", build["logs"]["streamName"], "--start-from-head")["events"])
     assert "test_accuracy" in log and "floor" in log
     assert doors.prod_version() == before
 

@@ -11,6 +11,8 @@ from sagepipe.cloudformation.providers import (
     awslambda,
     codebuild,
     codepipeline,
+    iam,
+    logs,
     recorded,
     sagemaker,
     serverless,
@@ -34,13 +36,15 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
-    recorded.Role(),
+    iam.Role(),
+    iam.ManagedPolicy(),
+    iam.Policy(),
+    logs.LogGroup(),
     recorded.Bucket(),
     recorded.Topic(),
     recorded.Repository(),
     codebuild.Project(),
     codepipeline.Pipeline(),
-    recorded.LogGroup(),
 )}
 
 

@@ -1,18 +1,11 @@
-"""Types the local AWS records in a stack without creating them (the pipeline stack's roles,
-bucket, topic, repository, ...): only their identity matters locally, what `Ref`
+"""Types the local AWS records in a stack without creating them (the pipeline stack's bucket,
+topic, repository, ...): only their identity matters locally, what `Ref`
 and `Fn::GetAtt` return, so that templates referring to them render as in AWS. A provider that
 creates one for real replaces its class here by its own module, in the registry."""
 
 from __future__ import annotations
 
 from sagepipe.cloudformation.providers.base import Context, ResourceProvider
-
-
-class Role(ResourceProvider):
-    type_name, name_property = "AWS::IAM::Role", "RoleName"
-
-    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
-        return {"Arn": ctx.arn("iam", f"role/{name}"), "RoleId": f"AROA{name[:16].upper()}"}
 
 
 class Bucket(ResourceProvider):
@@ -43,8 +36,3 @@ class Repository(ResourceProvider):
                 "RepositoryUri": f"{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com/{name}"}
 
 
-class LogGroup(ResourceProvider):
-    type_name, name_property = "AWS::Logs::LogGroup", "LogGroupName"
-
-    def attributes(self, ctx: Context, name: str) -> dict[str, str]:
-        return {"Arn": ctx.arn("logs", f"log-group:{name}:*")}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from email.header import Header
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -38,7 +40,7 @@ from sagepipe.s3.exceptions import (
 )
 from sagepipe.s3.listing import Page
 from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject
-from sagepipe.s3.rules import check_part_number
+from sagepipe.s3.rules import MAX_PART_NUMBER, check_part_number
 from sagepipe.s3.streams import read_blob, read_xml_body, receive_object, run
 
 Result = dict[str, Any] | Response
@@ -67,6 +69,7 @@ MAX_METADATA_BYTES = 2048
 MAX_KEYS = 1000
 MAX_DELETE_KEYS = 1000
 VIRTUAL_HOST_SUFFIX = ".localhost"
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what no header value may hold (tab may)
 
 
 def encode_token(marker: str) -> str:
@@ -351,9 +354,11 @@ class S3Service(AwsService):
                   "AcceptRanges": "bytes"}
         if result.get("StorageClass") == "STANDARD":
             del result["StorageClass"]  # S3 names the class only when it is not STANDARD
-        result.update({header: params[name] for name, header in OVERRIDES.items()
-                       if name in params})
-        return write_headers(self.model.operation_model(op_name).output_shape, result)
+        op = self.model.operation_model(op_name)
+        result.update({header: header_text(params[name], op.input_shape.members[name]
+                                           .serialization["name"])
+                       for name, header in OVERRIDES.items() if name in params})
+        return write_headers(op.output_shape, result)
 
     async def delete_object(self, _context: RequestContext, params: Params) -> Result:
         await run(self.backend.delete_object, params["Bucket"], params["Key"])
@@ -429,8 +434,11 @@ class S3Service(AwsService):
                            params["UploadId"])
         max_parts = min(max(params.get("MaxParts", 1000), 0), 1000)
         marker = params.get("PartNumberMarker", 0)
-        parts, truncated = await run(self.backend.uploads.list_parts, upload, after=marker,
-                                     max_parts=max_parts)
+        if marker < 0:
+            raise InvalidArgument("part-number-marker must be a part number (0 or more).",
+                                  ArgumentName="part-number-marker", ArgumentValue=str(marker))
+        parts, truncated = await run(self.backend.uploads.list_parts, upload,
+                                     after=min(marker, MAX_PART_NUMBER), max_parts=max_parts)
         return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id,
                 "PartNumberMarker": marker,
                 "NextPartNumberMarker": parts[-1].number if parts else marker,
@@ -439,6 +447,17 @@ class S3Service(AwsService):
                            "Size": p.size} for p in parts],
                 "Initiator": OWNER, "Owner": OWNER,
                 "StorageClass": upload.attrs.get("StorageClass", "STANDARD")}
+
+
+def header_text(value: str, name: str) -> str:
+    """A header value from a query parameter or form field (text, not header bytes): control
+    characters refused (they would end the header), non-ASCII text RFC 2047-encoded as S3
+    encodes metadata."""
+    if CONTROL.search(value):
+        raise InvalidArgument(f"{name} must not contain control characters (CR, LF, NUL...).",
+                              ArgumentName=name, ArgumentValue=value.encode("unicode_escape")
+                              .decode())
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _copy_source(header: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ def stray_files(home: Path) -> list[Path]:
     """Files under the S3 directory that no object or part refers to: temp files, orphans."""
     with sqlite3.connect(home / "state.db") as db:
         referenced = {row[0] for row in db.execute(
-            "SELECT blob FROM s3_objects UNION ALL SELECT blob FROM s3_parts")}
+            "SELECT blob FROM s3_versions UNION ALL SELECT blob FROM s3_parts")}
     root = home / "s3"
     return [*(root / "tmp").iterdir(),
             *(p for p in (root / "blobs").iterdir() if p.name not in referenced)]

@@ -18,10 +18,12 @@ AWS_CLI = Path(sys.executable).with_name("aws")
 
 
 def empty_bucket(client, name: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    """Delete every version and delete marker (a versioned bucket keeps them all)."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+        entries = [{"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                   for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if entries:
+            client.delete_objects(Bucket=name, Delete={"Objects": entries, "Quiet": True})
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,9 @@ from testkit import signed_headers
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
+from sagepipe.s3.models import S3Backend
 from sagepipe.server import start_background, stop
+from sagepipe.store import Store
 
 PART = 5 * 1024 * 1024
 
@@ -125,3 +128,46 @@ def test_state_survives_restart_and_start_sweeps_leftovers(own, own_aws):
     s3.complete_multipart_upload(Bucket=bucket, Key="later", UploadId=upload_id,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     assert s3.get_object(Bucket=bucket, Key="later")["Body"].read() == b"part one"
+
+
+def test_versions_keep_their_files_until_deleted_for_good(own, own_aws):
+    s3, bucket = own
+    blobs = own_aws.home / "s3" / "blobs"
+    before = set(blobs.iterdir())  # other tests' objects
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    second = s3.put_object(Bucket=bucket, Key="k", Body=b"two")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    assert len(set(blobs.iterdir()) - before) == 2 and stray_files(own_aws.home) == []
+    stop(own_aws)
+    start_background(own_aws)
+    s3 = client_for(own_aws, "s3")
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=first)["Body"].read() == b"one"
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "k", "VersionId": v} for v in (first, second, marker)]})
+    assert set(blobs.iterdir()) == before and stray_files(own_aws.home) == []
+
+
+def test_a_home_from_before_versions_keeps_its_objects(tmp_path):
+    """A store written when each key had one row (s3_objects) opens with each object as its
+    null version, and the start's sweep keeps its file."""
+    home = tmp_path / "home"
+    (home / "s3" / "blobs").mkdir(parents=True)
+    (home / "s3" / "blobs" / "blob1").write_bytes(b"kept")
+    with sqlite3.connect(home / "state.db") as db:
+        db.executescript(
+            "CREATE TABLE s3_buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL, "
+            "created REAL NOT NULL);"
+            "CREATE TABLE s3_objects (bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT "
+            "NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, modified REAL NOT NULL, attrs TEXT "
+            "NOT NULL, PRIMARY KEY (bucket, key));"
+            "INSERT INTO s3_buckets VALUES ('old', 'us-east-1', 0);"
+            "INSERT INTO s3_objects VALUES ('old', 'k', 'blob1', 4, '\"etag\"', 1, "
+            "'{\"ContentType\": \"text/plain\"}');")
+    settings = Settings(home=home, port=free_port())
+    backend = S3Backend(Store(settings.db_path), settings)
+    obj, handle = backend.open_object("old", "k")
+    with handle:
+        assert handle.read() == b"kept"
+    assert (obj.version, obj.latest, obj.attrs["ContentType"]) == ("null", True, "text/plain")
+    assert (home / "s3" / "blobs" / "blob1").exists()

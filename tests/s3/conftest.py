@@ -10,20 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from s3_kit import empty_bucket
 
 from sagepipe.clients import local_env
 from sagepipe.config import Settings
 
 AWS_CLI = Path(sys.executable).with_name("aws")
-
-
-def empty_bucket(client, name: str) -> None:
-    """Delete every version and delete marker (a versioned bucket keeps them all)."""
-    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
-        entries = [{"Key": entry["Key"], "VersionId": entry["VersionId"]}
-                   for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        if entries:
-            client.delete_objects(Bucket=name, Delete={"Objects": entries, "Quiet": True})
 
 
 @pytest.fixture

@@ -32,3 +32,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def empty_bucket(client, name: str) -> None:
+    """Delete every version and delete marker (a versioned bucket keeps them all)."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+        entries = [{"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                   for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if entries:
+            client.delete_objects(Bucket=name, Delete={"Objects": entries, "Quiet": True})

@@ -45,6 +45,7 @@ from sagepipe.protocols.service_models import models_by_signing_name
 from sagepipe.protocols.wire import WireRequest
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
+from sagepipe.s3.notifications import LambdaNotifier
 from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
@@ -126,7 +127,7 @@ class LocalAWS:
         self.auth = Authenticator(settings.credentials)
         self.store = Store(settings.db_path)
         self.images = ImageRegistry(self.store)
-        self.s3 = S3Backend(self.store, settings)
+        self.s3 = S3Backend(self.store, settings, LambdaNotifier(settings))
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
         self.services = ServiceTable([

@@ -52,6 +52,7 @@ NOT_EMULATED = {"TopicConfigurations": "SNS topics", "QueueConfigurations": "SQS
 OVERLAP = ("Configurations overlap. Configurations on the same bucket cannot share a common "
            "event type.")
 RETRY_SECONDS = 5.0
+RETRIED_STATUSES = (429, 500, 502, 503, 504)  # busy, not wrong: a later try may pass
 BATCH = 100
 Configuration = dict[str, Any]  # NotificationConfiguration, in the S3 API's member names
 
@@ -124,7 +125,7 @@ class LambdaNotifier:
                                   Payload=json.dumps(event).encode())
         except ClientError as err:
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
-            raise DeliveryFailed(str(err), retry=status >= 500 or status == 429) from None
+            raise DeliveryFailed(str(err), retry=status in RETRIED_STATUSES) from None
         except BotoCoreError as err:
             raise DeliveryFailed(str(err), retry=True) from None
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
-FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=150,
+FUZZ = settings(derandomize=True, deadline=None, database=None, max_examples=100,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 

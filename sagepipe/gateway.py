@@ -50,10 +50,13 @@ from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
 from sagepipe.sigv4 import signing_scope
+from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
+from sagepipe.stepfunctions.models import StepFunctions
+from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR and CloudFormation"
+EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and Step Functions"
 
 
 class NotEmulatedService(Service):
@@ -130,11 +133,15 @@ class LocalAWS:
         self.s3 = S3Backend(self.store, settings, LambdaNotifier(settings))
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
+        # Task states reach this local AWS as any client does: boto3, the home's credentials.
+        self.stepfunctions = StepFunctions(self.store, settings,
+                                           AwsIntegrations(local_clients(settings)))
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
+            stepfunctions_service(self.stepfunctions),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
             InternalService(
@@ -150,9 +157,11 @@ class LocalAWS:
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
         self.apis.start()
+        self.stepfunctions.start()
         try:
             yield
         finally:
+            self.stepfunctions.shutdown()  # first: executions stop their own jobs
             self.apis.shutdown()
             self.sagemaker.shutdown()
 

@@ -24,7 +24,7 @@ from sagepipe.server import StartError, log_file, start_background, stop
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
-LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints", "Apis")
+JOB_LOGS = ("TrainingJobs", "ProcessingJobs", "TransformJobs")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -166,19 +166,24 @@ def _call(settings: Settings, service: str, method: str, key: str, **kwargs: Any
         raise fail(str(exc)) from None
 
 
+# `sagepipe jobs` rows: kind, and the List* call, summaries key and field prefix of each kind.
+JOB_KINDS = (("training", "list_training_jobs", "TrainingJob", "Training"),
+             ("processing", "list_processing_jobs", "ProcessingJob", "Processing"),
+             ("transform", "list_transform_jobs", "TransformJob", "Transform"))
+
+
 def jobs(ctx: typer.Context,
          limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
-    """List training and processing jobs, newest first."""
+    """List training, processing and transform jobs, newest first."""
     settings = target(ctx).running()
     table = Table("Kind", "Name", "Status", "Created", "Ended")
-    rows = [("training", j["TrainingJobName"], j["TrainingJobStatus"], j["CreationTime"],
-             j.get("TrainingEndTime")) for j in _call(
-        settings, "sagemaker", "list_training_jobs", "TrainingJobSummaries", MaxResults=limit)]
-    rows += [("processing", j["ProcessingJobName"], j["ProcessingJobStatus"], j["CreationTime"],
-              j.get("ProcessingEndTime")) for j in _call(
-        settings, "sagemaker", "list_processing_jobs", "ProcessingJobSummaries",
-        MaxResults=limit)]
-    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3], reverse=True):
+    rows = [(kind, j[f"{resource}Name"], j[f"{resource}Status"], j["CreationTime"],
+             j.get(f"{prefix}EndTime"))
+            for kind, method, resource, prefix in JOB_KINDS
+            for j in _call(settings, "sagemaker", method, f"{resource}Summaries",
+                           MaxResults=limit)]
+    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3],
+                                                     reverse=True)[:limit]:
         table.add_row(kind, name, state, _when(created), _when(ended))
     console.print(table)
 
@@ -194,25 +199,27 @@ def endpoints(ctx: typer.Context) -> None:
 
 
 def log_paths(settings: Settings, name: str) -> list[Path]:
-    """The log files of a job or endpoint named `name` (`gateway`: the local AWS's own log)."""
+    """The log files of a job, endpoint or execution named `name` (`gateway`: the local AWS's
+    own log)."""
     if name == "gateway":
         return [log_file(settings)]
     logs = settings.home / "logs"
-    found = [logs / kind / f"{name}.log" for kind in LOG_KINDS[:2]]
+    found = [logs / kind / f"{name}.log" for kind in JOB_LOGS]
     found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
+    found += sorted((logs / "States").glob(f"*/{name}.log"))  # Step Functions executions
     return [p for p in found if p.is_file()]
 
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job or endpoint name, or `gateway`")],
+    name: Annotated[str, typer.Argument(help="Job, endpoint or execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job or an endpoint (CloudWatch's /aws/sagemaker/* locally)."""
+    """Print the logs of a job, an endpoint or a Step Functions execution."""
     paths = log_paths(target(ctx).current()[0], name)
     if not paths:
         raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`)")
+                   "`sagepipe endpoints`, `sagepipe states executions`)")
     for path in paths:
         if len(paths) > 1:
             err.print(f"[bold]== {path.name}[/bold]")

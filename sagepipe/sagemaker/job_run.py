@@ -1,4 +1,5 @@
-"""One job run in a background thread: sandbox, inputs, the process, metrics, outputs, end state.
+"""Jobs run in background threads: `Run` takes a job from its start to a final state, `JobRun`
+runs a training or processing job (sandbox, inputs, the process, metrics, outputs).
 
 Whatever happens, a run ends its job in a final state (Completed, Failed with a reason, or
 Stopped) and never leaves its process behind: an error inside the runner itself fails the job
@@ -12,13 +13,21 @@ import shutil
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from sagepipe.clients import local_env
 from sagepipe.images import ImageRegistry, UnknownImage
 from sagepipe.processes import log_tail, signal_group, terminate
-from sagepipe.sagemaker.job_kind import JobFailure, JobKind, Launch, add_transition
+from sagepipe.sagemaker.job_kind import (
+    ContainerJobKind,
+    JobFailure,
+    JobKind,
+    Launch,
+    add_transition,
+)
 from sagepipe.sagemaker.metrics import MetricScraper
 from sagepipe.sagemaker.resources import Document, Resources
 from sagepipe.sagemaker.sandbox import Sandbox
@@ -32,11 +41,14 @@ POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 10
 LOG_TAIL_LINES = 10
 ACTIVE = ("InProgress", "Stopping")
+K = TypeVar("K", bound=JobKind)
 
 
-class JobRun:
-    def __init__(self, kind: JobKind, doc: Document, resources: Resources,
-                 images: ImageRegistry, done: Callable[[JobRun], None]) -> None:
+class Run(ABC, Generic[K]):
+    """One job in a background thread, from its start to a final state in its document."""
+
+    def __init__(self, kind: K, doc: Document, resources: Resources, images: ImageRegistry,
+                 done: Callable[[Run[Any]], None]) -> None:
         self.kind = kind
         self.doc = doc
         self.name: str = doc[kind.name_field]
@@ -68,6 +80,38 @@ class JobRun:
                          f"running this job ({type(exc).__name__}: {exc}); see the gateway log.")
         finally:
             self._done(self)
+
+    @abstractmethod
+    def _run(self) -> None:
+        """The job's work; ends it with `_finish`, or raises JobFailure."""
+
+    def _step(self, status: str, started: bool = False) -> None:
+        """Enter a phase: a SecondaryStatus transition, and the start time when it starts."""
+        if not (started or self.kind.secondary):
+            return
+
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] != "InProgress":
+                return
+            now = time.time()
+            doc["LastModifiedTime"] = now
+            if started:
+                doc[self.kind.start_field] = now
+            if self.kind.secondary:
+                add_transition(doc, status, now)
+        self.update(change)
+
+    def _finish(self, status: str, *, reason: str | None = None, secondary: str | None = None,
+                fields: Document | None = None) -> None:
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] in ACTIVE:
+                doc.update(fields or {})
+                self.kind.end(doc, status, reason=reason, secondary=secondary)
+        self.update(change)
+
+
+class JobRun(Run[ContainerJobKind]):
+    """A training or processing job: its entry point run to its end in a sandbox."""
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -145,30 +189,6 @@ class JobRun:
             if doc[self.kind.status_field] == "InProgress":
                 self.kind.mark_stopping(doc, f"Stopping the job: it exceeded "
                                              f"StoppingCondition.MaxRuntimeInSeconds ({limit} s)")
-        self.update(change)
-
-    def _step(self, status: str, started: bool = False) -> None:
-        """Enter a phase: a SecondaryStatus transition, and the start time when it starts."""
-        if not (started or self.kind.secondary):
-            return
-
-        def change(doc: Document) -> None:
-            if doc[self.kind.status_field] != "InProgress":
-                return
-            now = time.time()
-            doc["LastModifiedTime"] = now
-            if started:
-                doc[self.kind.start_field] = now
-            if self.kind.secondary:
-                add_transition(doc, status, now)
-        self.update(change)
-
-    def _finish(self, status: str, *, reason: str | None = None, secondary: str | None = None,
-                fields: Document | None = None) -> None:
-        def change(doc: Document) -> None:
-            if doc[self.kind.status_field] in ACTIVE:
-                doc.update(fields or {})
-                self.kind.end(doc, status, reason=reason, secondary=secondary)
         self.update(change)
 
     def _algorithm_error(self, launch: Launch, code: int) -> str:

@@ -7,7 +7,7 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless
+from sagepipe.cloudformation.providers import recorded, sagemaker, serverless, stepfunctions
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -23,6 +23,7 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     serverless.Function(),
     serverless.RestApi(),
+    stepfunctions.StateMachine(),
     recorded.Role(),
     recorded.Bucket(),
     recorded.Topic(),

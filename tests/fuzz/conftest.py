@@ -1,27 +1,27 @@
 """Fixtures of the fuzz suite: a local AWS of its own for the protocol fuzzers (what they create,
-such as buckets with generated names, stays out of the session's), and the example model behind
-an endpoint of the session's local AWS. The model comes from tests/model's fixtures (prepared,
-trained and served once per session), loaded by the modules that need them as the
-`model_fixtures` plugin, as tests/model's own modules do; that folder is put on the import path
-for it."""
+such as buckets with generated names, stays out of the session's), and the example model's own
+server started on the model that tests/api's session fixtures train with real jobs (the
+serving modules load those as the `api.serving_fixtures` plugin, which also gives the endpoint
+serving that model, `model_endpoint`)."""
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tarfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from testkit import MODEL_IMAGE_URI, free_port
+from testkit import REPO, free_port
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
+from sagepipe.processes import start_and_wait, terminate
+from sagepipe.s3.rules import parse_s3_uri
 from sagepipe.server import start_background, stop
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
 
 
 @pytest.fixture(scope="session")
@@ -33,25 +33,30 @@ def fuzz_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def endpoint(local_aws, trained) -> str:
-    """The trained example model behind an InService endpoint of the session's local AWS."""
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        for item in sorted(trained.model_dir.iterdir()):
-            tar.add(item, arcname=item.name)
-    s3, sm = client(local_aws, "s3"), client(local_aws, "sagemaker")
-    name = f"fuzz-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="model.tar.gz", Body=archive.getvalue())
-    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/fuzz",
-                    PrimaryContainer={"Image": MODEL_IMAGE_URI,
-                                      "ModelDataUrl": f"s3://{name}/model.tar.gz",
-                                      "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large"}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    sm.get_waiter("endpoint_in_service").wait(EndpointName=name,
-                                              WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    yield name
-    sm.delete_endpoint(EndpointName=name)
+def model_server(images: Settings, training: dict,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """`model/serve` on the trained model (its model.tar.gz unpacked), one worker, as SageMaker
+    hosting starts it: an HTTP client for it."""
+    root = tmp_path_factory.mktemp("model-server")
+    bucket, key = parse_s3_uri(training["ModelDataUrl"])
+    archive = client(images, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root / "model", filter="data")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/ping", timeout=1, trust_env=False).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                  os.environ["PATH"]]),
+           "SM_MODEL_DIR": str(root / "model"), "SAGEMAKER_BIND_TO_PORT": str(port),
+           "MODEL_SERVER_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    process = start_and_wait([str(REPO / "model" / "serve")], root / "serve.log", ready, 60,
+                             grace=10, env=env, cwd=REPO / "model")
+    with httpx.Client(base_url=url, timeout=60, trust_env=False) as http:
+        yield http
+    terminate(process, grace=10)

@@ -1,7 +1,7 @@
 """The bad input issue 12 found outside S3 (S3's own are in tests/s3/test_bad_input.py), each
 pinned: SageMaker List* NextToken and time filters, a training channel named `..`, and
 InvokeEndpoint headers with surrounding whitespace and large bodies the model refuses unread
-(the endpoint of conftest.py serves the example model)."""
+(tests/api's session endpoint serves the example model)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from testkit import MODEL_IMAGE_URI
 from sagepipe.clients import SigV4, client
 from sagepipe.sigv4 import sign
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["api.serving_fixtures"]
 
 
 def list_jobs(settings, body: str) -> httpx.Response:
@@ -80,16 +80,16 @@ def invoke_raw(settings, endpoint_name: str, body: bytes, content_type: str,
 
 
 @pytest.mark.parametrize("content_type", ["text/csv ", " text/csv", "\ttext/csv\t"])
-def test_content_type_with_whitespace_around_it(local_aws, endpoint, content_type):
-    status, _ = invoke_raw(local_aws, endpoint, b"1,female,29\n", content_type)
+def test_content_type_with_whitespace_around_it(images, model_endpoint, content_type):
+    status, _ = invoke_raw(images, model_endpoint, b"1,female,29\n", content_type)
     assert status == 200
 
 
-def test_large_bodies_the_model_refuses_unread_get_its_answer(local_aws, endpoint):
+def test_large_bodies_the_model_refuses_unread_get_its_answer(images, model_endpoint):
     """The model answers 415 before reading a body of a type it does not take: InvokeEndpoint
     says so (ModelError, 424, with the model's status), every time, not 503."""
     for size in (1024 * 1024, 3 * 1024 * 1024, 6 * 1024 * 1024 - 1):
         for _ in range(3):
-            status, error = invoke_raw(local_aws, endpoint, b"x" * size, "text/plain")
+            status, error = invoke_raw(images, model_endpoint, b"x" * size, "text/plain")
             assert status == 424, (size, status, error)
             assert error["OriginalStatusCode"] == 415

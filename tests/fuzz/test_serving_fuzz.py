@@ -1,7 +1,7 @@
 """Serving under generated bad input: the example model's server itself, InvokeEndpoint in front
-of it (the local SageMaker Runtime), and the Chalice API in front of that. The model is
-prepared, trained and served once (tests/model's fixtures) and deployed once as an endpoint
-(conftest.py).
+of it (the local SageMaker Runtime), and the Chalice API in front of that: the example model
+trained once with real jobs and served once as an endpoint (tests/api's session fixtures),
+and by its own server (conftest.py).
 Every answer is a 4xx (a model's refusal comes back as InvokeEndpoint's ModelError, 424), and
 every request gets one."""
 
@@ -20,7 +20,7 @@ from testkit import REPO
 
 from sagepipe.clients import SigV4, local_env
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["api.serving_fixtures"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 CONTENT_TYPES = ["text/csv", "application/json", "text/csv; charset=utf-8", "text/plain",
@@ -41,8 +41,8 @@ bodies = st.one_of(csv_bodies, json_bodies, st.binary(max_size=200))
 
 
 @pytest.fixture(scope="module")
-def runtime_http(local_aws):
-    with httpx.Client(base_url=local_aws.endpoint_url, auth=SigV4(local_aws, "sagemaker"),
+def runtime_http(images):
+    with httpx.Client(base_url=images.endpoint_url, auth=SigV4(images, "sagemaker"),
                       trust_env=False, timeout=90) as http:
         yield http
 
@@ -52,8 +52,8 @@ def runtime_http(local_aws):
        path=st.sampled_from(["/invocations", "/invocations", "/ping", "/", "/x"]),
        content_type=st.one_of(st.sampled_from(CONTENT_TYPES), header_text),
        accept=st.one_of(st.sampled_from(ACCEPTS), header_text), body=bodies)
-def test_the_model_server(server, method, path, content_type, accept, body):
-    response = send(server, method, path, content=body,
+def test_the_model_server(model_server, method, path, content_type, accept, body):
+    response = send(model_server, method, path, content=body,
                     headers={"Content-Type": content_type, "Accept": accept})
     assert_client_error(response, f"{method} {path} {content_type!r} {accept!r} {body[:200]!r}")
 
@@ -62,8 +62,9 @@ def test_the_model_server(server, method, path, content_type, accept, body):
 @given(data=st.data(), content_type=st.one_of(st.sampled_from(CONTENT_TYPES), header_text),
        accept=st.one_of(st.sampled_from(ACCEPTS), header_text),
        attributes=st.one_of(st.none(), header_text), body=bodies)
-def test_invoke_endpoint(runtime_http, endpoint, data, content_type, accept, attributes, body):
-    name = data.draw(st.one_of(st.just(endpoint), st.just(endpoint), text))
+def test_invoke_endpoint(runtime_http, model_endpoint, data, content_type, accept, attributes,
+                         body):
+    name = data.draw(st.one_of(st.just(model_endpoint), st.just(model_endpoint), text))
     headers = {"Content-Type": content_type, "Accept": accept}
     if attributes is not None:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
@@ -73,14 +74,14 @@ def test_invoke_endpoint(runtime_http, endpoint, data, content_type, accept, att
 
 
 @pytest.fixture(scope="module")
-def api(local_aws, endpoint):
+def api(images, model_endpoint):
     """The Chalice app configured for the endpoint, through chalice's test client (which lets
     IAM-authorized routes through: authentication is tested on the hosted API)."""
     from chalice.test import Client
 
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO / "chalice-api"))
-        for name, value in {**local_env(local_aws), "ENDPOINT_NAME": endpoint}.items():
+        for name, value in {**local_env(images), "ENDPOINT_NAME": model_endpoint}.items():
             patch.setenv(name, value)
         app_module = importlib.import_module("app")
         app_module.aws.cache_clear()

@@ -19,12 +19,12 @@ from sagepipe import instances
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
+from sagepipe.logs.streams import streams_of
 from sagepipe.server import StartError, log_file, start_background, stop
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
-JOB_LOGS = ("TrainingJobs", "ProcessingJobs", "TransformJobs")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -198,34 +198,49 @@ def endpoints(ctx: typer.Context) -> None:
     console.print(table)
 
 
-def log_paths(settings: Settings, name: str) -> list[Path]:
-    """The log files of a job, endpoint or execution named `name` (`gateway`: the local AWS's
-    own log)."""
-    if name == "gateway":
-        return [log_file(settings)]
-    logs = settings.home / "logs"
-    found = [logs / kind / f"{name}.log" for kind in JOB_LOGS]
-    found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
-    found += sorted((logs / "States").glob(f"*/{name}.log"))  # Step Functions executions
-    return [p for p in found if p.is_file()]
-
-
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job, endpoint or execution name, or `gateway`")],
+    name: Annotated[str, typer.Argument(
+        help="Job, endpoint, function or Step Functions execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job, an endpoint or a Step Functions execution."""
-    paths = log_paths(target(ctx).current()[0], name)
-    if not paths:
-        raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`, `sagepipe states executions`)")
-    for path in paths:
-        if len(paths) > 1:
-            err.print(f"[bold]== {path.name}[/bold]")
-        console.out(path.read_text(errors="replace"), end="", highlight=False)
+    """Print the logs of a job, an endpoint or a function, as CloudWatch Logs has them
+    (/aws/sagemaker/*, /aws/lambda/*: `aws logs tail` reads the same), of a Step Functions
+    execution, or the gateway's own."""
+    settings = target(ctx).current()[0]
+    if name == "gateway":
+        _print_file(log_file(settings), follow)
+        return
+    streams = streams_of(settings.home, name)
+    if not streams:
+        executions = sorted((settings.home / "logs" / "States").glob(f"*/{name}.log"))
+        if not executions:
+            raise fail(f"no logs for {name!r}: is it a job, endpoint, function or execution "
+                       "name? (`sagepipe jobs`, `sagepipe endpoints`, "
+                       "`sagepipe states executions`)")
+        for path in executions[:-1]:
+            _print_file(path, follow=False)
+        _print_file(executions[-1], follow)
+        return
+    offset = 0  # in the last stream, the one --follow keeps reading
+    for stream in streams:
+        offset = 0
+        if len(streams) > 1:
+            err.print(f"[bold]== {stream.group} {stream.name}[/bold]", highlight=False)
+        for event in stream.events():
+            console.out(event.message, highlight=False)
+            offset = event.end
+    while follow:
+        time.sleep(0.5)
+        for event in streams[-1].events(offset):
+            console.out(event.message, highlight=False)
+            offset = event.end
+
+
+def _print_file(path: Path, follow: bool) -> None:
+    console.out(path.read_text(errors="replace"), end="", highlight=False)
     if follow:
-        with paths[-1].open(errors="replace") as stream:
+        with path.open(errors="replace") as stream:
             stream.seek(0, 2)
             while True:
                 line = stream.readline()

@@ -146,7 +146,7 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
 
 @pytest.mark.parametrize("service, call", [
     ("sns", lambda c: c.list_topics()),  # query protocol (XML errors)
-    ("logs", lambda c: c.describe_log_groups()),  # JSON protocol
+    ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
     ("lambda", lambda c: c.list_functions()),  # REST-JSON protocol
 ])
 def test_services_not_emulated_answer_a_readable_error(aws, service, call):

@@ -83,8 +83,7 @@ class Notifier(Protocol):
     """Where the local S3's events go: the narrow interface a destination service implements."""
 
     def check(self, arn: str) -> str | None:
-        """Why `arn` cannot receive events, or None if it can; NotEmulated if its service is
-        not emulated by the local AWS."""
+        """Why `arn` cannot receive events, or None if it can."""
         ...
 
     def deliver(self, arn: str, event: dict[str, Any]) -> None:
@@ -109,12 +108,8 @@ class LambdaNotifier:
         try:
             self._lambda().get_function(FunctionName=arn)
         except ClientError as err:
-            error = err.response["Error"]
-            if error.get("Code") == "NotImplemented":
-                raise NotEmulated("The local AWS does not emulate Lambda yet, so S3 cannot "
-                                  "deliver events to a function; leave the notification "
-                                  "configuration out locally.") from None
-            return f"Not authorized to invoke function [{arn}]: {error.get('Message', '')}"
+            message = err.response["Error"].get("Message", "")
+            return f"Not authorized to invoke function [{arn}]: {message}"
         except BotoCoreError as err:
             return f"The local Lambda did not answer: {err}"
         return None

@@ -3,15 +3,18 @@ write sends, after its commit and in the background.
 
 The local Lambda is another service: here the local S3 runs in this process (its real HTTP
 edge, driven by boto3) with a recording `Notifier` in the Lambda's place, the boundary the
-Lambda delivery implements; `LambdaNotifier` itself is checked against botocore's Stubber."""
+Lambda delivery implements; `LambdaNotifier` itself is checked against botocore's Stubber, and
+the whole path, the gateway's S3 to its Lambda, at the end."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import unquote_plus
@@ -29,7 +32,6 @@ from sagepipe.auth import Authenticator
 from sagepipe.clients import client
 from sagepipe.config import Settings
 from sagepipe.edge import serve
-from sagepipe.errors import NotEmulated
 from sagepipe.s3 import notifications
 from sagepipe.s3.models import S3Backend
 from sagepipe.s3.notifications import DeliveryFailed, LambdaNotifier, Notifications
@@ -295,7 +297,53 @@ def test_lambda_notifier_invokes_asynchronously(local_aws):
         assert re.search("Not authorized to invoke function", notifier.check(FUNCTION))
 
 
-def test_without_a_local_lambda_a_configuration_says_so(local_aws):
-    """Until the local AWS emulates Lambda, the gateway refuses what it could not deliver."""
-    with pytest.raises(NotEmulated):
-        LambdaNotifier(local_aws).check(FUNCTION)
+# The whole path: the gateway's S3 -> its Lambda. The function writes each event it gets to a
+# file of the test's directory (a local function runs on this machine).
+RECORDING_HANDLER = r'''
+import json
+import os
+from pathlib import Path
+
+
+def handler(event, context):
+    record = event["Records"][0]
+    name = record["eventName"].replace(":", "-") + "-" + record["s3"]["object"]["sequencer"]
+    Path(os.environ["OUT"], name + ".json").write_text(json.dumps(event))
+'''
+
+
+def test_events_reach_the_local_lambda(local_aws, s3, bucket, tmp_path):
+    lam = client(local_aws, "lambda")
+    function = f"s3-events-{uuid.uuid4().hex[:8]}"
+    lam.create_function(FunctionName=function, Runtime="python3.12", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/s3-events", Timeout=10,
+                        Code={"ZipFile": _zip({"app.py": RECORDING_HANDLER})},
+                        Environment={"Variables": {"OUT": str(tmp_path)}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=function,
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    missing = arn.replace(function, "no-such-function")
+    with pytest.raises(ClientError) as caught:
+        configure(s3, bucket, lambda_config(["s3:ObjectCreated:*"], arn=missing))
+    assert caught.value.response["Error"]["ArgumentName1"] == missing
+    configure(s3, bucket, lambda_config(["s3:ObjectCreated:*"], arn=arn, suffix=".csv"))
+    put = s3.put_object(Bucket=bucket, Key="in/rows.csv", Body=b"1,female,29\n")
+    s3.put_object(Bucket=bucket, Key="in/skipped.txt", Body=b"x")
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [written] = tmp_path.glob("*.json")
+    record = json.loads(written.read_text())["Records"][0]
+    assert (record["eventName"], record["s3"]["object"]["key"]) == ("ObjectCreated:Put",
+                                                                   "in/rows.csv")
+    assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+    assert record["s3"]["bucket"]["name"] == bucket
+    lam.delete_function(FunctionName=function)
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()

@@ -59,6 +59,7 @@ from sagepipe.protocols.service_models import models_by_signing_name
 from sagepipe.protocols.wire import WireRequest
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
+from sagepipe.s3.notifications import LambdaNotifier
 from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
@@ -71,8 +72,6 @@ from sagepipe.sts.models import Sts
 from sagepipe.sts.responses import sts_service
 
 log = logging.getLogger(__name__)
-EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, Lambda, CloudFormation, Step Functions, "
-            "CloudWatch Logs, IAM, STS, CodeBuild, CodeConnections and CodePipeline")
 
 
 class NotEmulatedService(Service):
@@ -81,10 +80,11 @@ class NotEmulatedService(Service):
 
     handlers: dict[str, Any] = {}
 
-    def __init__(self, signing_name: str) -> None:
+    def __init__(self, signing_name: str, emulated: str) -> None:
         model = models_by_signing_name().get(signing_name)
         self.signing_name = signing_name
         self.label = signing_name
+        self.emulated = emulated
         if model is None:
             self.protocol = JsonProtocol(None)
         elif model.resolved_protocol in ("query", "ec2"):
@@ -94,7 +94,12 @@ class NotEmulatedService(Service):
 
     def operation(self, wire: WireRequest) -> Any:
         raise NotEmulated(f"sagepipe's local AWS does not emulate the {self.signing_name} "
-                          f"service (it serves {EMULATED}); run this call against AWS.")
+                          f"service (it serves {self.emulated}); run this call against AWS.")
+
+
+def in_words(names: list[str]) -> str:
+    """`A, B and C`."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
 class ServiceTable:
@@ -105,6 +110,11 @@ class ServiceTable:
         self.by_scope = {(s.signing_name, s.target_prefix): s for s in services}
         self.internal = next(s for s in services if isinstance(s, InternalService))
         self.fallback = next(s for s in services if s.signing_name == "s3")
+        # What a call to another service is told this local AWS serves: the table itself.
+        self.emulated = in_words([s.label for s in services if s is not self.internal])
+
+    def not_emulated(self, signing_name: str) -> NotEmulatedService:
+        return NotEmulatedService(signing_name, self.emulated)
 
     def select(self, request: Request) -> Service:
         scope = signing_scope(request.headers, request.scope.get("query_string",
@@ -114,7 +124,7 @@ class ServiceTable:
             signing_name = scope[1]
             return (self.by_scope.get((signing_name, target))
                     or self.by_scope.get((signing_name, None))
-                    or NotEmulatedService(signing_name))
+                    or self.not_emulated(signing_name))
         return self._unsigned(request, target)
 
     def _unsigned(self, request: Request, target: str | None) -> Service:
@@ -125,12 +135,12 @@ class ServiceTable:
         # model the first time (seconds, on the event loop).
         if target is not None:
             return next((s for s in self.services if s.target_prefix == target), None) \
-                or NotEmulatedService("")
+                or self.not_emulated("")
         if "Action=" in request.url.query or (
                 request.method == "POST" and request.url.path == "/"
                 and request.headers.get("content-type", "").startswith(FORM)):
             return next((s for s in self.services if s.protocol.name == "query"), None) \
-                or NotEmulatedService("sts")
+                or self.not_emulated("sts")
         path = wire_request(request).path
         for service in self.services:
             if isinstance(service.protocol, RestJsonProtocol) and \
@@ -148,7 +158,7 @@ class LocalAWS:
         self.auth = Authenticator(settings.credentials)
         self.store = Store(settings.db_path)
         self.images = ImageRegistry(self.store)
-        self.s3 = S3Backend(self.store, settings)
+        self.s3 = S3Backend(self.store, settings, LambdaNotifier(settings))
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.awslambda = LambdaBackend(self.store, settings, self.s3.files)
         self.apis = ApiHosting(self.store, settings, self.awslambda)

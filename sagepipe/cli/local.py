@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from sagepipe import instances
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
-from sagepipe.logs.streams import streams_of
+from sagepipe.logs.streams import LogStream, streams_of
 from sagepipe.server import StartError, log_file, start_background, stop
 
 console = Console(soft_wrap=True)
@@ -201,51 +202,56 @@ def endpoints(ctx: typer.Context) -> None:
 def logs(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(
-        help="Job, endpoint, function or Step Functions execution name, or `gateway`")],
+        help="Job, endpoint, function, state machine or execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job, an endpoint or a function, as CloudWatch Logs has them
-    (/aws/sagemaker/*, /aws/lambda/*: `aws logs tail` reads the same), of a Step Functions
-    execution, or the gateway's own."""
+    """Print the logs of a job, an endpoint, a function, a state machine or an execution, as
+    CloudWatch Logs has them (/aws/sagemaker/*, /aws/lambda/*, /aws/vendedlogs/states/*:
+    `aws logs tail` reads the same), or the gateway's own."""
     settings = target(ctx).current()[0]
     if name == "gateway":
         _print_file(log_file(settings), follow)
         return
     streams = streams_of(settings.home, name)
     if not streams:
-        executions = sorted((settings.home / "logs" / "States").glob(f"*/{name}.log"))
-        if not executions:
-            raise fail(f"no logs for {name!r}: is it a job, endpoint, function or execution "
-                       "name? (`sagepipe jobs`, `sagepipe endpoints`, "
-                       "`sagepipe states executions`)")
-        for path in executions[:-1]:
-            _print_file(path, follow=False)
-        _print_file(executions[-1], follow)
-        return
+        raise fail(f"no logs for {name!r}: is it a job, endpoint, function, state machine or "
+                   "execution name? (`sagepipe jobs`, `sagepipe endpoints`, "
+                   "`sagepipe states executions`)")
     offset = 0  # in the last stream, the one --follow keeps reading
     for stream in streams:
-        offset = 0
         if len(streams) > 1:
+            sys.stdout.flush()
             err.print(f"[bold]== {stream.group} {stream.name}[/bold]", highlight=False)
-        for event in stream.events():
-            console.out(event.message, highlight=False)
-            offset = event.end
+        offset = _print_events(stream, 0)
     while follow:
         time.sleep(0.5)
-        for event in streams[-1].events(offset):
-            console.out(event.message, highlight=False)
-            offset = event.end
+        offset = _print_events(streams[-1], offset)
+
+
+def _print_events(stream: LogStream, offset: int) -> int:
+    """Print the events of `stream` from `offset` on as they were written (rich's console
+    would expand the tabs of REPORT lines); the offset after them."""
+    for event in stream.events(offset):
+        sys.stdout.write(event.message + "\n")
+        offset = event.end
+    sys.stdout.flush()
+    return offset
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _print_file(path: Path, follow: bool) -> None:
-    console.out(path.read_text(errors="replace"), end="", highlight=False)
+    _write(path.read_text(errors="replace"))
     if follow:
         with path.open(errors="replace") as stream:
             stream.seek(0, 2)
             while True:
                 line = stream.readline()
                 if line:
-                    console.out(line, end="", highlight=False)
+                    _write(line)
                 else:
                     time.sleep(0.5)
 

@@ -16,6 +16,11 @@ Writers (all in the gateway process):
     proc = processes.spawn(argv, stream)  # the child's stdout+stderr, a line an event
     stream.write("a line of our own")
     stream.tail(10)  # the last lines' messages, for a FailureReason
+
+Jobs, transform jobs and model servers give their process's output to their stream
+(`processes.spawn`); Lambda writes a sandbox's output between its START/END/REPORT lines
+(`lambda_stream`), Step Functions an execution's history events as AWS's JSON records
+(`states_stream`). `streams_of` finds them all by name, for `sagepipe logs NAME`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ MAX_MESSAGE_BYTES = 256 * 1024 - 26  # CloudWatch's event size limit, less its p
 MAX_KEY = 200  # file-name length kept under the file system's 255
 READ_CHUNK = 1 << 20
 SAGEMAKER = "/aws/sagemaker"
+LAMBDA = "/aws/lambda"
+STATES = "/aws/vendedlogs/states"
 _CREATING = threading.Lock()  # creating a group or stream: check-then-create in one step
 
 
@@ -393,17 +400,27 @@ def endpoint_stream(settings: Settings, endpoint: str, variant: str,
     return open_stream(settings, f"{SAGEMAKER}/Endpoints/{endpoint}", f"{variant}/{instance_id}")
 
 
-def lambda_stream(settings: Settings, function: str, version: str = "$LATEST") -> LogStream:
-    """A Lambda execution environment's stream: `/aws/lambda/<function>`,
-    `YYYY/MM/DD/[<version>]<32 hex>`."""
+def lambda_stream(settings: Settings, function: str, version: str = "$LATEST",
+                  group: str | None = None) -> LogStream:
+    """A Lambda execution environment's stream: `/aws/lambda/<function>` (or the group the
+    function's LoggingConfig names), `YYYY/MM/DD/[<version>]<32 hex>`."""
     day = time.strftime("%Y/%m/%d", time.gmtime())
-    return open_stream(settings, f"/aws/lambda/{function}",
+    return open_stream(settings, group or f"{LAMBDA}/{function}",
                        f"{day}/[{version}]{secrets.token_hex(16)}")
 
 
 def states_group(state_machine: str) -> str:
     """The log group Step Functions' console creates for a state machine's execution logs."""
-    return f"/aws/vendedlogs/states/{state_machine}"
+    return f"{STATES}/{state_machine}"
+
+
+def states_stream(settings: Settings, state_machine: str) -> LogStream:
+    """A Step Functions execution's stream: `/aws/vendedlogs/states/<machine>`,
+    `states/<machine>/<YYYY-MM-DD-HH-MM>/<8 hex>`, as vended logs name them (one stream per
+    execution here; its events carry the execution's ARN, as AWS's do)."""
+    minute = time.strftime("%Y-%m-%d-%H-%M", time.gmtime())
+    return open_stream(settings, states_group(state_machine),
+                       f"states/{state_machine}/{minute}/{secrets.token_hex(4)}")
 
 
 def instance_id(seed: str) -> str:
@@ -414,12 +431,26 @@ def instance_id(seed: str) -> str:
 
 def streams_of(home: Path, name: str) -> list[LogStream]:
     """The streams of whatever runs under `name` (a job, an endpoint, a function, a state
-    machine), oldest first: what `sagepipe logs NAME` prints."""
+    machine, an execution), oldest first: what `sagepipe logs NAME` prints."""
     groups = LogGroups(home)
     found = [s for kind in ("TrainingJobs", "ProcessingJobs", "TransformJobs")
              if (group := groups.get(f"{SAGEMAKER}/{kind}")) is not None
              for s in group.streams() if s.name.startswith(f"{name}/")]
-    for owned in (f"{SAGEMAKER}/Endpoints/{name}", f"/aws/lambda/{name}", states_group(name)):
+    for owned in (f"{SAGEMAKER}/Endpoints/{name}", f"{LAMBDA}/{name}", states_group(name)):
         if (group := groups.get(owned)) is not None:
             found += group.streams()
+    found += [s for group in groups.all() if group.name.startswith(f"{STATES}/")
+              and group.name != states_group(name)
+              for s in group.streams() if _execution_name(s) == name]
     return sorted(found, key=lambda s: s.created)
+
+
+def _execution_name(stream: LogStream) -> str | None:
+    """The name of the execution a Step Functions stream logs, from its first event's
+    `execution_arn` (`...:execution:<machine>:<name>`, `...:express:<machine>:<name>:<id>`)."""
+    first = next(stream.events(), None)
+    try:
+        parts = json.loads(first.message)["execution_arn"].split(":") if first else []
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return parts[7] if len(parts) > 7 else None

@@ -5,20 +5,16 @@ shows it, following it while the job runs and stopping when it is killed."""
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import pytest
 from logs_kit import training_job
-
-from sagepipe.clients import local_env
+from testkit import tail_command
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -31,35 +27,6 @@ def wait_for_status(sm, name: str, timeout: float = 120) -> dict:
             return job
         assert time.monotonic() < deadline, f"{name} still {job['TrainingJobStatus']}"
         time.sleep(0.2)
-
-
-def aws_cli_v2() -> str | None:
-    """An AWS CLI version 2 (`aws logs tail` is a v2 command; the venv's `aws` is v1)."""
-    candidates = [str(Path(d) / "aws") for d in os.environ.get("PATH", "").split(os.pathsep)]
-    for path in [*candidates, "/usr/bin/aws", "/usr/local/bin/aws"]:
-        if shutil.which(path) is None:
-            continue
-        version = subprocess.run([path, "--version"], capture_output=True, text=True,
-                                 check=False, timeout=60)
-        if version.stdout.startswith("aws-cli/2."):
-            return path
-    return None
-
-
-@pytest.fixture(scope="module")
-def cli_v2() -> str:
-    path = aws_cli_v2()
-    if path is None:
-        pytest.skip("AWS CLI version 2 is not installed (`apt-get install awscli` on Debian 12, "
-                    "or AWS's installer): `aws logs tail` is a v2 command")
-    return path
-
-
-def tail_command(cli: str, settings, *args: str) -> tuple[list[str], dict[str, str]]:
-    env = {**os.environ, **local_env(settings), "AWS_PAGER": ""}
-    env.pop("AWS_ENDPOINT_URL", None)  # CLI 2.9 predates it: --endpoint-url says where
-    return [cli, "logs", "tail", *args, "--endpoint-url", settings.endpoint_url,
-            "--region", settings.region, "--format", "short"], env
 
 
 def test_the_sdks_way_of_reading_a_jobs_log(aws, local_aws, ticker):

@@ -4,6 +4,7 @@ messages of any content survive the file; names are AWS's."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from sagepipe.logs.streams import (
     endpoint_stream,
     job_stream,
     lambda_stream,
+    states_stream,
     streams_of,
     transform_stream,
 )
@@ -58,6 +60,25 @@ def test_streams_are_named_as_aws_names_them(tmp_path):
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", function.name)
     assert [s.name for s in streams_of(tmp_path, "prod")] == ["AllTraffic/i-0abc"]
     assert [s.name for s in streams_of(tmp_path, "prep")] == [job.name]
+    assert lambda_stream(settings, "f", "3", group="/custom/f").group == "/custom/f"
+    execution = states_stream(settings, "flow")
+    assert execution.group == "/aws/vendedlogs/states/flow"
+    assert re.fullmatch(r"states/flow/\d{4}-\d\d-\d\d-\d\d-\d\d/[0-9a-f]{8}", execution.name)
+
+
+def test_executions_are_found_by_the_arn_their_records_carry(tmp_path):
+    settings = Settings(tmp_path)
+    arns = {"nightly": "arn:aws:states:us-east-1:000000000000:execution:flow:nightly",
+            "quick": "arn:aws:states:us-east-1:000000000000:express:fast:quick:0f3c"}
+    streams = {}
+    for name, arn in arns.items():
+        streams[name] = states_stream(settings, arn.split(":")[6])
+        streams[name].write(json.dumps({"id": "1", "type": "ExecutionStarted",
+                                        "execution_arn": arn}))
+    states_stream(settings, "flow").write("not a record")
+    assert [s.name for s in streams_of(tmp_path, "nightly")] == [streams["nightly"].name]
+    assert [s.name for s in streams_of(tmp_path, "quick")] == [streams["quick"].name]
+    assert len(streams_of(tmp_path, "flow")) == 2  # a state machine's name: all its streams
 
 
 def test_a_name_too_long_for_a_file_name_still_names_its_stream(tmp_path):

@@ -20,14 +20,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sagepipe import __version__
+from sagepipe import __version__, clients
 from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
 from sagepipe.auth import Authenticator
-from sagepipe.cloudformation.providers import Context
+from sagepipe.cloudformation.models import CloudFormation
 from sagepipe.cloudformation.responses import cloudformation_service
-from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -49,10 +48,13 @@ from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
 from sagepipe.sigv4 import signing_scope
+from sagepipe.sns.delivery import LambdaDelivery
+from sagepipe.sns.models import Sns
+from sagepipe.sns.responses import sns_service
 from sagepipe.store import Store
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR and CloudFormation"
+EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and SNS"
 
 
 class NotEmulatedService(Service):
@@ -129,13 +131,17 @@ class LocalAWS:
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
         self.apis = ApiHosting(self.store, settings, self.s3.files)
+        # Stack operations create and delete resources through the local AWS's own APIs.
+        self.cloudformation = CloudFormation(self.store, settings, self.s3.files)
+        self.sns = Sns(self.store, settings,
+                       LambdaDelivery(lambda: clients.client(settings, "lambda")))
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
-            # Deleting a stack deletes its resources through the local AWS's own APIs.
-            cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            cloudformation_service(self.cloudformation),
+            sns_service(self.sns),
             InternalService(
                 {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
                 {**serverless_handlers(self.apis), **image_handlers(self.images),
@@ -149,6 +155,7 @@ class LocalAWS:
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
         self.apis.start()
+        self.cloudformation.start()
         try:
             yield
         finally:

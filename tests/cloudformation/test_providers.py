@@ -128,15 +128,18 @@ def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_en
 
     events = list(reversed(stacks.events(stack_id)))  # kept after the delete, as in AWS
     stack_states = [e["ResourceStatus"] for e in events if e["LogicalResourceId"] == "greet"]
-    assert stack_states == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "UPDATE_IN_PROGRESS",
-                            "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE",
+    cleanup = ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert stack_states == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE",
+                            "UPDATE_IN_PROGRESS", *cleanup, "UPDATE_IN_PROGRESS", *cleanup,
                             "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
     hello = [(e["PhysicalResourceId"], e["ResourceStatus"]) for e in events
              if e["LogicalResourceId"] == "Hello"]
-    assert hello[:2] == [("hello-one", "CREATE_IN_PROGRESS"), ("hello-one", "CREATE_COMPLETE")]
-    assert ("hello-one", "DELETE_COMPLETE") in hello and hello[-1] == ("hello-two",
-                                                                      "DELETE_COMPLETE")
-    role = next(e for e in events if e["LogicalResourceId"] == "Role")
+    # the physical id is what `Ref` returns, none until the creation starts, as in AWS
+    assert hello[:2] == [("", "CREATE_IN_PROGRESS"), ("greeting/hello-one", "CREATE_COMPLETE")]
+    assert ("greeting/hello-one", "DELETE_COMPLETE") in hello
+    assert hello[-1] == ("greeting/hello-two", "DELETE_COMPLETE")
+    role = next(e for e in events if e["LogicalResourceId"] == "Role"
+                and e["ResourceStatus"] == "CREATE_COMPLETE")
     assert role["ResourceStatusReason"] == "not emulated locally, recorded only"
 
 

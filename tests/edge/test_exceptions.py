@@ -21,6 +21,7 @@ MODULES = {
     "sagepipe.ecr.exceptions": ("ecr",),
     "sagepipe.apigateway.exceptions": ("lambda", "apigateway"),
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
+    "sagepipe.sns.exceptions": ("sns",),
 }
 
 

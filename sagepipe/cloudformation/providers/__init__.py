@@ -7,7 +7,7 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless
+from sagepipe.cloudformation.providers import ecr, kms, recorded, s3, sagemaker, serverless, sns
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -23,10 +23,15 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     serverless.Function(),
     serverless.RestApi(),
+    s3.Bucket(),
+    s3.BucketPolicy(),
+    sns.Topic(),
+    sns.Subscription(),
+    sns.TopicPolicy(),
+    ecr.Repository(),
+    kms.Key(),
+    kms.Alias(),
     recorded.Role(),
-    recorded.Bucket(),
-    recorded.Topic(),
-    recorded.Repository(),
     recorded.Project(),
     recorded.Pipeline(),
     recorded.LogGroup(),

@@ -69,6 +69,7 @@ class CloudFormation:
         self.settings = settings
         self.files = files
         self.ctx = Context(settings, log.info)
+        self._clients: dict[str, Any] = {}  # boto3 clients are thread-safe: one per service
         self.stacks = Stacks(store, self.ctx)  # the read side, and checks in request threads
         self.change_sets = Documents(store, "cloudformation_change_sets",
                                      not_found=ChangeSetNotFound,
@@ -85,6 +86,10 @@ class CloudFormation:
                 self._set_change_set(change_set, ExecutionStatus="EXECUTE_FAILED")
 
     # -- running operations ----------------------------------------------------------------
+    def _context(self) -> Context:
+        """A provider context per operation (its notes are its own), sharing the clients."""
+        return Context(self.settings, log.info, self._clients)
+
     def busy(self, stack_id: str) -> bool:
         return stack_id in self._queues
 
@@ -101,7 +106,7 @@ class CloudFormation:
         while True:
             with self._lock:
                 operation, token = self._queues[stack_id][0]
-            engine = Stacks(self.store, Context(self.settings, log.info), token)
+            engine = Stacks(self.store, self._context(), token)
             try:
                 operation(engine)
             except StackError as exc:

@@ -272,10 +272,10 @@ class Stacks:
             for logical in doc["Order"]:
                 # Recorded before it is created: a rollback (or a later delete, after a crash)
                 # removes it even if its creation fails half-way.
-                renamed = self._create_resource(doc, logical, planned[logical])
-                if renamed:
-                    rendered = self._rerender(doc, body, parameters, planned, imports,
-                                              doc["Order"][doc["Order"].index(logical) + 1:])
+                if self._create_resource(doc, logical, planned[logical]):
+                    rendered = self._rerender(doc, body, parameters, planned, imports, logical,
+                                              doc["Order"][doc["Order"].index(logical) + 1:],
+                                              rendered)
             logical = ""
             self._complete(doc, rendered, planned, imports)
         except (ResourceFailed, tpl.TemplateError) as exc:
@@ -334,10 +334,10 @@ class Stacks:
                     if old is not None:  # replaced: the old one goes in the cleanup phase
                         doc["Replaced"].append(asdict(Deployed(**{**asdict(old),
                                                                   "logical": logical})))
-                    renamed = self._create_resource(doc, logical, new)
-                    if renamed:
+                    if self._create_resource(doc, logical, new):
                         rendered = self._rerender(doc, body, parameters, planned, imports,
-                                                  order[order.index(logical) + 1:])
+                                                  logical, order[order.index(logical) + 1:],
+                                                  rendered)
                 else:
                     verb = "update"
                     self._update_resource(doc, logical, old, new)
@@ -540,10 +540,14 @@ class Stacks:
                 return rendered, {k: v for k, v in planned.items() if k in rendered["Resources"]}
 
     def _rerender(self, doc: dict[str, Any], body: dict[str, Any], parameters: dict[str, str],
-                  planned: dict[str, Deployed], imports: tpl.Imports,
-                  pending: list[str]) -> dict[str, Any]:
+                  planned: dict[str, Deployed], imports: tpl.Imports, renamed: str,
+                  pending: list[str], rendered: dict[str, Any]) -> dict[str, Any]:
         """After the service named a resource (create returned its id), the properties of the
-        resources still to be created see that name."""
+        resources still to be created, and the outputs, see that name (when they refer to
+        it)."""
+        if not any(renamed in tpl.references(body["Resources"][k]) for k in pending) and \
+                renamed not in tpl.references(body.get("Outputs") or {}):
+            return rendered
         rendered = tpl.render(body, parameters, self._identities(planned), doc["StackName"],
                               doc["StackId"], imports)
         for logical in pending:

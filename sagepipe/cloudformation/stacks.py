@@ -19,18 +19,23 @@ is DELETE_SKIPPED.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+from botocore.exceptions import ParamValidationError
 
 from sagepipe.cloudformation import template as tpl
 from sagepipe.cloudformation.providers import Context, ResourceFailed, provider_for
 from sagepipe.cloudformation.providers.base import changed_properties
 from sagepipe.store import Store
+
+log = logging.getLogger(__name__)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS cloudformation_stacks (
@@ -566,7 +571,8 @@ class Stacks:
             return False
         self._prepare(item)
         try:
-            physical = provider.create(self.ctx, item.name, item.props)
+            with invalid_properties(logical):
+                physical = provider.create(self.ctx, item.name, item.props)
         except ResourceFailed as exc:
             self._resource_status(doc, logical, item, "CREATE_FAILED", str(exc),
                                   f"{label}: CREATE_FAILED ({exc})")
@@ -591,7 +597,8 @@ class Stacks:
                               line=f"{label}: updating {new.name}")
         self._prepare(new)
         try:
-            provider.update(self.ctx, new.name, old.props, new.props)
+            with invalid_properties(logical):
+                provider.update(self.ctx, new.name, old.props, new.props)
         except ResourceFailed as exc:
             self._resource_status(doc, logical, new, "UPDATE_FAILED", str(exc),
                                   f"{label}: UPDATE_FAILED ({exc})")
@@ -630,7 +637,8 @@ class Stacks:
                         f"{label}: deleting {item.name}" if provider.emulated else "")
             self._prepare(item)
             try:
-                provider.delete(self.ctx, item.name)
+                with invalid_properties(logical):
+                    provider.delete(self.ctx, item.name)
             except ResourceFailed as exc:
                 if current:
                     self._resource_status(doc, logical, item, "DELETE_FAILED", str(exc),
@@ -712,6 +720,26 @@ class Stacks:
                 if outputs[key] != value:
                     self.ctx.log(f"  output {key}: {outputs[key]} (in AWS: {value})")
         return outputs
+
+
+@contextmanager
+def invalid_properties(logical: str) -> Iterator[None]:
+    """A provider that trips over properties of the wrong shape (a missing key, a number
+    where an object belongs) fails its resource with CloudFormation's kind of message, instead
+    of the whole operation; the traceback goes to the log."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ResourceFailed(f"Properties validation failed for resource {logical} with "
+                             f"message: #: required key [{exc.args[0]}] not found") from None
+    except ParamValidationError as exc:  # botocore refused what the properties gave it
+        raise ResourceFailed(f"Properties validation failed for resource {logical} with "
+                             f"message: {exc.kwargs['report'].strip()}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        log.warning("resource %s: properties of an unexpected shape", logical, exc_info=True)
+        raise ResourceFailed(f"Properties validation failed for resource {logical} with "
+                             f"message: a property does not have the type its resource type "
+                             f"expects ({exc})") from None
 
 
 def retained(item: Deployed, rollback_of_create: bool,

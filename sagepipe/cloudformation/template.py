@@ -85,6 +85,9 @@ def check(body: Any) -> None:
     unknown = sorted(set(body) - SECTIONS)
     if unknown:
         raise format_error(f"Invalid template property or properties [{', '.join(unknown)}]")
+    for section in ("Parameters", "Mappings", "Conditions", "Outputs", "Metadata", "Rules"):
+        if not isinstance(body.get(section, {}), dict):
+            raise format_error(f"The {section} section must be an object")
     version = body.get("AWSTemplateFormatVersion")
     if version is not None and str(version) != "2010-09-09":
         raise format_error(f"'{version}' is not a supported AWSTemplateFormatVersion value; "
@@ -93,9 +96,18 @@ def check(body: Any) -> None:
     if not isinstance(resources, dict) or not resources:
         raise format_error("At least one Resources member must be defined.")
     for name, resource in resources.items():
+        if not re.fullmatch(r"[A-Za-z0-9]+", str(name)):
+            raise format_error(f"Resource name {name} is non alphanumeric.")
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise format_error(f"[/Resources/{name}] Every Resources object must contain a "
                                "Type member.")
+        if not isinstance(resource.get("Properties", {}), dict):
+            raise format_error(f"[/Resources/{name}/Properties] Properties must be an object")
+        depends = resource.get("DependsOn", [])
+        if not isinstance(depends, str) and not (
+                isinstance(depends, list) and all(isinstance(d, str) for d in depends)):
+            raise format_error(f"[/Resources/{name}/DependsOn] DependsOn must be a resource "
+                               "name or a list of resource names")
         for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
             if resource.get(policy, "Delete") not in DELETION_POLICIES:
                 raise format_error(f"[/Resources/{name}/{policy}] {resource[policy]} is not "
@@ -110,6 +122,9 @@ def check(body: Any) -> None:
                                "Type member.")
         if not PARAMETER_TYPES.match(str(parameter["Type"])):
             raise format_error(f"Unrecognized parameter type: {parameter['Type']}")
+        for bound in ("MinLength", "MaxLength", "MinValue", "MaxValue"):
+            if bound in parameter and not _is_number(parameter[bound]):
+                raise format_error(f"[/Parameters/{name}/{bound}] {bound} must be a number")
     for name, output in (body.get("Outputs") or {}).items():
         if not isinstance(output, dict) or "Value" not in output:
             raise format_error(f"[/Outputs/{name}] Every Outputs member must contain a Value "
@@ -117,6 +132,13 @@ def check(body: Any) -> None:
     if "Transform" not in body:  # a transform adds resources that the template refers to
         _check_references(body)
     creation_order(resources)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_references(body: dict[str, Any]) -> None:

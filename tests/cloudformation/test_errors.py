@@ -56,6 +56,15 @@ def refused(call, code: str = "ValidationError") -> str:
      "Template format error: Unrecognized parameter type: Strung"),
     ("Resources: {A: {Type: AWS::SNS::Topic}}\nOutputs: {X: {Description: no value}}",
      "Template format error: [/Outputs/X] Every Outputs member must contain a Value object"),
+    ("Resources: {A-1: {Type: AWS::SNS::Topic}}",
+     "Template format error: Resource name A-1 is non alphanumeric."),
+    ("Resources: {A: {Type: AWS::SNS::Topic, Properties: [1, 2]}}",
+     "Template format error: [/Resources/A/Properties] Properties must be an object"),
+    ("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: 5}}",
+     "Template format error: [/Resources/A/DependsOn] DependsOn must be a resource name or a "
+     "list of resource names"),
+    ("Outputs: 5\nResources: {A: {Type: AWS::SNS::Topic}}",
+     "Template format error: The Outputs section must be an object"),
 ])
 def test_malformed_templates_are_template_format_errors(aws, body, message):
     cfn, name = aws("cloudformation"), unique("bad")
@@ -175,3 +184,25 @@ def test_a_stack_name_is_taken_and_a_busy_stack_refuses_an_update(aws):
         "template")
     cfn.delete_stack(StackName=name)
     wait(cfn, "stack_delete_complete", StackName=name)
+
+
+def test_properties_of_the_wrong_shape_fail_their_resource(aws):
+    cfn, name = aws("cloudformation"), unique("shape")
+    cfn.create_stack(StackName=name, TemplateBody="""
+Resources:
+  Topic: {Type: AWS::SNS::Topic, Properties: {Tags: 5}}
+  Subscription: {Type: AWS::SNS::Subscription, Properties: {Protocol: email}}
+""")
+    with pytest.raises(Exception, match="Waiter StackCreateComplete failed"):
+        wait(cfn, "stack_create_complete", StackName=name)
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    (failed,) = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceStatusReason"] in (
+        "Properties validation failed for resource Subscription with message: #: required "
+        "key [TopicArn] not found",
+        "Properties validation failed for resource Topic with message: Invalid type for "
+        "parameter Tags, value: 5, type: <class 'int'>, valid types: <class 'list'>, "
+        "<class 'tuple'>")
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == \
+        "ROLLBACK_COMPLETE"
+    cfn.delete_stack(StackName=name)

@@ -68,8 +68,8 @@ class CloudFormation:
         self.store = store
         self.settings = settings
         self.files = files
-        self.ctx = Context(settings, log.info)
         self._clients: dict[str, Any] = {}  # boto3 clients are thread-safe: one per service
+        self.ctx = self._context()
         self.stacks = Stacks(store, self.ctx)  # the read side, and checks in request threads
         self.change_sets = Documents(store, "cloudformation_change_sets",
                                      not_found=ChangeSetNotFound,
@@ -187,6 +187,8 @@ class CloudFormation:
             current = engine.find(stack_id)
             if current is not None and "DeletionTime" not in current:
                 engine.delete(current, retain)
+                for change_set in self._change_sets_of(current):  # they go with their stack
+                    self.change_sets.delete("change-set", change_set["ChangeSetId"])
         with self._lock:
             if self.busy(stack_id):
                 if len(self._queues[stack_id]) == 1:  # at most one delete waits

@@ -336,9 +336,11 @@ class Stacks:
                 if old is None or old.name != new.name:
                     verb = "create"
                     done.append((logical, old, new))  # rolled back even if creation fails
-                    if old is not None:  # replaced: the old one goes in the cleanup phase
-                        doc["Replaced"].append(asdict(Deployed(**{**asdict(old),
-                                                                  "logical": logical})))
+                    if old is not None:  # replaced: the old one goes in the cleanup phase,
+                        # kept or not by the new template's UpdateReplacePolicy
+                        doc["Replaced"].append({**asdict(old), "logical": logical,
+                                                "update_replace_policy":
+                                                new.update_replace_policy})
                     if self._create_resource(doc, logical, new):
                         rendered = self._rerender(doc, body, parameters, planned, imports,
                                                   logical, order[order.index(logical) + 1:],

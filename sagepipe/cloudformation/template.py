@@ -390,7 +390,7 @@ def render(body: dict[str, Any], parameters: Mapping[str, str],
         template.StackName = stack_name
         template.StackId = stack_id or arn("cloudformation", f"stack/{stack_name}/local")
         rendered = template.render(values, region=DEFAULT_REGION)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         missing = [name for name in imports.asked if not dict.__contains__(imports, name)]
         if missing:
             raise TemplateError(f"No export named {missing[0]} found") from None

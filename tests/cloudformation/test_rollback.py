@@ -195,3 +195,59 @@ Outputs:
     assert s3.get_object(Bucket=bucket, Key="model.tar.gz")["Body"].read() == b"weights"
     s3.delete_object(Bucket=bucket, Key="model.tar.gz")
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_update_replace_policy_keeps_the_replaced_bucket_and_disable_rollback_stops(aws):
+    cfn, s3, name = aws("cloudformation"), aws("s3"), unique("urp")
+    first, second = unique("urp-first"), unique("urp-second")
+    template = """
+Parameters:
+  BucketName: {Type: String}
+  Label: {Type: String, Default: a}
+Resources:
+  Data:
+    Type: AWS::S3::Bucket
+    UpdateReplacePolicy: Retain
+    Properties: {BucketName: !Ref BucketName}
+  Key: {Type: AWS::KMS::Key}
+  Topic: {Type: AWS::SNS::Topic, Properties: {DisplayName: !Ref Label}}
+Outputs:
+  KeyId: {Value: !Ref Key}
+  KeyArn: {Value: !GetAtt Key.Arn}
+"""
+    cfn.create_stack(StackName=name, TemplateBody=template,
+                     Parameters=parameters(BucketName=first))
+    wait(cfn, "stack_create_complete", StackName=name)
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    assert outputs["KeyArn"] == f"arn:aws:kms:us-east-1:000000000000:key/{outputs['KeyId']}"
+
+    cfn.update_stack(StackName=name, TemplateBody=template,
+                     Parameters=parameters(BucketName=second))  # a new name: replacement
+    wait(cfn, "stack_update_complete", StackName=name)
+    s3.head_bucket(Bucket=first)  # the replaced bucket is kept (UpdateReplacePolicy: Retain)
+    s3.head_bucket(Bucket=second)
+    assert statuses(cfn, name, "Data")[-1] == "DELETE_SKIPPED"
+
+    broken = template.replace("  Key: {Type: AWS::KMS::Key}\n", "  Key: {Type: AWS::KMS::Key}\n"
+                              "  Broken:\n    Type: AWS::S3::Bucket\n    DependsOn: Topic\n"
+                              "    Properties: {BucketName: Not_Valid}\n")
+    cfn.update_stack(StackName=name, TemplateBody=broken, DisableRollback=True,
+                     Parameters=parameters(BucketName=second, Label="b"))
+    with pytest.raises(Exception, match="Waiter StackUpdateComplete failed"):
+        wait(cfn, "stack_update_complete", StackName=name)
+    (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_FAILED"  # no rollback: what was done stays
+    topic = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Topic")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert aws("sns").get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "b"
+    cfn.update_stack(StackName=name, TemplateBody=template,
+                     Parameters=parameters(BucketName=second, Label="c"))  # and it goes on
+    wait(cfn, "stack_update_complete", StackName=name)
+    assert [r["LogicalResourceId"] for r in cfn.describe_stack_resources(
+        StackName=name)["StackResources"]] == ["Data", "Key", "Topic"]
+    cfn.delete_stack(StackName=name)
+    wait(cfn, "stack_delete_complete", StackName=name)
+    s3.delete_bucket(Bucket=first)
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=second)  # deleted with the stack (DeletionPolicy: Delete)

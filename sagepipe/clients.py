@@ -29,7 +29,10 @@ def local_env(settings: Settings) -> dict[str, str]:
     credentials = settings.credentials
     return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_DEFAULT_REGION": settings.region,
             "AWS_REGION": settings.region, "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key}
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            # Operations AWS serves on a host prefix (Step Functions' StartSyncExecution on
+            # `sync-`) go to the endpoint itself: `sync-127.0.0.1` would not resolve.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}
 
 
 def client(settings: Settings, service: str) -> Any:
@@ -38,7 +41,7 @@ def client(settings: Settings, service: str) -> Any:
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key, region_name=settings.region,
     ).client(service, endpoint_url=settings.endpoint_url, config=Config(
-        retries={"max_attempts": 2}, read_timeout=120,
+        retries={"max_attempts": 2}, read_timeout=120, inject_host_prefix=False,
         # presigned S3 URLs in SigV4 too (boto3 presigns S3 with SigV2 unless told)
         signature_version="s3v4" if service == "s3" else None))
 

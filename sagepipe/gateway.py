@@ -25,6 +25,9 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
 from sagepipe.auth import Authenticator
+from sagepipe.awslambda.models import LambdaBackend
+from sagepipe.awslambda.responses import ROUTES as LAMBDA_ROUTES
+from sagepipe.awslambda.responses import LambdaService, lambda_internal_handlers
 from sagepipe.cloudformation.models import CloudFormation
 from sagepipe.cloudformation.responses import cloudformation_service
 from sagepipe.config import Settings
@@ -34,8 +37,12 @@ from sagepipe.ecr.responses import ROUTES as IMAGE_ROUTES
 from sagepipe.ecr.responses import ecr_service, image_handlers
 from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
+from sagepipe.iam.models import Iam
+from sagepipe.iam.responses import iam_service
 from sagepipe.images import ImageRegistry
 from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
+from sagepipe.logs.models import CloudWatchLogs
+from sagepipe.logs.responses import logs_service
 from sagepipe.protocols import protocol_for
 from sagepipe.protocols.aws_json import JsonProtocol
 from sagepipe.protocols.query import FORM, QueryProtocol
@@ -51,10 +58,16 @@ from sagepipe.sigv4 import signing_scope
 from sagepipe.sns.delivery import LambdaDelivery
 from sagepipe.sns.models import Sns
 from sagepipe.sns.responses import sns_service
+from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
+from sagepipe.stepfunctions.models import StepFunctions
+from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
+from sagepipe.sts.models import Sts
+from sagepipe.sts.responses import sts_service
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and SNS"
+EMULATED = ("S3, SageMaker, SageMaker Runtime, ECR, Lambda, CloudFormation, SNS, Step Functions, "
+            "CloudWatch Logs, IAM and STS")
 
 
 class NotEmulatedService(Service):
@@ -103,14 +116,16 @@ class ServiceTable:
         """The service an unsigned request looks like, to refuse it in that protocol."""
         if request.url.path.startswith(PREFIX):
             return self.internal
+        # The fallbacks are made only when needed: a NotEmulatedService reads every botocore
+        # model the first time (seconds, on the event loop).
         if target is not None:
-            return next((s for s in self.services if s.target_prefix == target),
-                        NotEmulatedService(""))
+            return next((s for s in self.services if s.target_prefix == target), None) \
+                or NotEmulatedService("")
         if "Action=" in request.url.query or (
                 request.method == "POST" and request.url.path == "/"
                 and request.headers.get("content-type", "").startswith(FORM)):
-            return next((s for s in self.services if s.protocol.name == "query"),
-                        NotEmulatedService("sts"))
+            return next((s for s in self.services if s.protocol.name == "query"), None) \
+                or NotEmulatedService("sts")
         path = wire_request(request).path
         for service in self.services:
             if isinstance(service.protocol, RestJsonProtocol) and \
@@ -130,7 +145,12 @@ class LocalAWS:
         self.images = ImageRegistry(self.store)
         self.s3 = S3Backend(self.store, settings)
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
-        self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.awslambda = LambdaBackend(self.store, settings, self.s3.files)
+        self.apis = ApiHosting(self.store, settings, self.awslambda)
+        # Task states reach this local AWS as any client does: boto3, the home's credentials.
+        self.stepfunctions = StepFunctions(self.store, settings,
+                                           AwsIntegrations(local_clients(settings)))
+        self.iam = Iam(self.store)
         # Stack operations create and delete resources through the local AWS's own APIs.
         self.cloudformation = CloudFormation(self.store, settings, self.s3.files)
         self.sns = Sns(self.store, settings,
@@ -140,11 +160,18 @@ class LocalAWS:
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
+            stepfunctions_service(self.stepfunctions),
+            LambdaService(self.awslambda),
             cloudformation_service(self.cloudformation),
             sns_service(self.sns),
+            logs_service(CloudWatchLogs(settings)),
+            iam_service(self.iam),
+            sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
             InternalService(
-                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
-                {**serverless_handlers(self.apis), **image_handlers(self.images),
+                {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES,
+                 ("GET", "/_sagepipe/instance"): "Describe"},
+                {**serverless_handlers(self.apis), **lambda_internal_handlers(self.awslambda),
+                 **image_handlers(self.images),
                  "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
@@ -154,12 +181,16 @@ class LocalAWS:
     @asynccontextmanager
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
+        self.awslambda.start()
         self.apis.start()
+        self.stepfunctions.start()
         self.cloudformation.start()
         try:
             yield
         finally:
+            self.stepfunctions.shutdown()  # first: executions stop their own jobs
             self.apis.shutdown()
+            self.awslambda.shutdown()
             self.sagemaker.shutdown()
 
     def describe(self, _params: dict[str, Any]) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from sagepipe import instances
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
+from sagepipe.logs.streams import streams_of
 from sagepipe.server import StartError, log_file, start_background, stop
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
-LOG_KINDS = ("TrainingJobs", "ProcessingJobs", "Endpoints", "Apis")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -166,19 +166,24 @@ def _call(settings: Settings, service: str, method: str, key: str, **kwargs: Any
         raise fail(str(exc)) from None
 
 
+# `sagepipe jobs` rows: kind, and the List* call, summaries key and field prefix of each kind.
+JOB_KINDS = (("training", "list_training_jobs", "TrainingJob", "Training"),
+             ("processing", "list_processing_jobs", "ProcessingJob", "Processing"),
+             ("transform", "list_transform_jobs", "TransformJob", "Transform"))
+
+
 def jobs(ctx: typer.Context,
          limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
-    """List training and processing jobs, newest first."""
+    """List training, processing and transform jobs, newest first."""
     settings = target(ctx).running()
     table = Table("Kind", "Name", "Status", "Created", "Ended")
-    rows = [("training", j["TrainingJobName"], j["TrainingJobStatus"], j["CreationTime"],
-             j.get("TrainingEndTime")) for j in _call(
-        settings, "sagemaker", "list_training_jobs", "TrainingJobSummaries", MaxResults=limit)]
-    rows += [("processing", j["ProcessingJobName"], j["ProcessingJobStatus"], j["CreationTime"],
-              j.get("ProcessingEndTime")) for j in _call(
-        settings, "sagemaker", "list_processing_jobs", "ProcessingJobSummaries",
-        MaxResults=limit)]
-    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3], reverse=True):
+    rows = [(kind, j[f"{resource}Name"], j[f"{resource}Status"], j["CreationTime"],
+             j.get(f"{prefix}EndTime"))
+            for kind, method, resource, prefix in JOB_KINDS
+            for j in _call(settings, "sagemaker", method, f"{resource}Summaries",
+                           MaxResults=limit)]
+    for kind, name, state, created, ended in sorted(rows, key=lambda r: r[3],
+                                                     reverse=True)[:limit]:
         table.add_row(kind, name, state, _when(created), _when(ended))
     console.print(table)
 
@@ -193,32 +198,49 @@ def endpoints(ctx: typer.Context) -> None:
     console.print(table)
 
 
-def log_paths(settings: Settings, name: str) -> list[Path]:
-    """The log files of a job or endpoint named `name` (`gateway`: the local AWS's own log)."""
-    if name == "gateway":
-        return [log_file(settings)]
-    logs = settings.home / "logs"
-    found = [logs / kind / f"{name}.log" for kind in LOG_KINDS[:2]]
-    found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
-    return [p for p in found if p.is_file()]
-
-
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job or endpoint name, or `gateway`")],
+    name: Annotated[str, typer.Argument(
+        help="Job, endpoint, function or Step Functions execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job or an endpoint (CloudWatch's /aws/sagemaker/* locally)."""
-    paths = log_paths(target(ctx).current()[0], name)
-    if not paths:
-        raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`)")
-    for path in paths:
-        if len(paths) > 1:
-            err.print(f"[bold]== {path.name}[/bold]")
-        console.out(path.read_text(errors="replace"), end="", highlight=False)
+    """Print the logs of a job, an endpoint or a function, as CloudWatch Logs has them
+    (/aws/sagemaker/*, /aws/lambda/*: `aws logs tail` reads the same), of a Step Functions
+    execution, or the gateway's own."""
+    settings = target(ctx).current()[0]
+    if name == "gateway":
+        _print_file(log_file(settings), follow)
+        return
+    streams = streams_of(settings.home, name)
+    if not streams:
+        executions = sorted((settings.home / "logs" / "States").glob(f"*/{name}.log"))
+        if not executions:
+            raise fail(f"no logs for {name!r}: is it a job, endpoint, function or execution "
+                       "name? (`sagepipe jobs`, `sagepipe endpoints`, "
+                       "`sagepipe states executions`)")
+        for path in executions[:-1]:
+            _print_file(path, follow=False)
+        _print_file(executions[-1], follow)
+        return
+    offset = 0  # in the last stream, the one --follow keeps reading
+    for stream in streams:
+        offset = 0
+        if len(streams) > 1:
+            err.print(f"[bold]== {stream.group} {stream.name}[/bold]", highlight=False)
+        for event in stream.events():
+            console.out(event.message, highlight=False)
+            offset = event.end
+    while follow:
+        time.sleep(0.5)
+        for event in streams[-1].events(offset):
+            console.out(event.message, highlight=False)
+            offset = event.end
+
+
+def _print_file(path: Path, follow: bool) -> None:
+    console.out(path.read_text(errors="replace"), end="", highlight=False)
     if follow:
-        with paths[-1].open(errors="replace") as stream:
+        with path.open(errors="replace") as stream:
             stream.seek(0, 2)
             while True:
                 line = stream.readline()

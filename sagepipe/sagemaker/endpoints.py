@@ -1,12 +1,13 @@
 """Local SageMaker endpoints whose variants really serve (InvokeEndpoint: invocations.py).
 
 CreateEndpoint answers at once (Creating); a background thread brings the fleet up and the
-endpoint becomes InService when every variant answers /ping, Failed otherwise. UpdateEndpoint
-is blue/green: the new fleet must answer /ping before traffic moves, routing then switches
-atomically, and the old fleet drains its in-flight invocations before it is stopped; a failed
-update leaves the endpoint InService on the old fleet with a FailureReason (SageMaker's
-rollback). Traffic moves all at once: a DeploymentConfig's canary/linear steps and alarms are
-recorded (LastDeploymentConfig), not played out.
+endpoint becomes InService when every variant answers /ping, Failed otherwise. A server that
+dies while its fleet serves is restarted (supervision.py), its variant shown as replacing its
+instance meanwhile. UpdateEndpoint is blue/green: the new fleet must answer /ping before traffic
+moves, routing then switches atomically, and the old fleet drains its in-flight invocations
+before it is stopped; a failed update leaves the endpoint InService on the old fleet with a
+FailureReason (SageMaker's rollback). Traffic moves all at once: a DeploymentConfig's
+canary/linear steps and alarms are recorded (LastDeploymentConfig), not played out.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from sagepipe.sagemaker.deployments import (
     serving_fields,
 )
 from sagepipe.sagemaker.exceptions import ResourceNotFound, ValidationException
-from sagepipe.sagemaker.hosting import DeploymentFailed, Fleet, Router, stop_replicas
+from sagepipe.sagemaker.hosting import DeploymentFailed, Fleet, Replica, Router, stop_replicas
 from sagepipe.sagemaker.invocations import INVOCATION_TIMEOUT, Invoker
 from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
 from sagepipe.sagemaker.listing import list_page
 from sagepipe.sagemaker.resources import Document
+from sagepipe.sagemaker.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ class Endpoints:
         self._control = threading.Lock()
         self._stopping = threading.Event()
         self.invoker = Invoker(self.router, self.capture, self.resources, settings)
+        self.supervisor = Supervisor(self.router, settings.region, self._variant_health,
+                                     self._record_processes)
 
     # -- gateway lifecycle -------------------------------------------------------------------
 
@@ -79,6 +83,7 @@ class Endpoints:
         """Kill what a crashed gateway left serving, then bring every live endpoint back up."""
         self._stopping.clear()
         self.capture.start()
+        self.supervisor.start()
         records: dict[str, list[Record]] = {}
         for record in self.table.all():
             kill_stale(record.processes)
@@ -127,6 +132,7 @@ class Endpoints:
         replicas = [r for fleet in self.router.fleets() for r in fleet.replicas.values()]
         log.info("stopping %d model server(s)", len(replicas))
         stop_replicas(replicas)
+        self.supervisor.stop()
         self.capture.shutdown()
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -276,6 +282,33 @@ class Endpoints:
             fleet.stop()
         self.table.remove(name)
         self.resources.delete(ENDPOINT, name)
+
+    def _variant_health(self, fleet: Fleet, replica: Replica) -> None:
+        """DescribeEndpoint while a variant's server is restarted: no instance in service and
+        a VariantStatus saying why; both restored once it serves again."""
+        def apply(doc: Document) -> None:
+            if self.router.get(fleet.endpoint) is not fleet or doc["EndpointStatus"] not in LIVE:
+                return  # a fleet no longer serving: its variants are not the document's
+            for variant in doc.get("ProductionVariants", []):
+                if variant["VariantName"] != replica.spec.name:
+                    continue
+                if replica.healthy:
+                    variant.pop("VariantStatus", None)
+                else:
+                    variant["VariantStatus"] = [{
+                        "Status": "Creating", "StartTime": time.time(),
+                        "StatusMessage": f"Replacing the instance: {replica.problem}"}]
+                if "CurrentInstanceCount" in variant:
+                    variant["CurrentInstanceCount"] = (
+                        replica.spec.instance_count if replica.healthy else 0)
+
+        with contextlib.suppress(ResourceNotFound):
+            self.resources.update(ENDPOINT, fleet.endpoint, apply)
+
+    def _record_processes(self, fleet: Fleet) -> None:
+        """A restarted server's pid on record, for a gateway that crashes later to kill."""
+        self.table.set_processes(fleet.endpoint, fleet.deployment.id,
+                                 [r.process_record() for r in fleet.replicas.values()])
 
     def _transition(self, name: str, expected: tuple[str, ...], status: str,
                     **fields: Any) -> None:

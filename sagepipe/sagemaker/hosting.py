@@ -24,18 +24,18 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.logs.streams import LogStream, endpoint_stream, instance_id
 from sagepipe.processes import (
     Cancelled,
     NotReady,
     clip,
     ended,
     free_port,
-    log_tail,
     start_ticks,
     terminate,
     wait_ready,
 )
-from sagepipe.runtime.exceptions import ValidationError
+from sagepipe.runtime.exceptions import ServiceUnavailable, ValidationError
 from sagepipe.s3.object_store import ObjectStore
 from sagepipe.sagemaker.deployments import Deployment, VariantSpec
 from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
@@ -48,26 +48,41 @@ class DeploymentFailed(Exception):
     """A fleet could not come up; the message is the endpoint's FailureReason."""
 
 
-def failure_reason(summary: str, log_path: Path) -> str:
+def failure_reason(summary: str, log: LogStream) -> str:
     """`summary` plus the end of the process's log."""
-    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}",
-                FAILURE_REASON_MAX)
+    return clip(f"{summary} Log: {log}. Last lines:\n{log.tail()}", FAILURE_REASON_MAX)
 
 
 class Replica:
-    """The one `serve` process of one variant in one deployment."""
+    """One `serve` process of a model: a variant's in one deployment of an endpoint, or a
+    transform job's. `role` names it in failure reasons ("production variant AllTraffic");
+    its sandbox lives under `root` and its output goes to the log stream `log`."""
 
-    def __init__(self, settings: Settings, endpoint: str, deployment: str,
-                 spec: VariantSpec) -> None:
+    def __init__(self, settings: Settings, spec: VariantSpec, *, role: str, root: Path,
+                 log: LogStream) -> None:
         self.settings = settings
         self.spec = spec
-        self.root = settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}"
-        self.log_path = (settings.subdir("logs") / "Endpoints" / endpoint
-                         / f"{spec.name}-{deployment}.log")
+        self.role = role
+        self.root = root
+        self.log = log
         self.image_dir: Path | None = None
+        self.sandbox: Sandbox | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.deadline = 0.0
+        # Health, as the supervisor (supervision.py) keeps it: traffic goes to healthy
+        # replicas only; `problem` says why one is not; a retired one is never restarted.
+        self.healthy = False
+        self.healthy_since = 0.0
+        self.problem: str | None = None
+        self.restarts = 0
+        self.retired = threading.Event()
+        self._launching = threading.Lock()
+
+    @property
+    def log_path(self) -> Path:
+        """The file of the replica's log stream (InvokeEndpoint's errors point to it)."""
+        return self.log.path
 
     @property
     def url(self) -> str:
@@ -97,6 +112,7 @@ class Replica:
                         f"Failed to extract model data archive from URL {url} ({exc}). "
                         "Please ensure that the object located at the URL is a valid tar.gz "
                         "archive.") from None
+        self.sandbox = sandbox
         return sandbox
 
     def launch(self, sandbox: Sandbox, region: str) -> None:
@@ -106,8 +122,23 @@ class Replica:
                "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
                "AWS_REGION": region}
         assert self.image_dir is not None
-        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log_path)
+        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log)
         self.deadline = time.monotonic() + self.spec.startup_timeout
+
+    def relaunch(self, region: str) -> bool:
+        """Start the server again in its sandbox (its model is still there), unless the
+        replica was retired meanwhile; whether it was started."""
+        with self._launching:
+            if self.retired.is_set() or self.sandbox is None:
+                return False
+            self.launch(self.sandbox, region)
+            return True
+
+    def retire(self) -> None:
+        """Never start this replica's server again (its fleet is being stopped)."""
+        with self._launching:
+            self.retired.set()
+            self.healthy = False
 
     def process_record(self) -> list[int]:
         assert self.proc is not None
@@ -126,13 +157,14 @@ class Replica:
         timeout = max(0.0, self.deadline - time.monotonic())
         try:
             wait_ready(self.proc, self.answers_ping, timeout, cancelled=cancelled)
+            self.healthy, self.healthy_since, self.problem = True, time.monotonic(), None
         except NotReady as failure:
             how = (f"its serve process {ended(failure.code)}" if failure.code is not None
                    else f"within {self.spec.startup_timeout:.0f}s")
             raise DeploymentFailed(failure_reason(
-                f"The primary container for production variant {self.spec.name} did not pass "
+                f"The primary container for {self.role} did not pass "
                 f"the ping health check{':' if failure.code is not None else ''} {how}.",
-                self.log_path)) from None
+                self.log)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""
@@ -141,8 +173,21 @@ class Replica:
 
 
 
+def _variant_replica(settings: Settings, endpoint: str, deployment: str,
+                     spec: VariantSpec) -> Replica:
+    """A variant's replica: its sandbox named after the endpoint, variant and deployment, its
+    log the stream `<variant>/<instance id>` of /aws/sagemaker/Endpoints/<endpoint>."""
+    return Replica(settings, spec, role=f"production variant {spec.name}",
+                   root=settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}",
+                   log=endpoint_stream(settings, endpoint, spec.name,
+                                       instance_id(f"{endpoint}/{deployment}/{spec.name}")))
+
+
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:
-    """Stop every replica's server (TERM, then KILL after `grace`) and drop the sandboxes."""
+    """Retire every replica, stop its server (TERM, then KILL after `grace`) and drop the
+    sandboxes."""
+    for replica in replicas:
+        replica.retire()
     terminate([r.proc for r in replicas if r.proc is not None], grace)
     for replica in replicas:
         shutil.rmtree(replica.root, ignore_errors=True)
@@ -152,8 +197,9 @@ class Fleet:
     """One deployment's replicas, with the number of invocations in flight through them."""
 
     def __init__(self, settings: Settings, endpoint: str, deployment: Deployment) -> None:
+        self.endpoint = endpoint
         self.deployment = deployment
-        self.replicas = {v.name: Replica(settings, endpoint, deployment.id, v)
+        self.replicas = {v.name: _variant_replica(settings, endpoint, deployment.id, v)
                          for v in deployment.variants}
         self.inflight = 0  # guarded by the Router's lock
 
@@ -177,20 +223,31 @@ class Fleet:
         """Variant name -> the image directory its server runs from."""
         return {name: str(r.image_dir) for name, r in self.replicas.items()}
 
-    def pick(self, endpoint: str, target_variant: str | None) -> Replica:
-        """The variant named by TargetVariant, else one drawn by the variants' weights."""
+    def pick(self, target_variant: str | None) -> Replica:
+        """The variant named by TargetVariant, else one drawn by the weights of the variants
+        whose server is healthy (traffic routes around one being restarted);
+        ServiceUnavailable when none can take the call."""
         if target_variant is not None:
             if target_variant not in self.replicas:
                 raise ValidationError(f"The variant {target_variant} is not a production "
-                                      f"variant of endpoint {endpoint}; it has "
+                                      f"variant of endpoint {self.endpoint}; it has "
                                       f"{', '.join(self.replicas)}.")
-            return self.replicas[target_variant]
-        replicas = list(self.replicas.values())
-        weights = [r.spec.weight for r in replicas]
-        if sum(weights) <= 0:
-            raise ValidationError(f"Every production variant of endpoint {endpoint} has weight "
-                                  "0; name one with TargetVariant.")
-        return random.choices(replicas, weights)[0]  # noqa: S311 - traffic split, not crypto
+            return self._serving([self.replicas[target_variant]])[0]
+        replicas = [r for r in self.replicas.values() if r.spec.weight > 0]
+        if not replicas:
+            raise ValidationError(f"Every production variant of endpoint {self.endpoint} has "
+                                  "weight 0; name one with TargetVariant.")
+        healthy = self._serving(replicas)
+        return random.choices(healthy, [r.spec.weight for r in healthy])[0]  # noqa: S311 - traffic split, not crypto
+
+    def _serving(self, replicas: list[Replica]) -> list[Replica]:
+        healthy = [r for r in replicas if r.healthy]
+        if not healthy:
+            why = "; ".join(f"production variant {r.spec.name}: {r.problem or 'not ready'}"
+                            for r in replicas)
+            raise ServiceUnavailable(f"No model server of endpoint {self.endpoint} is healthy "
+                                     f"({why}); it is being restarted, retry shortly.")
+        return healthy
 
     def stop(self) -> None:
         stop_replicas(list(self.replicas.values()))

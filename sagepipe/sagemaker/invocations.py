@@ -52,7 +52,7 @@ class Invoker:
         if fleet is None:
             raise await run_in_threadpool(self._not_serving, endpoint)
         try:
-            replica = fleet.pick(endpoint, target_variant)
+            replica = fleet.pick(target_variant)
             headers = {header: value for header, value in (
                 ("Content-Type", content_type), ("Accept", accept),
                 ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),

@@ -1,9 +1,11 @@
-"""What training and processing jobs share: names, Describe documents, state changes, S3 input.
+"""What SageMaker's jobs share: names, Describe documents, state changes, S3 input and output.
 
 A `JobKind` knows one job type's field names (all derived from `resource`, e.g. `TrainingJob`
--> `TrainingJobName`, `TrainingJobArn`, `TrainingJobStatus`, `DescribeTrainingJobResponse`),
-how to check a Create request, how to lay out its sandbox and what to collect afterwards.
-The runner (`job_run.py`) drives the same life cycle for every kind.
+-> `TrainingJobName`, `TrainingJobArn`, `TrainingJobStatus`, `DescribeTrainingJobResponse`)
+and how to check a Create request. A `ContainerJobKind` (training, processing) also knows how to
+lay out its sandbox and what to collect once its entry point has run: the runner
+(`job_run.py`) drives that life cycle for both. Transform jobs serve a model instead
+(`transform.py`, `transform_run.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, ClassVar
 
 from sagepipe.config import Settings, arn
 from sagepipe.errors import AWSError, ValidationException
+from sagepipe.logs.streams import LogStream, job_stream
 from sagepipe.processes import clip
 from sagepipe.protocols.service_models import service_model
 from sagepipe.s3.object_store import ObjectStore
@@ -83,8 +86,6 @@ class JobKind(ABC):
     log_group: ClassVar[str]  # "TrainingJobs", as in CloudWatch's /aws/sagemaker/TrainingJobs
     start_field: ClassVar[str]
     end_field: ClassVar[str]
-    # Files under /opt/ml/output whose content becomes FailureReason, in order of preference.
-    failure_files: ClassVar[tuple[str, ...]]
     # Whether the kind reports SecondaryStatus and its transitions (training does).
     secondary: ClassVar[bool]
 
@@ -120,8 +121,9 @@ class JobKind(ABC):
     def pid_file(self, name: str) -> Path:
         return self.settings.subdir("jobs") / self.resource / f"{name}.pid"
 
-    def log_path(self, name: str) -> Path:
-        return self.settings.subdir("logs") / self.log_group / f"{name}.log"
+    def log_stream(self, name: str) -> LogStream:
+        """A new run's stream in `/aws/sagemaker/<log_group>`, named as SageMaker names it."""
+        return job_stream(self.settings, self.log_group, name)
 
     # -- documents and their state changes ---------------------------------------------------
 
@@ -167,6 +169,56 @@ class JobKind(ABC):
     def validate(self, request: dict[str, Any]) -> None:
         """Semantic checks the botocore shape cannot express (ValidationException)."""
 
+    # -- shared helpers for the kinds --------------------------------------------------------
+
+    def fetch(self, s3_uri: str, data_type: str, dest: Path, what: str) -> None:
+        """Copy one input (S3Prefix or ManifestFile) from local S3 into the sandbox."""
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            if data_type == "ManifestFile":
+                self._fetch_manifest(s3_uri, dest)
+            else:
+                self.s3.download(s3_uri, dest)
+        except AWSError as err:
+            raise JobFailure(f'ClientError: Data download failed for {what} from "{s3_uri}": '
+                             f"{err.message}") from None
+
+    def _fetch_manifest(self, s3_uri: str, dest: Path) -> None:
+        """Each object a manifest lists lands at `dest/<key relative to its prefix>`."""
+        for key, uri in self.manifest(s3_uri):
+            self.s3.download_object(uri, dest / key)
+
+    def manifest(self, s3_uri: str) -> list[tuple[str, str]]:
+        """A manifest `[{"prefix": "s3://b/p/"}, "key1", "dir/key2", ...]` as (key, its URI)
+        pairs, in its order."""
+        with tempfile.TemporaryDirectory(dir=self.settings.subdir("tmp")) as tmp:
+            entries = _load_manifest(self.s3.download_object(s3_uri, Path(tmp, "manifest")),
+                                     s3_uri)
+        prefix = entries[0]["prefix"]
+        for key in entries[1:]:
+            if ".." in PurePosixPath(key).parts or key.startswith("/"):
+                raise JobFailure(f"ClientError: manifest {s3_uri} lists {key!r}, which is not "
+                                 "a key relative to its prefix.")
+        return [(key, prefix + key) for key in entries[1:]]
+
+    def upload(self, source: Path, s3_uri: str, what: str) -> None:
+        """A file to the exact key `s3_uri`, or a directory's files under the prefix `s3_uri`."""
+        try:
+            if source.is_dir():
+                self.s3.upload_tree(source, s3_uri)
+            else:
+                self.s3.upload(source, s3_uri)
+        except AWSError as err:
+            raise JobFailure(f'ClientError: Could not upload {what} to "{s3_uri}": '
+                             f"{err.message}") from None
+
+
+class ContainerJobKind(JobKind):
+    """A job that runs its image's entry point to the end in a sandbox (training, processing)."""
+
+    # Files under /opt/ml/output whose content becomes FailureReason, in order of preference.
+    failure_files: ClassVar[tuple[str, ...]]
+
     @abstractmethod
     def image_uri(self, doc: Document) -> str: ...
 
@@ -185,8 +237,6 @@ class JobKind(ABC):
         """Fields taken from the container's files once its process has ended."""
         return {}
 
-    # -- shared helpers for the kinds --------------------------------------------------------
-
     def failure_reason(self, sandbox: Sandbox) -> str | None:
         """What the process wrote to /opt/ml/output/failure (or message), if anything."""
         for name in self.failure_files:
@@ -194,42 +244,6 @@ class JobKind(ABC):
             if text:
                 return clip(text, FAILURE_REASON_MAX)
         return None
-
-    def fetch(self, s3_uri: str, data_type: str, dest: Path, what: str) -> None:
-        """Copy one input (S3Prefix or ManifestFile) from local S3 into the sandbox."""
-        dest.mkdir(parents=True, exist_ok=True)
-        try:
-            if data_type == "ManifestFile":
-                self._fetch_manifest(s3_uri, dest)
-            else:
-                self.s3.download(s3_uri, dest)
-        except AWSError as err:
-            raise JobFailure(f'ClientError: Data download failed for {what} from "{s3_uri}": '
-                             f"{err.message}") from None
-
-    def _fetch_manifest(self, s3_uri: str, dest: Path) -> None:
-        """A manifest is `[{"prefix": "s3://b/p/"}, "key1", "dir/key2", ...]`: each object
-        `prefix + key` lands at `dest/key`."""
-        with tempfile.TemporaryDirectory(dir=self.settings.subdir("tmp")) as tmp:
-            entries = _load_manifest(self.s3.download_object(s3_uri, Path(tmp, "manifest")),
-                                     s3_uri)
-        prefix = entries[0]["prefix"]
-        for key in entries[1:]:
-            if ".." in PurePosixPath(key).parts or key.startswith("/"):
-                raise JobFailure(f"ClientError: manifest {s3_uri} lists {key!r}, which is not "
-                                 "a key relative to its prefix.")
-            self.s3.download_object(prefix + key, dest / key)
-
-    def upload(self, source: Path, s3_uri: str, what: str) -> None:
-        """A file to the exact key `s3_uri`, or a directory's files under the prefix `s3_uri`."""
-        try:
-            if source.is_dir():
-                self.s3.upload_tree(source, s3_uri)
-            else:
-                self.s3.upload(source, s3_uri)
-        except AWSError as err:
-            raise JobFailure(f'ClientError: Could not upload {what} to "{s3_uri}": '
-                             f"{err.message}") from None
 
 
 def _load_manifest(path: Path, s3_uri: str) -> list[Any]:
@@ -256,3 +270,4 @@ def read_text(path: Path) -> str:
 def write_json(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2))
+

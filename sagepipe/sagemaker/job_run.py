@@ -1,4 +1,5 @@
-"""One job run in a background thread: sandbox, inputs, the process, metrics, outputs, end state.
+"""Jobs run in background threads: `Run` takes a job from its start to a final state, `JobRun`
+runs a training or processing job (sandbox, inputs, the process, metrics, outputs).
 
 Whatever happens, a run ends its job in a final state (Completed, Failed with a reason, or
 Stopped) and never leaves its process behind: an error inside the runner itself fails the job
@@ -12,13 +13,21 @@ import shutil
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from sagepipe.clients import local_env
 from sagepipe.images import ImageRegistry, UnknownImage
-from sagepipe.processes import log_tail, signal_group, terminate
-from sagepipe.sagemaker.job_kind import JobFailure, JobKind, Launch, add_transition
+from sagepipe.processes import signal_group, terminate
+from sagepipe.sagemaker.job_kind import (
+    ContainerJobKind,
+    JobFailure,
+    JobKind,
+    Launch,
+    add_transition,
+)
 from sagepipe.sagemaker.metrics import MetricScraper
 from sagepipe.sagemaker.resources import Document, Resources
 from sagepipe.sagemaker.sandbox import Sandbox
@@ -32,17 +41,20 @@ POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 10
 LOG_TAIL_LINES = 10
 ACTIVE = ("InProgress", "Stopping")
+K = TypeVar("K", bound=JobKind)
 
 
-class JobRun:
-    def __init__(self, kind: JobKind, doc: Document, resources: Resources,
-                 images: ImageRegistry, done: Callable[[JobRun], None]) -> None:
+class Run(ABC, Generic[K]):
+    """One job in a background thread, from its start to a final state in its document."""
+
+    def __init__(self, kind: K, doc: Document, resources: Resources, images: ImageRegistry,
+                 done: Callable[[Run[Any]], None]) -> None:
         self.kind = kind
         self.doc = doc
         self.name: str = doc[kind.name_field]
         self.resources = resources
         self.images = images
-        self.log_path = kind.log_path(self.name)
+        self.log = kind.log_stream(self.name)
         self.stop_requested = threading.Event()
         self._done = done
         self._thread = threading.Thread(target=self._main, daemon=True,
@@ -68,6 +80,38 @@ class JobRun:
                          f"running this job ({type(exc).__name__}: {exc}); see the gateway log.")
         finally:
             self._done(self)
+
+    @abstractmethod
+    def _run(self) -> None:
+        """The job's work; ends it with `_finish`, or raises JobFailure."""
+
+    def _step(self, status: str, started: bool = False) -> None:
+        """Enter a phase: a SecondaryStatus transition, and the start time when it starts."""
+        if not (started or self.kind.secondary):
+            return
+
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] != "InProgress":
+                return
+            now = time.time()
+            doc["LastModifiedTime"] = now
+            if started:
+                doc[self.kind.start_field] = now
+            if self.kind.secondary:
+                add_transition(doc, status, now)
+        self.update(change)
+
+    def _finish(self, status: str, *, reason: str | None = None, secondary: str | None = None,
+                fields: Document | None = None) -> None:
+        def change(doc: Document) -> None:
+            if doc[self.kind.status_field] in ACTIVE:
+                doc.update(fields or {})
+                self.kind.end(doc, status, reason=reason, secondary=secondary)
+        self.update(change)
+
+
+class JobRun(Run[ContainerJobKind]):
+    """A training or processing job: its entry point run to its end in a sandbox."""
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -105,11 +149,11 @@ class JobRun:
     def _execute(self, image_dir: Path, sandbox: Sandbox, launch: Launch,
                  deadline: float) -> tuple[int, str | None]:
         """Run the process to its end; returns its exit code and, if we stopped it, why."""
-        scraper = MetricScraper(launch.metric_definitions, self.log_path)
+        scraper = MetricScraper(launch.metric_definitions, self.log)
         # The local AWS's endpoint and credentials, as a job in AWS has its role's.
         env = {**local_env(self.kind.settings), **launch.env, MARKER: self.doc[self.kind.arn_field]}
         try:
-            proc = sandbox.launch(image_dir, launch.argv, env, self.log_path)
+            proc = sandbox.launch(image_dir, launch.argv, env, self.log)
         except OSError as exc:
             raise JobFailure(f"AlgorithmError: could not start {launch.argv[0]!r} from the "
                              f"image at {image_dir}: {exc}") from None
@@ -147,37 +191,13 @@ class JobRun:
                                              f"StoppingCondition.MaxRuntimeInSeconds ({limit} s)")
         self.update(change)
 
-    def _step(self, status: str, started: bool = False) -> None:
-        """Enter a phase: a SecondaryStatus transition, and the start time when it starts."""
-        if not (started or self.kind.secondary):
-            return
-
-        def change(doc: Document) -> None:
-            if doc[self.kind.status_field] != "InProgress":
-                return
-            now = time.time()
-            doc["LastModifiedTime"] = now
-            if started:
-                doc[self.kind.start_field] = now
-            if self.kind.secondary:
-                add_transition(doc, status, now)
-        self.update(change)
-
-    def _finish(self, status: str, *, reason: str | None = None, secondary: str | None = None,
-                fields: Document | None = None) -> None:
-        def change(doc: Document) -> None:
-            if doc[self.kind.status_field] in ACTIVE:
-                doc.update(fields or {})
-                self.kind.end(doc, status, reason=reason, secondary=secondary)
-        self.update(change)
-
     def _algorithm_error(self, launch: Launch, code: int) -> str:
         """FailureReason when the process failed without writing one."""
         how = f"exit code {code}" if code >= 0 else f"signal {_signal_name(-code)}"
         if code == 127:
             how += " (command not found: is it an executable in the image?)"
         return (f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
-                + log_tail(self.log_path, LOG_TAIL_LINES))  # clipped by JobKind.end
+                + self.log.tail(LOG_TAIL_LINES))  # clipped by JobKind.end
 
 
 def kill_orphan(pid_file: Path, job_arn: str) -> None:

@@ -1,10 +1,17 @@
-"""SageMaker training and processing jobs that really run, as the JSON protocol's provider.
+"""SageMaker training, processing and transform jobs that really run, as the JSON protocol's
+provider.
 
-Create stores the Describe document and starts a `JobRun` thread; the document is the only
-state (Describe reads it, every change is one transaction). Sandboxes stay after a job ends,
+Create stores the Describe document and starts its run in a thread (`JobRun` for training and
+processing, `TransformRun` for batch transform); the document is the only state (Describe reads
+it, every change is one transaction). Sandboxes stay after a training or processing job ends,
 for debugging, under `<home>/jobs/TrainingJob/<name>/` (and `ProcessingJob/`), laid out like
-the container's `/opt/ml`; the process output is in `<home>/logs/TrainingJobs/<name>.log` (and
-`ProcessingJobs/`), named like CloudWatch's `/aws/sagemaker/TrainingJobs` streams.
+the container's `/opt/ml`; the process output is the CloudWatch log stream
+`/aws/sagemaker/TrainingJobs` (or `ProcessingJobs`) `<name>/algo-1-<epoch>`, and
+`/aws/sagemaker/TransformJobs` `<name>/<instance id>` (sagepipe/logs).
+
+A name that no job has is a ValidationException "Requested resource not found." for Describe
+and Stop, as SageMaker answers (its model declares ResourceNotFound, which it does not send:
+aws/aws-sdk#165).
 """
 
 from __future__ import annotations
@@ -18,27 +25,33 @@ from typing import Any
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
 from sagepipe.s3.object_store import ObjectStore
+from sagepipe.sagemaker.catalog import ModelCatalog
 from sagepipe.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException
-from sagepipe.sagemaker.job_kind import JobKind
-from sagepipe.sagemaker.job_run import ACTIVE, STOP_GRACE_SECONDS, JobRun, kill_orphan
+from sagepipe.sagemaker.job_kind import ContainerJobKind, JobKind
+from sagepipe.sagemaker.job_run import ACTIVE, STOP_GRACE_SECONDS, JobRun, Run, kill_orphan
 from sagepipe.sagemaker.listing import list_page
 from sagepipe.sagemaker.processing import Processing
 from sagepipe.sagemaker.resources import Document, Resources
 from sagepipe.sagemaker.training import Training
+from sagepipe.sagemaker.transform import Transform
+from sagepipe.sagemaker.transform_run import TransformRun
 
 Params = dict[str, Any]
 RESTART_REASON = ("The local AWS stopped while this job ran, so the job did not finish; "
                   "start it again under a new name.")
+NOT_FOUND = "Requested resource not found."
 
 
 class Jobs:
     def __init__(self, resources: Resources, settings: Settings, s3: ObjectStore,
-                 images: ImageRegistry) -> None:
+                 images: ImageRegistry, catalog: ModelCatalog) -> None:
         self.resources = resources
         self.images = images
         self.training = Training(settings, s3)
         self.processing = Processing(settings, s3)
-        self._runs: dict[tuple[str, str], JobRun] = {}
+        self.transform = Transform(settings, s3, catalog)
+        self.kinds: tuple[JobKind, ...] = (self.training, self.processing, self.transform)
+        self._runs: dict[tuple[str, str], Run[Any]] = {}
         self._lock = threading.Lock()
 
     # -- gateway life cycle ------------------------------------------------------------------
@@ -46,7 +59,7 @@ class Jobs:
     def start(self) -> None:
         """Settle the jobs a previous gateway left running: their processes are gone with it
         (or are ended here), so InProgress becomes Failed and Stopping becomes Stopped."""
-        for kind in (self.training, self.processing):
+        for kind in self.kinds:
             for doc in self.resources.all(kind.resource):
                 if doc[kind.status_field] not in ACTIVE:
                     continue
@@ -94,7 +107,19 @@ class Jobs:
     def stop_processing_job(self, params: Params) -> Params:
         return self._stop(self.processing, params["ProcessingJobName"])
 
-    # -- shared by both kinds ----------------------------------------------------------------
+    def create_transform_job(self, params: Params) -> Params:
+        return self._create(self.transform, params)
+
+    def describe_transform_job(self, params: Params) -> Params:
+        return self._describe(self.transform, params["TransformJobName"])
+
+    def list_transform_jobs(self, params: Params) -> Params:
+        return self._list(self.transform, params)
+
+    def stop_transform_job(self, params: Params) -> Params:
+        return self._stop(self.transform, params["TransformJobName"])
+
+    # -- shared by every kind ----------------------------------------------------------------
 
     def _create(self, kind: JobKind, params: Params) -> Params:
         kind.validate(params)
@@ -107,19 +132,26 @@ class Jobs:
                 raise ResourceInUse(
                     "Job name must be unique within an AWS account and region, and a "
                     f"job with this name already exists ({kind.arn(name)})") from None
-            run = JobRun(kind, doc, self.resources, self.images, self._forget)
+            run = self._new_run(kind, doc)
             self._runs[kind.resource, name] = run
         run.start()
         return {kind.arn_field: doc[kind.arn_field]}
 
-    def _forget(self, run: JobRun) -> None:
+    def _new_run(self, kind: JobKind, doc: Document) -> Run[Any]:
+        """A transform job serves its model; the other kinds run an entry point to its end."""
+        if isinstance(kind, Transform):
+            return TransformRun(kind, doc, self.resources, self.images, self._forget)
+        assert isinstance(kind, ContainerJobKind)
+        return JobRun(kind, doc, self.resources, self.images, self._forget)
+
+    def _forget(self, run: Run[Any]) -> None:
         with self._lock:
             self._runs.pop((run.kind.resource, run.name), None)
 
     def _describe(self, kind: JobKind, name: str) -> Params:
         doc = self.resources.find(kind.resource, name)
         if doc is None:
-            raise ResourceNotFound("Requested resource not found.")
+            raise ValidationException(NOT_FOUND)
         return doc
 
     def _list(self, kind: JobKind, params: Params) -> Params:
@@ -131,7 +163,7 @@ class Jobs:
         try:
             self._request_stop(kind, name, None, strict=True)
         except ResourceNotFound:
-            raise ResourceNotFound("Requested resource not found.") from None
+            raise ValidationException(NOT_FOUND) from None
         return {}
 
     def _request_stop(self, kind: JobKind, name: str, why: str | None,

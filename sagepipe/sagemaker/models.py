@@ -17,8 +17,8 @@ class SageMakerBackend:
     def __init__(self, store: Store, settings: Settings, s3: ObjectStore,
                  images: ImageRegistry) -> None:
         self.resources = Resources(store)
-        self.jobs = Jobs(self.resources, settings, s3, images)
         self.catalog = ModelCatalog(self.resources, settings, s3, images)
+        self.jobs = Jobs(self.resources, settings, s3, images, self.catalog)
         self.endpoints = Endpoints(self.catalog, settings, s3, images)
 
     def start(self) -> None:

@@ -10,7 +10,7 @@ from sagepipe.processes import clip
 from sagepipe.sagemaker.job_kind import (
     DEFAULT_MAX_RUNTIME,
     FAILURE_REASON_MAX,
-    JobKind,
+    ContainerJobKind,
     Launch,
     read_text,
     require_s3_uri,
@@ -27,7 +27,7 @@ CONFIG_FIELDS = ("ProcessingJobArn", "ProcessingJobName", "AppSpecification", "E
                  "StoppingCondition", "NetworkConfig", "RoleArn")
 
 
-class Processing(JobKind):
+class Processing(ContainerJobKind):
     resource = "ProcessingJob"
     arn_type = "processing-job"
     label = "processing job"

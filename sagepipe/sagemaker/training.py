@@ -14,8 +14,8 @@ from typing import Any
 from sagepipe.errors import AWSError, ValidationException
 from sagepipe.sagemaker.job_kind import (
     DEFAULT_MAX_RUNTIME,
+    ContainerJobKind,
     JobFailure,
-    JobKind,
     Launch,
     require_s3_uri,
     require_under,
@@ -59,7 +59,7 @@ def pack(directory: Path, archive: Path) -> None:
             tar.add(child, arcname=child.name)
 
 
-class Training(JobKind):
+class Training(ContainerJobKind):
     resource = "TrainingJob"
     arn_type = "training-job"
     label = "training job"

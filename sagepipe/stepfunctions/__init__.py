@@ -1,5 +1,7 @@
-"""Local Step Functions: our own Amazon States Language interpreter (`asl/`) and the service
-integrations its Task states call (`integrations.py`).
+"""Local Step Functions: the service (`models.py` state and behaviour, `responses.py` its
+handler table, `exceptions.py` its errors, `records.py` its tables, `runs.py` the executions
+under way, `arns.py` and `paging.py`), our own Amazon States Language interpreter (`asl/`)
+and the service integrations its Task states call (`integrations.py`).
 
 Why our own interpreter rather than moto's (LocalStack's, ported), as measured with moto 5.2.5
 on a 2-core machine:

@@ -35,7 +35,13 @@ import boto3
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, UnknownServiceError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    UnknownServiceError,
+)
 from botocore.response import StreamingBody
 
 from sagepipe.config import Settings
@@ -139,7 +145,8 @@ def local_clients(settings: Settings) -> Callable[[str], Any]:
     session = boto3.session.Session(aws_access_key_id=credentials.access_key_id,
                                     aws_secret_access_key=credentials.secret_access_key,
                                     region_name=settings.region)
-    config = Config(parameter_validation=False, retries={"max_attempts": 2}, read_timeout=120)
+    config = Config(parameter_validation=False, retries={"max_attempts": 2}, read_timeout=120,
+                    inject_host_prefix=False)
     made: dict[str, Any] = {}
     lock = threading.Lock()
 
@@ -227,6 +234,10 @@ class AwsIntegrations:
         while True:
             try:
                 job = jsonable(getattr(client, kind.describe)(**{kind.name_field: name}))
+            except (EndpointConnectionError, ConnectionClosedError):
+                # The job's state is unknown, not failed: the local AWS is stopping (it then
+                # stops this execution) or busy. The state's TimeoutSeconds still bounds this.
+                job = {}
             except (ClientError, BotoCoreError) as error:
                 raise service_error(client, error, sdk=False) from None
             status = job.get(kind.status_field)

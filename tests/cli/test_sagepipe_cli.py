@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -63,6 +64,44 @@ def test_images_jobs_endpoints_and_logs(home_cli):
     assert home_cli("logs", "gateway").returncode == 0
 
 
+def test_a_transform_job_by_the_aws_cli_shows_in_jobs_and_logs(home_cli, tmp_path):
+    """The README's batch transform example, then `sagepipe jobs` and `sagepipe logs`."""
+    exports = dict(line.removeprefix("export ").split("=", 1)
+                   for line in home_cli("up").stdout.splitlines() if line.startswith("export "))
+    home_cli("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("version.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"v1"))
+    (tmp_path / "rows.csv").write_text("1,female,29\n3,male,40\n")
+    aws = [str(BIN / "aws")]
+    for command in (["s3", "mb", "s3://batch"],
+                    ["s3", "cp", str(archive), "s3://batch/model/model.tar.gz"],
+                    ["s3", "cp", str(tmp_path / "rows.csv"), "s3://batch/in/rows.csv"],
+                    ["sagemaker", "create-model", "--model-name", "echo",
+                     "--execution-role-arn", "arn:aws:iam::000000000000:role/x",
+                     "--primary-container",
+                     "Image=local/echo:1,ModelDataUrl=s3://batch/model/model.tar.gz"],
+                    ["sagemaker", "create-transform-job", "--transform-job-name", "score",
+                     "--model-name", "echo", "--transform-input",
+                     '{"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", '
+                     '"S3Uri": "s3://batch/in/"}}, "ContentType": "text/csv", '
+                     '"SplitType": "Line"}',
+                     "--transform-output", "S3OutputPath=s3://batch/out,AssembleWith=Line",
+                     "--transform-resources", "InstanceType=ml.m5.large,InstanceCount=1"],
+                    ["sagemaker", "wait", "transform-job-completed-or-stopped",
+                     "--transform-job-name", "score"]):
+        run(*aws, *command, env=exports)
+    scored = run(*aws, "s3", "cp", "s3://batch/out/rows.csv.out", "-", env=exports).stdout
+    assert scored == "v1:1,female,29\n3,male,40\n"  # one request: the lines as they were
+    listed = home_cli("jobs").stdout
+    assert re.search(r"transform\s*│\s*score\s*│\s*Completed\s*│\s*\d{4}-\d\d-\d\d", listed)
+    logged = home_cli("logs", "score").stdout
+    assert "[sagemaker logs]: MaxConcurrentTransforms=1, MaxPayloadInMB=6, " \
+        "BatchStrategy=MULTI_RECORD" in logged
+
+
 def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path):
     from sagepipe.images import ImageRegistry
     from sagepipe.store import Store
@@ -100,13 +139,14 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
     assert "TrainingJobSummaries" in jobs
     failed = run(aws_cli, "sagemaker", "describe-training-job", "--training-job-name", "nope",
                  env=env, check=False)
-    assert failed.returncode != 0 and "ResourceNotFound" in failed.stderr
+    assert failed.returncode != 0 and "(ValidationException)" in failed.stderr
+    assert "Requested resource not found." in failed.stderr
     sm.delete_endpoint(EndpointName="cli-endpoint")
 
 
 @pytest.mark.parametrize("service, call", [
     ("rds", lambda c: c.describe_db_instances()),  # query protocol (XML errors)
-    ("logs", lambda c: c.describe_log_groups()),  # JSON protocol
+    ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
     ("lambda", lambda c: c.list_functions()),  # REST-JSON protocol
 ])
 def test_services_not_emulated_answer_a_readable_error(aws, service, call):

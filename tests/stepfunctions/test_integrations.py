@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from asl_kit import details, info, machine, types, wait_for
+from botocore.exceptions import EndpointConnectionError
 from testkit import MODEL_IMAGE_URI, REPO
 
 from sagepipe.stepfunctions.asl import Execution, Outcome, parse_definition
@@ -197,3 +198,27 @@ def test_aws_sdk_calls_reach_the_service_and_name_its_errors(runner, prepared):
     assert outcome.output["got"]["modified"].endswith("Z")  # aws-sdk passes ISO 8601
     assert outcome.output["error"]["Error"] == "S3.NoSuchKeyException"
     assert "Status Code: 404" in outcome.output["error"]["Cause"]
+
+
+def test_a_sync_task_keeps_polling_when_the_local_aws_does_not_answer(runner, prepared):
+    """A Describe* that cannot connect (the local AWS stopping, or busy) says nothing about
+    the job: the task polls again instead of failing."""
+    sagemaker, refused = runner._client("sagemaker"), []
+
+    def refuse(**_: object) -> None:  # more often than the client's own retries absorb
+        if len(refused) < 6:
+            refused.append(1)
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    event = "before-send.sagemaker.DescribeTrainingJob"
+    sagemaker.meta.events.register(event, refuse)
+    try:
+        outcome, events = execute(train_and_register(), {
+            "name": unique("patient"), "bucket": prepared,
+            "hyperparameters": {"n_estimators": "10"}}, runner)
+    finally:
+        sagemaker.meta.events.unregister(event, refuse)
+    assert len(refused) == 6
+    trained = next((e for e in events if e["type"] == "TaskSucceeded"), None)
+    assert trained is not None, outcome
+    assert json.loads(details(trained)["output"])["TrainingJobStatus"] == "Completed"

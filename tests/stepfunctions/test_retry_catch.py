@@ -3,6 +3,8 @@ the reserved error names; task timeouts, heartbeats and task tokens."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from asl_kit import (
     FUNCTION,
@@ -179,3 +181,17 @@ def test_wait_for_task_token_takes_the_result_sent_with_the_token():
     assert outcome.output == {"answer": 42}
     assert types(events)[2:6] == ["TaskScheduled", "TaskStarted", "TaskSubmitted",
                                   "TaskSucceeded"]
+
+
+def test_an_answer_reaches_a_task_that_has_long_been_waiting_for_it():
+    definition = machine({"T": task(
+        Resource="arn:aws:states:::lambda:invoke.waitForTaskToken",
+        Parameters={"FunctionName": "f", "Payload": {"token.$": "$$.Task.Token"}})})
+    runner = Script({"StatusCode": 202})
+    execution, events = start(definition, runner=runner, clock=VirtualClock())
+    wait_for(lambda: "TaskSubmitted" in types(events), "the task to be submitted")
+    token = runner.requests[0].parameters["Payload"]["token"]
+    time.sleep(0.3)  # the task is asleep on its token by now, with no limit to wake it
+    assert execution.send_task_failure(token, "Review.Rejected", "no")
+    outcome = execution.wait(10)
+    assert outcome is not None and (outcome.error, outcome.cause) == ("Review.Rejected", "no")

@@ -7,7 +7,19 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import ecr, kms, recorded, s3, sagemaker, serverless, sns
+from sagepipe.cloudformation.providers import (
+    awslambda,
+    ecr,
+    iam,
+    kms,
+    logs,
+    recorded,
+    s3,
+    sagemaker,
+    serverless,
+    sns,
+    stepfunctions,
+)
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -21,8 +33,15 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Model(),
     sagemaker.EndpointConfig(),
     sagemaker.Endpoint(),
-    serverless.Function(),
+    awslambda.Function(),
+    awslambda.Permission(),
+    serverless.ServerlessFunction(),
     serverless.RestApi(),
+    stepfunctions.StateMachine(),
+    iam.Role(),
+    iam.ManagedPolicy(),
+    iam.Policy(),
+    logs.LogGroup(),
     s3.Bucket(),
     s3.BucketPolicy(),
     sns.Topic(),
@@ -31,10 +50,8 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     ecr.Repository(),
     kms.Key(),
     kms.Alias(),
-    recorded.Role(),
     recorded.Project(),
     recorded.Pipeline(),
-    recorded.LogGroup(),
 )}
 
 

@@ -159,6 +159,5 @@ class Execution:
         slot = self._interpreter.tokens.get(token)
         if slot is None:
             return False
-        slot.output, slot.error = output, error
-        slot.done.set()
+        slot.answer(output, error)
         return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,11 +79,18 @@ class Family:
 class _Slot:
     """A `.waitForTaskToken` task waiting for SendTaskSuccess / Failure / Heartbeat."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: _Watch) -> None:
         self.done = threading.Event()
         self.output: Any = None
         self.error: StatesError | None = None
-        self.beat: Any = lambda: None
+        self.beat = watch.beat
+        self._wake = watch.wake
+
+    def answer(self, output: Any, error: StatesError | None) -> None:
+        """SendTaskSuccess / SendTaskFailure: the task ends with this output or error."""
+        self.output, self.error = output, error
+        self.done.set()
+        self._wake.set()  # the watch sleeps until something happens
 
 
 def task_state(visit: Visit, data: Any) -> tuple[Any, str | None]:
@@ -125,8 +133,7 @@ def _attempt(visit: Visit, data: Any, family: Family, retry_count: int) -> Any:
     try:
         result = watch.run(lambda: interpreter.runner.run(request))
         if token:
-            request.submitted(result)
-            result = _await_token(interpreter, token, watch)
+            result = _await_token(interpreter, token, watch, lambda: request.submitted(result))
         check_size(result, f"The result of task state '{state.name}'")
     except StatesError as error:
         kind = "TimedOut" if error.error in (TIMEOUT, HEARTBEAT_TIMEOUT) else "Failed"
@@ -139,11 +146,14 @@ def _attempt(visit: Visit, data: Any, family: Family, retry_count: int) -> Any:
     return result
 
 
-def _await_token(interpreter: Any, token: str, watch: _Watch) -> Any:
-    slot = _Slot()
-    slot.beat = watch.beat
+def _await_token(interpreter: Any, token: str, watch: _Watch,
+                 submitted: Callable[[], None]) -> Any:
+    """The answer sent with `token`; the token is taken from before the task says it is
+    submitted, so that whoever sees TaskSubmitted can answer at once."""
+    slot = _Slot(watch)
     interpreter.tokens[token] = slot
     try:
+        submitted()
         watch.wait(slot.done)
     finally:
         interpreter.tokens.pop(token, None)

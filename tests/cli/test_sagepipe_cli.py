@@ -147,7 +147,7 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
 @pytest.mark.parametrize("service, call", [
     ("rds", lambda c: c.describe_db_instances()),  # query protocol (XML errors)
     ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
-    ("lambda", lambda c: c.list_functions()),  # REST-JSON protocol
+    ("eks", lambda c: c.list_clusters()),  # REST-JSON protocol
 ])
 def test_services_not_emulated_answer_a_readable_error(aws, service, call):
     from botocore.exceptions import ClientError

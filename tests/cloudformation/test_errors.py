@@ -137,9 +137,12 @@ def test_requests_that_name_no_usable_template_or_stack(aws, local_aws):
 
 def test_iam_resources_need_their_capability(aws):
     cfn = aws("cloudformation")
-    named = ("Resources: {R: {Type: AWS::IAM::Role, Properties: {RoleName: r, "
-             "AssumeRolePolicyDocument: {}}}}")
-    unnamed = "Resources: {R: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: {}}}}"
+    trust = ('{Version: "2012-10-17", Statement: [{Effect: Allow, Action: "sts:AssumeRole", '
+             'Principal: {Service: sagemaker.amazonaws.com}}]}')
+    named = (f"Resources: {{R: {{Type: AWS::IAM::Role, Properties: {{RoleName: {unique('role')}, "
+             f"AssumeRolePolicyDocument: {trust}}}}}}}")
+    unnamed = ("Resources: {R: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: "
+               f"{trust}}}}}}}")
     assert refused(lambda: cfn.create_stack(StackName=unique("iam"), TemplateBody=named),
                    "InsufficientCapabilitiesException") == (
         "Requires capabilities : [CAPABILITY_NAMED_IAM]")

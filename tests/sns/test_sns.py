@@ -111,7 +111,7 @@ def test_filter_policies_choose_the_subscribers(aws, local_aws):
     sns.delete_topic(TopicArn=topic)
 
 
-def test_a_lambda_subscription_is_recorded(aws):
+def test_a_subscribed_function_that_does_not_exist_never_fails_the_publisher(aws):
     sns = aws("sns")
     topic = sns.create_topic(Name=unique("to-lambda"))["TopicArn"]
     function = "arn:aws:lambda:us-east-1:000000000000:function:on-approval"

@@ -148,7 +148,7 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
 
 
 @pytest.mark.parametrize("service, call", [
-    ("sns", lambda c: c.list_topics()),  # query protocol (XML errors)
+    ("rds", lambda c: c.describe_db_instances()),  # query protocol (XML errors)
     ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
     ("eks", lambda c: c.list_clusters()),  # REST-JSON protocol
 ])

@@ -47,8 +47,8 @@ def test_titanic_train_from_its_stack_trains_on_the_splits_it_prepared(local, tr
     assert {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]} == metrics
     assert set(metrics) == {"train:accuracy", "validation:accuracy", "validation:f1",
                             "validation:auc"} and metrics["validation:accuracy"] > 0.7
-    prepare = trained["run"].stdout  # the module printed the command that scores with it
-    assert f"--training-job-name {job['TrainingJobName']}" in prepare
+    # The module printed the command that scores rows with it.
+    assert f"--training-job-name {job['TrainingJobName']}" in trained["run"].stdout
     # The training channels are the outputs of this run's processing job.
     processing = job["TrainingJobName"].removesuffix("-train") + "-prepare"
     described = local.client("sagemaker").describe_processing_job(ProcessingJobName=processing)

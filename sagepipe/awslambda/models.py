@@ -80,7 +80,7 @@ class LambdaBackend:
         self.docs = Documents(store, "lambda_resources", not_found=ResourceNotFoundException,
                               in_use=ResourceConflictException)
         self.code = CodePackages(settings.home / "lambda", s3)
-        self.runtime = Runtime(settings.home, lambda: local_env(settings))
+        self.runtime = Runtime(settings, lambda: local_env(settings))
         self.events = EventQueue(store, self._run_event, self._finish_event, self._event_policy)
         self.lock = threading.RLock()
 

@@ -10,10 +10,15 @@ invocation waits for one, up to the function's timeout, then is throttled. A san
 IDLE_SECONDS, or running an older revision of the configuration, is stopped.
 
 What a sandbox prints is its log: read from its output file while it runs and written as
-events of its log stream (`/aws/lambda/<name>`, `YYYY/MM/DD/[$LATEST]<hex>`), between the
-START, END and REPORT lines AWS writes. A handler that hangs past the timeout, exits or crashes
-ends only its own sandbox: the invocation answers AWS's error (`Sandbox.Timedout`,
-`Runtime.ExitError`) and the next one starts a fresh sandbox.
+events of its CloudWatch Logs stream (sagepipe.logs.streams.lambda_stream: `/aws/lambda/<name>`,
+`YYYY/MM/DD/[$LATEST]<hex>`, one per sandbox), between the START, END and REPORT lines AWS
+writes. The output goes through a file the invocation drains, not a pipe the stream follows
+on its own: so that a handler's lines land between its invocation's START and END, and the
+invocation knows its own lines (LogType=Tail).
+
+A handler that hangs past the timeout, exits or crashes ends only its own sandbox: the
+invocation answers AWS's error (`Sandbox.Timedout`, `Runtime.ExitError`) and the next one
+starts a fresh sandbox.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from typing import Any, BinaryIO
 
 from sagepipe.awslambda.bootstrap import receive, send
 from sagepipe.awslambda.exceptions import ServiceException, TooManyRequestsException
-from sagepipe.awslambda.logstreams import LogStream
+from sagepipe.config import Settings
+from sagepipe.logs.streams import lambda_stream
 from sagepipe.processes import Process, spawn, terminate
 
 log = logging.getLogger(__name__)
@@ -120,10 +126,10 @@ def peak_memory_mb(pid: int) -> int:
 
 @dataclass(frozen=True)
 class Places:
-    """Where sandboxes live: log groups (under the home's logs), output files, per-function
-    temporary directories, and a private directory for their sockets."""
+    """Where sandboxes live: the home (its log groups), output files, per-function temporary
+    directories, and a private directory for their sockets."""
 
-    logs: Path
+    settings: Settings
     sandboxes: Path
     tmp: Path
     sockets: Path
@@ -144,9 +150,7 @@ class Sandbox:
     def __init__(self, spec: FunctionSpec, places: Places) -> None:
         self.spec = spec
         self.id = uuid.uuid4().hex
-        today = dt.datetime.now(dt.UTC)
-        self.stream = LogStream(places.logs, spec.log_group,
-                                f"{today:%Y/%m/%d}/[{spec.version}]{self.id}")
+        self.stream = lambda_stream(places.settings, spec.name, spec.version, spec.log_group)
         self.places = places
         self.output = places.sandboxes / f"{self.id}.out"
         self.proc: Process | None = None
@@ -161,7 +165,7 @@ class Sandbox:
 
     # -- the log ------------------------------------------------------------------------------
     def _log(self, message: str) -> None:
-        self.stream.put(message)
+        self.stream.write(message)
         self._lines.append(message)
 
     def _drain(self, final: bool = False) -> None:
@@ -376,7 +380,6 @@ class Sandbox:
             self._reader.close()
             self._reader = None
         self.output.unlink(missing_ok=True)
-        self.stream.close()
 
 
 class Pool:
@@ -436,9 +439,9 @@ class Pool:
 class Runtime:
     """Invokes functions in their sandboxes; one per local AWS."""
 
-    def __init__(self, home: Path, base_env: Callable[[], Mapping[str, str]]) -> None:
-        root = home / "lambda"
-        self.places = Places(logs=home / "logs", sandboxes=root / "sandboxes", tmp=root / "tmp",
+    def __init__(self, settings: Settings, base_env: Callable[[], Mapping[str, str]]) -> None:
+        root = settings.home / "lambda"
+        self.places = Places(settings=settings, sandboxes=root / "sandboxes", tmp=root / "tmp",
                              sockets=Path(tempfile.mkdtemp(prefix="sagepipe-lambda-")))
         for folder in (self.places.sandboxes, self.places.tmp):
             shutil.rmtree(folder, ignore_errors=True)  # what a previous gateway left

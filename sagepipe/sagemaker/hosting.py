@@ -24,13 +24,13 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.logs.streams import LogStream, endpoint_stream, instance_id
 from sagepipe.processes import (
     Cancelled,
     NotReady,
     clip,
     ended,
     free_port,
-    log_tail,
     start_ticks,
     terminate,
     wait_ready,
@@ -48,24 +48,23 @@ class DeploymentFailed(Exception):
     """A fleet could not come up; the message is the endpoint's FailureReason."""
 
 
-def failure_reason(summary: str, log_path: Path) -> str:
+def failure_reason(summary: str, log: LogStream) -> str:
     """`summary` plus the end of the process's log."""
-    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}",
-                FAILURE_REASON_MAX)
+    return clip(f"{summary} Log: {log}. Last lines:\n{log.tail()}", FAILURE_REASON_MAX)
 
 
 class Replica:
     """One `serve` process of a model: a variant's in one deployment of an endpoint, or a
     transform job's. `role` names it in failure reasons ("production variant AllTraffic");
-    its sandbox lives under `root` and its output goes to `log_path`."""
+    its sandbox lives under `root` and its output goes to the log stream `log`."""
 
     def __init__(self, settings: Settings, spec: VariantSpec, *, role: str, root: Path,
-                 log_path: Path) -> None:
+                 log: LogStream) -> None:
         self.settings = settings
         self.spec = spec
         self.role = role
         self.root = root
-        self.log_path = log_path
+        self.log = log
         self.image_dir: Path | None = None
         self.sandbox: Sandbox | None = None
         self.port = 0
@@ -79,6 +78,11 @@ class Replica:
         self.restarts = 0
         self.retired = threading.Event()
         self._launching = threading.Lock()
+
+    @property
+    def log_path(self) -> Path:
+        """The file of the replica's log stream (InvokeEndpoint's errors point to it)."""
+        return self.log.path
 
     @property
     def url(self) -> str:
@@ -118,7 +122,7 @@ class Replica:
                "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
                "AWS_REGION": region}
         assert self.image_dir is not None
-        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log_path)
+        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log)
         self.deadline = time.monotonic() + self.spec.startup_timeout
 
     def relaunch(self, region: str) -> bool:
@@ -160,7 +164,7 @@ class Replica:
             raise DeploymentFailed(failure_reason(
                 f"The primary container for {self.role} did not pass "
                 f"the ping health check{':' if failure.code is not None else ''} {how}.",
-                self.log_path)) from None
+                self.log)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""
@@ -171,12 +175,12 @@ class Replica:
 
 def _variant_replica(settings: Settings, endpoint: str, deployment: str,
                      spec: VariantSpec) -> Replica:
-    """A variant's replica: sandbox and log named after the endpoint, variant and deployment,
-    as CloudWatch's /aws/sagemaker/Endpoints/<endpoint> streams are."""
+    """A variant's replica: its sandbox named after the endpoint, variant and deployment, its
+    log the stream `<variant>/<instance id>` of /aws/sagemaker/Endpoints/<endpoint>."""
     return Replica(settings, spec, role=f"production variant {spec.name}",
                    root=settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}",
-                   log_path=(settings.subdir("logs") / "Endpoints" / endpoint
-                             / f"{spec.name}-{deployment}.log"))
+                   log=endpoint_stream(settings, endpoint, spec.name,
+                                       instance_id(f"{endpoint}/{deployment}/{spec.name}")))
 
 
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:

@@ -15,7 +15,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from sagepipe.processes import Process, spawn
+from sagepipe.processes import Output, Process, spawn
 
 CONTAINER_ML_ROOT = Path("/opt/ml")
 # One thread per process: the host runs several processes on few cores (oversubscription
@@ -80,9 +80,9 @@ class Sandbox:
         }
 
     def launch(self, image_dir: Path, argv: list[str], env: dict[str, str],
-               log_path: Path) -> Process:
-        """Start `argv` from the image directory (on PATH, as cwd), output appended to a log,
-        in its own process group (`processes.spawn`)."""
+               log: Path | Output) -> Process:
+        """Start `argv` from the image directory (on PATH, as cwd), output appended to a log
+        (a file, or a CloudWatch log stream), in its own process group (`processes.spawn`)."""
         # The image's own directory first, then this interpreter's (the local stand-in for the
         # container's Python and its site-packages), then the host's PATH.
         path = os.pathsep.join([str(image_dir), str(Path(sys.executable).parent),
@@ -93,4 +93,4 @@ class Sandbox:
         if mount_namespaces():
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                        _BIND_AND_EXEC, "sh", str(self.root), *command]
-        return spawn(command, log_path, env=full_env, cwd=image_dir)
+        return spawn(command, log, env=full_env, cwd=image_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,9 +18,8 @@ from pathlib import Path
 import pytest
 from awslambda.lambda_kit import create, invoke, unique
 from botocore.exceptions import ClientError
-from testkit import client_for
+from testkit import client_for, tail_command
 
-from sagepipe.awslambda.logstreams import read_events, streams_of
 from sagepipe.clients import local_env
 
 BIN = Path(sys.executable).parent
@@ -192,14 +192,35 @@ def test_overlapping_invocations_run_in_separate_sandboxes(local_aws, tmp_path):
         {str(answers["a"]["pid"]), str(answers["b"]["pid"])}
 
 
+def aws_cli(settings, *args: str) -> dict:
+    """`aws ARGS` (the venv's CLI) against the local AWS, its JSON answer."""
+    done = subprocess.run([str(BIN / "aws"), *args, "--output", "json"],
+                          env={**os.environ, **local_env(settings)}, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+def sagepipe_logs(settings, name: str) -> str:
+    return subprocess.run([str(BIN / "sagepipe"), "--home", str(settings.home), "--port",
+                           str(settings.port), "logs", name], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+
+
 def test_invocations_are_logged_in_the_functions_log_group(lam, local_aws):
+    """Read back as CloudWatch Logs (`aws logs filter-log-events`) and by `sagepipe logs`:
+    the sandbox's stream, the handler's output between START and END, REPORT with the Init
+    Duration of the cold start only."""
     name = create(lam)
-    cold = invoke(lam, name)[0]["ResponseMetadata"]["RequestId"]
+    response, answer = invoke(lam, name)
+    cold = response["ResponseMetadata"]["RequestId"]
     warm = invoke(lam, name)[0]["ResponseMetadata"]["RequestId"]
-    [(stream, path)] = streams_of(local_aws.home / "logs", f"/aws/lambda/{name}")
-    assert stream.split("/")[:3] == time.strftime("%Y/%m/%d", time.gmtime()).split("/")
-    events = list(read_events(path))
-    messages = [message for _, message in events]
+    events = aws_cli(local_aws, "logs", "filter-log-events", "--log-group-name",
+                     f"/aws/lambda/{name}")["events"]
+    (stream,) = {e["logStreamName"] for e in events}
+    assert stream == answer["context"]["log_stream_name"]  # the one the sandbox was told
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    assert re.fullmatch(rf"{day}/\[\$LATEST\][0-9a-f]{{32}}", stream)
+    messages = [e["message"] for e in events]
     assert messages[0].startswith("INIT_START Runtime Version: python3.12")
     assert "module imported" in messages
     start = messages.index(f"START RequestId: {cold} Version: $LATEST")
@@ -212,12 +233,25 @@ def test_invocations_are_logged_in_the_functions_log_group(lam, local_aws):
         assert field in cold_report
     assert warm_report.startswith(f"REPORT RequestId: {warm}")
     assert "Init Duration" not in warm_report
-    timestamps = [stamp for stamp, _ in events]
+    assert messages[-4:] == [f"START RequestId: {warm} Version: $LATEST", "action echo",
+                             f"END RequestId: {warm}", warm_report]
+    timestamps = [e["timestamp"] for e in events]
     assert timestamps == sorted(timestamps) and abs(timestamps[-1] / 1000 - time.time()) < 60
-    shown = subprocess.run([str(BIN / "sagepipe"), "--home", str(local_aws.home), "--port",
-                            str(local_aws.port), "logs", name], capture_output=True, text=True,
-                           check=True)
-    assert f"START RequestId: {warm} Version: $LATEST" in shown.stdout
+    assert sagepipe_logs(local_aws, name).splitlines() == messages
+
+
+def test_aws_logs_tail_shows_a_functions_log(lam, local_aws, cli_v2):
+    name = create(lam)
+    request = invoke(lam, name, {"action": "echo"})[0]["ResponseMetadata"]["RequestId"]
+    command, env = tail_command(cli_v2, local_aws, f"/aws/lambda/{name}")
+    shown = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.split(" ", 1)[1] for line in shown.stdout.splitlines()]
+    assert lines[lines.index(f"START RequestId: {request} Version: $LATEST"):][:3] == [
+        f"START RequestId: {request} Version: $LATEST", "action echo",
+        f"END RequestId: {request}"]
+    assert lines[-1].startswith(f"REPORT RequestId: {request}\tDuration: ")
 
 
 def test_the_aws_cli_invokes_unchanged(local_aws, function, tmp_path):

@@ -23,6 +23,9 @@ MODULES = {
     "sagepipe.awslambda.exceptions": ("lambda",),
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
     "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
+    "sagepipe.logs.exceptions": ("logs",),
+    "sagepipe.iam.exceptions": ("iam",),
+    "sagepipe.sts.exceptions": ("sts",),
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sagepipe.cloudformation.providers import (
     awslambda,
+    iam,
+    logs,
     recorded,
     sagemaker,
     serverless,
@@ -32,13 +34,15 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
-    recorded.Role(),
+    iam.Role(),
+    iam.ManagedPolicy(),
+    iam.Policy(),
+    logs.LogGroup(),
     recorded.Bucket(),
     recorded.Topic(),
     recorded.Repository(),
     recorded.Project(),
     recorded.Pipeline(),
-    recorded.LogGroup(),
 )}
 
 

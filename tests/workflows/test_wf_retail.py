@@ -139,15 +139,17 @@ def test_the_preparation_function_refuses_rows_that_are_not_online_retail(local,
 
 
 @pytest.mark.slow
-def test_a_failed_preparation_is_retried_after_15_s_and_the_run_succeeds(local, passed):
+def test_a_failed_preparation_is_retried_after_15_s_and_the_run_succeeds(local):
     """The raw data is not there when the preparation first runs (NoSuchKey); it is uploaded
-    while the Retry waits, and the second attempt goes on to batch inference."""
+    while the Retry waits, and the second attempt goes on to batch inference. (Started with
+    StartExecution on the stack's state machine: the module uploads the rows before it starts.)"""
     job = unique("retail-retry")
     raw = f"workflows/retail/raw/{job}.csv"
     sfn = local.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=passed["machine"], name=job, input=json.dumps(
-        {"JobName": job, "ModelName": job, "RawData": f"s3://{local.bucket}/{raw}",
-         "RmseThreshold": 1.0}))["executionArn"]
+    execution_input = {"JobName": job, "ModelName": job, "RmseThreshold": 1.0,
+                       "RawData": f"s3://{local.bucket}/{raw}"}
+    execution = sfn.start_execution(stateMachineArn=local.stack("retail"), name=job,
+                                    input=json.dumps(execution_input))["executionArn"]
     deadline = time.monotonic() + 60
     while not any(e["type"] == "TaskFailed" for e in history(sfn, execution)):
         assert time.monotonic() < deadline, "the first attempt never failed"

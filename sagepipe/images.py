@@ -64,3 +64,8 @@ class ImageRegistry:
     def all(self) -> list[tuple[str, str]]:
         return [(r["uri"], r["directory"]) for r in
                 self.store.query("SELECT uri, directory FROM images ORDER BY uri")]
+
+    def forget(self, uri: str) -> None:
+        """Unregister `uri` (the image directory itself is left as it is)."""
+        with self.store.tx() as db:
+            db.execute("DELETE FROM images WHERE uri = ?", (uri,))

@@ -1,6 +1,6 @@
-"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, logs) and the
-pipeline in it (`run`, `watch`, `status`, `approve`, `reject`, `remote`, `launch-stack`), as
-clients of its CloudFormation, CodePipeline and CodeConnections APIs."""
+"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, stacks,
+logs) and the pipeline in it (`run`, `watch`, `status`, `approve`, `reject`, `remote`,
+`launch-stack`), as clients of its CloudFormation, CodePipeline and CodeConnections APIs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sagepipe.cli import api, aws, local, pipeline, states
+from sagepipe.cli import api, aws, local, pipeline, stacks, states
 from sagepipe.cli.local import Target
 from sagepipe.config import DEFAULT_PORT
 
@@ -35,3 +35,4 @@ pipeline.register(app)
 api.register(app)
 aws.register(app)
 states.register(app)
+stacks.register(app)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from sagepipe.cli.local import console, err, fail, say_which, target
 from sagepipe.clients import Unreachable, client, internal
-from sagepipe.config import DEFAULT_PORT, Settings
+from sagepipe.config import ACCOUNT_ID, DEFAULT_PORT, Settings
 from sagepipe.errors import AWSError
 from sagepipe.server import StartError, start_background
 
@@ -80,6 +80,21 @@ class Stack:
     def with_connection(self, connection_arn: str) -> dict[str, str]:
         return {**self.parameters, "CodeConnectionArn": connection_arn}
 
+    def upload(self, settings: Settings) -> str:
+        """The template put in the local S3, where a Launch Stack button's templateURL points
+        (it is larger than the 51,200 bytes CloudFormation takes as a TemplateBody); its URL,
+        as AWS writes S3 URLs (the local CloudFormation reads them from the local S3)."""
+        bucket = f"cf-templates-{ACCOUNT_ID}-{settings.region}"
+        s3 = client(settings, "s3")
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                raise fail(f"cannot create the templates bucket {bucket}: {exc}") from None
+        key = f"{self.name}/{self.template.name}"
+        aws_call(s3.upload_file, Filename=str(self.template), Bucket=bucket, Key=key)
+        return f"https://{bucket}.s3.amazonaws.com/{key}"
+
 
 def connection(settings: Settings, stack: Stack) -> str:
     """The ARN of the project's connection (`<project>-local`), created if there is none (the
@@ -96,7 +111,7 @@ def connection(settings: Settings, stack: Stack) -> str:
 def deploy(settings: Settings, stack: Stack, connection_arn: str) -> None:
     """`aws cloudformation create-stack` (or `update-stack`) of the pipeline stack, and wait."""
     cfn = client(settings, "cloudformation")
-    arguments = {"StackName": stack.name, "TemplateBody": stack.template.read_text(),
+    arguments = {"StackName": stack.name, "TemplateURL": stack.upload(settings),
                  "Capabilities": CAPABILITIES,
                  "Parameters": [{"ParameterKey": k, "ParameterValue": v}
                                 for k, v in stack.with_connection(connection_arn).items()]}
@@ -508,21 +523,21 @@ def remote(
 
 
 def launch_stack(ctx: typer.Context, template: Template = None) -> None:
-    """Print the local Launch Stack: the `aws cloudformation create-stack` of the pipeline
-    stack against the local AWS, with the parameters the README's button pre-fills (the
-    project's local-parameters.json and a local connection, created if needed)."""
+    """Print the local Launch Stack: the template put in the local S3 (where the README's
+    button points), and the `aws cloudformation create-stack` of the pipeline stack against the
+    local AWS with the parameters the button pre-fills (the project's local-parameters.json
+    and a local connection, created if needed)."""
     settings = target(ctx).running()
     stack = Stack.of(template)
     connection_arn = connection(settings, stack)
-    cwd = Path.cwd()
-    path = stack.template.relative_to(cwd) if stack.template.is_relative_to(cwd) \
-        else stack.template
+    url = stack.upload(settings)
     endpoint = f"--endpoint-url {settings.endpoint_url} --region {settings.region}"
     parameters = " ".join(f"ParameterKey={k},ParameterValue={shlex.quote(v)}"
                           for k, v in stack.with_connection(connection_arn).items())
-    err.print('[dim]# with the local credentials: eval "$(sagepipe env)"[/dim]')
+    err.print(f'[dim]# {stack.template.name} is at {url} in the local S3; with the local '
+              'credentials (eval "$(sagepipe env)"):[/dim]', highlight=False)
     console.out(f"aws {endpoint} cloudformation create-stack --stack-name {stack.name} "
-                f"--template-body file://{path} --capabilities {' '.join(CAPABILITIES)} "
+                f"--template-url {url} --capabilities {' '.join(CAPABILITIES)} "
                 f"--parameters {parameters}\n"
                 f"aws {endpoint} cloudformation wait stack-create-complete "
                 f"--stack-name {stack.name}", highlight=False)

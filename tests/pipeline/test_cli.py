@@ -1,6 +1,7 @@
 """The `sagepipe` pipeline commands that need no pipeline run: `remote` prints the local Git
-remote alone on stdout (for `git remote add`), `launch-stack` the local Launch Stack, and
-`approve` says so when nothing waits."""
+remote alone on stdout (for `git remote add`), `launch-stack` the local Launch Stack (the
+template in the local S3 and the create-stack that uses it), and `approve` says so when nothing
+waits."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ def test_launch_stack_prints_the_create_stack_of_the_pipeline_stack(local_aws, a
                          "us-east-1"]
     assert words[5:9] == ["cloudformation", "create-stack", "--stack-name",
                           "sagepipe-pipeline"]
-    assert "--template-body" in words and "file://CodePipeline/pipeline.yaml" in words
+    url = words[words.index("--template-url") + 1]
+    assert url == ("https://cf-templates-000000000000-us-east-1.s3.amazonaws.com/"
+                   "sagepipe-pipeline/pipeline.yaml")
+    uploaded = aws("s3").get_object(Bucket="cf-templates-000000000000-us-east-1",
+                                    Key="sagepipe-pipeline/pipeline.yaml")["Body"].read()
+    assert uploaded == (REPO / "CodePipeline" / "pipeline.yaml").read_bytes()
     parameters = dict(w.removeprefix("ParameterKey=").split(",ParameterValue=")
                       for w in words if w.startswith("ParameterKey="))
     assert parameters["ProjectName"] == "sagepipe"

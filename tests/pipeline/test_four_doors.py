@@ -41,10 +41,14 @@ class Doors:
         self.base = self.git("rev-parse", "HEAD")
 
     def aws(self, *args: str) -> Any:
+        """The AWS CLI's answer (JSON), or its text for the commands that print text."""
         done = subprocess.run([str(BIN / "aws"), "--output", "json", *args], env=self.env,
                               capture_output=True, text=True)
         assert done.returncode == 0, f"aws {' '.join(args)}: {done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip() else None
+        try:
+            return json.loads(done.stdout) if done.stdout.strip() else None
+        except json.JSONDecodeError:
+            return done.stdout
 
     def git(self, *args: str) -> str:
         return subprocess.run(["git", "-C", str(self.clone), "-c", "user.email=t@sagepipe.dev",
@@ -135,8 +139,12 @@ def first_release(doors: Doors) -> dict[str, Any]:
     connection = doors.aws("codeconnections", "create-connection", "--provider-type", "GitHub",
                            "--connection-name", "sagepipe-github")["ConnectionArn"]
     parameters = {**PARAMETERS, "CodeConnectionArn": connection}
-    doors.aws("cloudformation", "create-stack", "--stack-name", STACK, "--template-body",
-              f"file://{REPO / 'CodePipeline' / 'pipeline.yaml'}", "--capabilities",
+    # The template is larger than a TemplateBody may be: by URL, from S3, as Launch Stack does.
+    doors.aws("s3", "mb", "s3://sagepipe-templates")
+    doors.aws("s3", "cp", str(REPO / "CodePipeline" / "pipeline.yaml"),
+              "s3://sagepipe-templates/pipeline.yaml")
+    doors.aws("cloudformation", "create-stack", "--stack-name", STACK, "--template-url",
+              "https://sagepipe-templates.s3.amazonaws.com/pipeline.yaml", "--capabilities",
               "CAPABILITY_NAMED_IAM", "--parameters",
               *[f"ParameterKey={k},ParameterValue={v}" for k, v in parameters.items()])
     doors.aws("cloudformation", "wait", "stack-create-complete", "--stack-name", STACK)

@@ -1,8 +1,8 @@
 """The resource providers of the local CloudFormation, by type name: the one registry.
 
-A type listed here is created by its provider (or, from `recorded`, only recorded with its
-`Ref`/`Fn::GetAtt`); any other type is recorded with its physical name as `Ref`. To add a type,
-write its module (a `ResourceProvider` subclass, see base.py) and add its line below.
+A type listed here is created by its provider; any other type is recorded with its physical
+name as `Ref`. To add a type, write its module (a `ResourceProvider` subclass, see base.py) and
+add its line below.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from sagepipe.cloudformation.providers import (
     awslambda,
     codebuild,
     codepipeline,
+    ecr,
     iam,
+    kms,
     logs,
-    recorded,
+    s3,
     sagemaker,
     serverless,
+    sns,
     stepfunctions,
 )
 from sagepipe.cloudformation.providers.base import (
@@ -40,9 +43,14 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     iam.ManagedPolicy(),
     iam.Policy(),
     logs.LogGroup(),
-    recorded.Bucket(),
-    recorded.Topic(),
-    recorded.Repository(),
+    s3.Bucket(),
+    s3.BucketPolicy(),
+    sns.Topic(),
+    sns.Subscription(),
+    sns.TopicPolicy(),
+    ecr.Repository(),
+    kms.Key(),
+    kms.Alias(),
     codebuild.Project(),
     codepipeline.Pipeline(),
 )}

@@ -291,9 +291,7 @@ class Follower:
             if detail["actionExecutionId"] in self.printed or detail["status"] == "InProgress":
                 continue
             self.printed.add(detail["actionExecutionId"])
-            if detail["stageName"] != self.stage:
-                self.stage = detail["stageName"]
-                console.rule(f"[bold]{self.stage}")
+            self.enter(detail["stageName"])
             seconds = (detail["lastUpdateTime"] - detail["startTime"]).total_seconds()
             if detail["status"] == "Succeeded":
                 console.print(f"[green]✔ {label}[/green] {seconds:.1f}s", highlight=False)
@@ -319,11 +317,18 @@ class Follower:
                   f"get-log-events) ---[/dim]", highlight=False)
         console.out("\n".join(e["message"] for e in events), highlight=False)
 
+    def enter(self, stage: str) -> None:
+        """A rule with the stage's name, once, when its first line is printed."""
+        if stage != self.stage:
+            self.stage = stage
+            console.rule(f"[bold]{stage}")
+
     def approval(self) -> None:
         waiting = waiting_approval(self.settings, self.pipeline, self.execution_id)
         if waiting is None:
             return
         stage, action, token = waiting
+        self.enter(stage)
         if self.auto_approve:
             aws_call(self.api.put_approval_result, pipelineName=self.pipeline, stageName=stage,
                      actionName=action, token=token,

@@ -57,7 +57,7 @@ def request(run: ActionRun, token: str, expires: float) -> tuple[str, str]:
     cli = "sagepipe" + (f" --port {port}" if port != DEFAULT_PORT else "")
     answer = (f"aws {endpoint}codepipeline put-approval-result --pipeline-name {pipeline} "
               f"--stage-name {stage} --action-name {action} --token {token} --result "
-              "'summary=looks good,status={}'")
+              "'summary={},status={}'")
     email = f"""Hello,
 
 The following Approval action is waiting for your response:
@@ -72,9 +72,9 @@ Region: {region}
 
 --Approval Details--
 
-Approve:  {answer.format("Approved")}
+Approve:  {answer.format("looks good", "Approved")}
           or {cli} approve --comment 'looks good'
-Reject:   {answer.format("Rejected")}
+Reject:   {answer.format("why", "Rejected")}
           or {cli} reject --comment 'why'
 
 Additional information: {approval['customData'] or '(none)'}

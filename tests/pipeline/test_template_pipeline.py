@@ -54,7 +54,12 @@ Resources:
     Type: AWS::IAM::Role
     Properties:
       RoleName: !Sub "${ProjectName}-build"
-      AssumeRolePolicyDocument: {}
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: [codebuild.amazonaws.com, codepipeline.amazonaws.com]}
+            Action: sts:AssumeRole
   Topic:
     Type: AWS::SNS::Topic
     Properties: {TopicName: !Sub "${ProjectName}-approvals"}

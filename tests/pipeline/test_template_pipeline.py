@@ -178,7 +178,8 @@ def test_run_deploys_the_template_and_runs_the_pipeline_it_defines(tiny):
                  if "APPROVAL NEEDED" in p.read_text())
     email = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert email["To"] == "reviewer@example.com"
-    assert email["Subject"] == "APPROVAL NEEDED: AWS CodePipeline tiny-pipeline for action Review"
+    assert email["Subject"].strip() == ("APPROVAL NEEDED: AWS CodePipeline tiny-pipeline for "
+                                        "action Review")
     body = email.get_content()
     assert "greeting hello-vanilla" in body
     assert f"sagepipe --port {tiny.settings.port} approve --comment" in body

@@ -26,7 +26,7 @@ from sagepipe.codepipeline.declaration import Action, Declaration
 from sagepipe.codepipeline.git import GitError, Repositories
 from sagepipe.config import Settings
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # locally a poll costs a few milliseconds
 
 
 class ActionFailed(RuntimeError):

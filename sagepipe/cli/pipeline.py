@@ -459,6 +459,10 @@ def status(
     if not running:
         console.print("start it (`sagepipe up`) to see its pipelines")
         return
+    if not pipeline and not aws_call(client(settings, "codepipeline").list_pipelines)[
+            "pipelines"]:
+        console.print("no pipeline yet: `sagepipe run` creates the pipeline stack")
+        return
     name = pick_pipeline(settings, pipeline)
     api = client(settings, "codepipeline")
 

@@ -37,8 +37,7 @@ def cloudformation(run: ActionRun) -> ActionResult:
             _replace_change_set(run, cfn, stack)
             return ActionResult(summary=f"Change set {run.config.get('ChangeSetName')} created")
         elif mode == "CHANGE_SET_EXECUTE":
-            cfn.execute_change_set(ChangeSetName=_change_set_name(run), StackName=stack)
-            outputs = _outcome(run, cfn, stack)
+            outputs = _execute_change_set(run, cfn, stack)
         else:
             raise ActionFailed(f"ActionMode {mode} is not one of CREATE_UPDATE, "
                                "REPLACE_ON_FAILURE, DELETE_ONLY, CHANGE_SET_REPLACE, "
@@ -149,6 +148,16 @@ def _replace_change_set(run: ActionRun, cfn: Any, stack: str) -> None:
     if change["Status"] == "FAILED" and NO_CHANGES not in change.get("StatusReason", ""):
         raise ActionFailed(f"Change set {name} of stack {stack} failed: "
                            f"{change.get('StatusReason')}")
+
+
+def _execute_change_set(run: ActionRun, cfn: Any, stack: str) -> dict[str, str]:
+    """Execute the change set; one that holds no change leaves the stack as it is, and the
+    action succeeds with its outputs, as in AWS."""
+    name = _change_set_name(run)
+    change = cfn.describe_change_set(ChangeSetName=name, StackName=stack)
+    if change["Status"] != "FAILED" or NO_CHANGES not in change.get("StatusReason", ""):
+        cfn.execute_change_set(ChangeSetName=name, StackName=stack)
+    return _outcome(run, cfn, stack)
 
 
 def _change_set_name(run: ActionRun) -> str:

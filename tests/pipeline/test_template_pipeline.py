@@ -106,6 +106,23 @@ Resources:
                 OutputFileName: outputs.json
               InputArtifacts: [{Name: Built}]
               OutputArtifacts: [{Name: StackOut}]
+            - Name: Plan
+              RunOrder: 2
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: CHANGE_SET_REPLACE
+                StackName: !Sub "${ProjectName}-echo"
+                ChangeSetName: echo
+                TemplatePath: Built::stack.yaml
+                ParameterOverrides: >-
+                  {"Greeting": {"Fn::GetParam": ["StackOut", "outputs.json", "Shout"]}}
+              InputArtifacts: [{Name: Built}, {Name: StackOut}]
+            - Name: Apply
+              RunOrder: 3
+              Namespace: Echo
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration: {ActionMode: CHANGE_SET_EXECUTE, StackName: !Sub "${ProjectName}-echo",
+                              ChangeSetName: echo}
         - Name: Gate
           Actions:
             - Name: Review
@@ -123,7 +140,8 @@ Resources:
                 EnvironmentVariables: '[{"name":"SHOUT","value":"#{Shipped.Shout}"}]'
               InputArtifacts: [{Name: Code}]
 """
-STAGES = ["Checkout.Code", "Make.Compile", "Ship.Stack", "Gate.Review", "Verify.Check"]
+STAGES = ["Checkout.Code", "Make.Compile", "Ship.Stack", "Ship.Plan", "Ship.Apply",
+          "Gate.Review", "Verify.Check"]
 
 
 class TinyRepo:
@@ -173,6 +191,8 @@ def test_run_deploys_the_template_and_runs_the_pipeline_it_defines(tiny):
     assert list(actions) == STAGES
     assert {a["status"] for a in actions.values()} == {"Succeeded"}
     assert actions["Ship.Stack"]["output"]["outputVariables"] == {"Shout": "hello-vanilla!"}
+    # a change set made from the first stack's outputs file (Fn::GetParam), then executed
+    assert actions["Ship.Apply"]["output"]["outputVariables"] == {"Shout": "hello-vanilla!!"}
     head = execution["sourceRevisions"][0]["revisionId"]
     eml = next(p for p in (tiny.settings.home / "outbox").glob("*.eml")
                  if "APPROVAL NEEDED" in p.read_text())

@@ -91,7 +91,8 @@ def report(console: Console, settings: Settings, title: str, seconds: float,
                   f"{(prod['lastUpdateTime'] - start).total_seconds():.1f}s after the push")
     for detail in details:
         took = (detail["lastUpdateTime"] - detail["startTime"]).total_seconds()
-        console.print(f"  {detail['stageName']}.{detail['actionName']:<22} {took:6.1f}s")
+        label = f"{detail['stageName']}.{detail['actionName']}"
+        console.print(f"  {label:<28} {took:6.1f}s")
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ from sagepipe.store import Store
 
 Params = dict[str, Any]
 PAGE = 100  # ids or names per page of ListBuilds*, ListProjects
-EMULATED_SOURCES = ("S3", "NO_SOURCE")
 PROJECT_DEFAULTS: Params = {"timeoutInMinutes": 60, "queuedTimeoutInMinutes": 480,
                             "badge": {"badgeEnabled": False}, "projectVisibility": "PRIVATE"}
 

@@ -24,6 +24,7 @@ MODULES = {
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
     "sagepipe.codebuild.exceptions": ("codebuild",),
     "sagepipe.codeconnections.exceptions": ("codeconnections", "codestar-connections"),
+    "sagepipe.codepipeline.exceptions": ("codepipeline",),
     "sagepipe.sns.exceptions": ("sns",),
     "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
     "sagepipe.logs.exceptions": ("logs",),

@@ -247,7 +247,7 @@ def test_a_newer_push_supersedes_an_execution_waiting_for_a_busy_stage(local_aws
     assert tiny.wait(third)["status"] == "Succeeded"
 
 
-def test_an_execution_interrupted_by_a_crash_ends_failed_with_the_reason(aws, tmp_path):
+def test_an_execution_interrupted_by_a_crash_or_a_stop_ends_saying_why(aws, tmp_path):
     settings = Settings(home=tmp_path / "home", port=free_port())
     start_background(settings)
     try:
@@ -269,6 +269,16 @@ def test_an_execution_interrupted_by_a_crash_ends_failed_with_the_reason(aws, tm
         assert review["status"] == "Failed"
         assert "local AWS stopped" in review["output"]["executionResult"]["errorDetails"][
             "message"]
+
+        # `sagepipe down` (a graceful stop) stops what runs, saying why
+        tiny.api.start_pipeline_execution(name=tiny.name)
+        waiting = tiny.executions()[0]["pipelineExecutionId"]
+        tiny.token()
+        stop(settings)
+        start_background(settings)
+        assert tiny.wait(waiting, timeout=10)["status"] == "Stopped"
+        assert tiny.executions()[0]["stopTrigger"] == {"reason": "The local AWS is shutting down"}
+        assert tiny.actions(waiting)["Gate.Review"]["status"] == "Abandoned"
     finally:
         stop(settings)
 

@@ -36,13 +36,15 @@ class Cancelled(Exception):
 
 
 def spawn(argv: list[str], log_path: Path, *, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> Process:
+          cwd: Path | None = None, pass_fds: Iterable[int] = ()) -> Process:
     """Start `argv` detached from our terminal, leading its own process group (so that stopping
-    it stops its workers), stdin closed, stdout and stderr appended to `log_path`."""
+    it stops its workers), stdin closed, stdout and stderr appended to `log_path`, inheriting
+    the descriptors `pass_fds` besides."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                pass_fds=tuple(pass_fds))
 
 
 def wait_ready(proc: Process, ready: Callable[[], bool], timeout: float, *,

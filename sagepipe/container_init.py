@@ -35,6 +35,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 from fcntl import ioctl
@@ -50,9 +51,7 @@ SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 CONTAINER_ML = "/opt/ml"
-# Top-level directories given no writable layer: kernel filesystems, and /tmp, which gets a
-# fresh tmpfs of its own (as a container's /tmp is its own).
-NOT_LAYERED = {"proc", "sys", "dev", "tmp"}
+KERNEL = {"proc", "sys", "dev"}  # the host's, bound as they are
 SETUP_FAILED = 125  # as `docker run` exits when the container cannot be set up
 NOT_FOUND = 127  # as a shell exits for a command it cannot find
 
@@ -110,43 +109,67 @@ def _mount_points() -> list[str]:
 
 def _pinned(path: str) -> str:
     """A path to `path` as it is now, whatever is later mounted over it: an O_PATH descriptor
-    (left open, the process keeps it) named through /proc/self/fd."""
-    return f"/proc/self/fd/{os.open(path, os.O_PATH)}"
+    (left open, the process keeps it) named through /proc/PID/fd (for its children too)."""
+    return f"/proc/{os.getpid()}/fd/{os.open(path, os.O_PATH)}"
 
 
-def _layer_root(spec: dict[str, Any], unprivileged: bool) -> None:
-    """Give every top-level directory of `/` but /tmp an overlay: the image's layer (if any)
-    over the host's directory, writes into a layer of the sandbox. Mounts below a directory (an
-    /etc/hosts bind, a volume) are bound again on top, as a container keeps its volumes. The
-    layers' roots are 755: a server that drops to another user still reaches its interpreter,
-    wherever the host keeps it. (The host's own later changes to these directories may not
-    show through the overlay: it is a snapshot, as an image is.)"""
+def _layer_root(spec: dict[str, Any], unprivileged: bool) -> str:
+    """A new root for the container, returned as a path to chroot into: every top-level
+    directory of the host's `/` and of the image's layer gets an overlay there (the image's
+    files over the host's, writes into a layer of the sandbox); /proc, /sys and /dev are the
+    host's, /tmp is left for a tmpfs of its own. Mounts below a directory (an /etc/hosts bind, a
+    volume) are bound again on top, as a container keeps its volumes. The overlays' roots are
+    755: a server that drops to another user still reaches its interpreter, wherever the host
+    keeps it. (The host's own later changes to these directories may not show through an
+    overlay: it is a snapshot, as an image is.)"""
     layer = spec.get("layer")
     layer_dir = _pinned(layer) if layer else None
+    # Layers must not overlap: the image's files for the directory its layer lies in (/var,
+    # for a layer in /var/cache) are a copy, made in the scratch space.
+    layer_home = os.path.realpath(layer).split("/")[1] if layer else None
     if spec["overlay"] == "tmpfs":
-        # Scratch space for the layers, in this namespace only; the container's /tmp covers it.
-        _mount("tmpfs", "/tmp", "tmpfs", 0, "mode=700")  # noqa: S108
+        # Scratch space for the layers and the new root, in this namespace only.
+        _mount("tmpfs", "/tmp", "tmpfs", 0, "mode=755")  # noqa: S108
         writable = _pinned("/tmp")  # noqa: S108
     else:
         writable = _pinned(spec["overlay"])
+    root = f"{writable}/root"
+    os.makedirs(root, exist_ok=True)
+    _mount("tmpfs", root, "tmpfs", 0, "mode=755")  # mount points only, fresh each time
     points = _mount_points()
-    for name in sorted(os.listdir("/")):
-        top = f"/{name}"
-        if name in NOT_LAYERED or os.path.islink(top) or not os.path.isdir(top):
+    names = set(os.listdir("/")) | (set(os.listdir(layer_dir)) if layer_dir else set())
+    for name in sorted(names):
+        top, target = f"/{name}", f"{root}/{name}"
+        in_layer = bool(layer_dir) and os.path.isdir(f"{layer_dir}/{name}")
+        if os.path.islink(top) and not in_layer:
+            os.symlink(os.readlink(top), target)
             continue
-        below = [(p, _pinned(p)) for p in points if p.startswith(f"{top}/")]
-        lower = [top]
-        if layer_dir and os.path.isdir(f"{layer_dir}/{name}"):
+        on_host = os.path.isdir(top) and not os.path.islink(top)
+        if not (on_host or in_layer):
+            continue  # a file at the top of the host's `/`
+        os.makedirs(target, exist_ok=True)
+        if name in KERNEL:
+            _mount(top, target, None, MS_BIND | MS_REC)
+            continue
+        if name == "tmp":
+            continue
+        lower = [top] if on_host else []
+        if in_layer:
             lower.insert(0, f"{layer_dir}/{name}")
+            if name == layer_home:
+                lower[0] = f"{writable}/copy/{name}"
+                os.makedirs(os.path.dirname(lower[0]), exist_ok=True)
+                subprocess.run(["cp", "-a", f"{layer_dir}/{name}", lower[0]], check=True)
         upper, work = f"{writable}/upper/{name}", f"{writable}/work/{name}"
         os.makedirs(upper, exist_ok=True)
         os.makedirs(work, exist_ok=True)
         os.chmod(upper, 0o755)  # noqa: S103 - see the docstring
         options = f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
-        _mount("overlay", top, "overlay", 0, options + (",userxattr" if unprivileged else ""))
-        for point, pinned in below:
+        _mount("overlay", target, "overlay", 0, options + (",userxattr" if unprivileged else ""))
+        for point in (p for p in points if p.startswith(f"{top}/") and on_host):
             with contextlib.suppress(SetupError, OSError):  # one that is gone or hidden
-                _mount(pinned, point, None, MS_BIND | MS_REC)
+                _mount(point, f"{root}{point}", None, MS_BIND | MS_REC)
+    return root
 
 
 def setup(spec: dict[str, Any]) -> None:
@@ -155,13 +178,13 @@ def setup(spec: dict[str, Any]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     if spec.get("network"):
         _loopback_up()
-    if spec.get("overlay"):
-        _layer_root(spec, unprivileged)
+    root = _layer_root(spec, unprivileged) if spec.get("overlay") else ""
     if ml:
-        os.makedirs(CONTAINER_ML, exist_ok=True)  # in /opt's layer when there is one
-        _mount(ml, CONTAINER_ML, None, MS_BIND | MS_REC)
-    if spec.get("overlay"):
-        _mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777")  # noqa: S108 - the container's own
+        os.makedirs(f"{root}{CONTAINER_ML}", exist_ok=True)  # in /opt's layer when there is one
+        _mount(ml, f"{root}{CONTAINER_ML}", None, MS_BIND | MS_REC)
+    if root:
+        _mount("tmpfs", f"{root}/tmp", "tmpfs", 0, "mode=1777")  # noqa: S108 - its own
+        os.chroot(root)
     os.chdir(spec.get("cwd") or "/")
 
 

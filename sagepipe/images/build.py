@@ -39,7 +39,7 @@ from typing import Any
 from sagepipe.images.dockerfile import DEFAULT_PATH, Copy, DockerfileError, Recipe, Run, parse
 from sagepipe.namespaces import Isolation, init_argv
 
-BUILD_FORMAT = "2"  # bump when what a build produces changes
+BUILD_FORMAT = "4"  # bump when what a build produces changes
 PACKAGE_MANAGERS = {"apt-get", "apt", "apk", "yum", "dnf", "microdnf"}
 # Installing these into the image's venv is pip keeping itself current: nothing the image runs.
 PIP_TOOLING = re.compile(r"^(pip|setuptools|wheel)([<>=!~;\[ ].*)?$", re.IGNORECASE)
@@ -118,7 +118,11 @@ class Build:
                 (self.layer / step.lstrip("/")).mkdir(parents=True, exist_ok=True)
         if self.venv is not None:
             self._console_scripts()
-        shutil.rmtree(self.root / "work", ignore_errors=True)
+        for scratch in ("work", "root"):  # the RUN sandbox's, not the image's
+            shutil.rmtree(self.root / scratch, ignore_errors=True)
+        for top in self.layer.iterdir():  # the RUN sandbox made one for each
+            with contextlib.suppress(OSError):
+                top.rmdir()  # if empty
         return {"layer": str(self.layer),
                 "python": str(self.venv / "bin") if self.venv else None,
                 "env": self.recipe.env, "workdir": self.recipe.workdir,
@@ -135,8 +139,8 @@ class Build:
                 with tarfile.open(source) as tar:
                     tar.extractall(destination, filter="data")
             else:
-                target = destination / source.name if copy.destination.endswith("/") \
-                    else destination
+                into = copy.destination.endswith("/") or destination.is_dir()
+                target = destination / source.name if into else destination
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
 

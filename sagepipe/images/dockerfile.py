@@ -197,7 +197,7 @@ class _Reader:
                                      "(no network)")
             sources = [s for s in sources if s not in urls]
         destination = self.path(words[-1])
-        if words[-1].endswith("/") or len(sources) > 1:
+        if words[-1].endswith(("/", "/.")) or words[-1] == "." or len(sources) > 1:
             destination += "/"
         if sources:
             self.recipe.steps.append(Copy(sources, destination, add))

@@ -1,13 +1,17 @@
 """Who may call the local AWS: requests addressed to a loopback name (so a web page cannot
 reach it through DNS rebinding) and signed with the home's credentials (sagepipe.credentials),
-checked by the one SigV4 verifier (sagepipe.sigv4)."""
+or with a role session's derived from them (sagepipe.sts.sessions), checked by the one SigV4
+verifier (sagepipe.sigv4)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.requests import Request
 
 from sagepipe.credentials import LocalCredentials
 from sagepipe.sigv4 import AccessRefused, Received, Refusal, Signature, verify
+from sagepipe.sts import sessions
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 VIRTUAL_HOST_SUFFIX = ".localhost"  # S3 virtual-host style: bucket.localhost
@@ -30,6 +34,7 @@ def is_loopback(host: str | None) -> bool:
 class Authenticator:
     def __init__(self, credentials: LocalCredentials) -> None:
         self.secrets = credentials.secrets
+        self.home_secret = credentials.secret_access_key
 
     @staticmethod
     def check_host(host: str | None) -> None:
@@ -46,4 +51,20 @@ class Authenticator:
         received = Received(request.method, raw_path.decode("latin-1"),
                             request.scope.get("query_string", b"").decode("latin-1"),
                             request.headers)
-        return verify(received, self.secrets, body=body, s3=s3, service=service)
+        return verify(received, self.keys(received), body=body, s3=s3, service=service)
+
+    def keys(self, request: Received) -> Mapping[str, str]:
+        """The secrets a request may be signed with: the home's, and the session's whose
+        token it carries (refused if the home did not make it, or it has expired)."""
+        token = sessions.request_token(request.headers, request.query)
+        if not token:
+            return self.secrets
+        session = sessions.read_token(self.home_secret, token)
+        if session is None:
+            raise AccessRefused(Refusal.UNKNOWN_KEY, "The security token included in the "
+                                "request is invalid.")
+        if session.expired:
+            raise AccessRefused(Refusal.UNKNOWN_KEY, "The security token included in the "
+                                "request is expired")
+        return {**self.secrets, session.access_key_id: sessions.secret_for(
+            self.home_secret, session.access_key_id)}

@@ -53,8 +53,8 @@ def default_home() -> Path:
     return cwd / ".sagepipe"
 
 
-# Services whose ARNs name no region (IAM), or neither region nor account (S3 buckets).
-NO_REGION = frozenset({"iam", "s3"})
+# Services whose ARNs name no region (IAM, STS), or neither region nor account (S3 buckets).
+NO_REGION = frozenset({"iam", "s3", "sts"})
 NO_ACCOUNT = frozenset({"s3"})
 
 

@@ -25,6 +25,9 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
 from sagepipe.auth import Authenticator
+from sagepipe.awslambda.models import LambdaBackend
+from sagepipe.awslambda.responses import ROUTES as LAMBDA_ROUTES
+from sagepipe.awslambda.responses import LambdaService, lambda_internal_handlers
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.responses import cloudformation_service
 from sagepipe.cloudformation.stacks import Stacks
@@ -35,8 +38,12 @@ from sagepipe.ecr.responses import ROUTES as IMAGE_ROUTES
 from sagepipe.ecr.responses import ecr_service, image_handlers
 from sagepipe.edge import Service, serve, wire_request
 from sagepipe.errors import NotEmulated
+from sagepipe.iam.models import Iam
+from sagepipe.iam.responses import iam_service
 from sagepipe.images import ImageRegistry
 from sagepipe.internal import HEALTH_PATH, PREFIX, InternalService
+from sagepipe.logs.models import CloudWatchLogs
+from sagepipe.logs.responses import logs_service
 from sagepipe.protocols import protocol_for
 from sagepipe.protocols.aws_json import JsonProtocol
 from sagepipe.protocols.query import FORM, QueryProtocol
@@ -45,6 +52,7 @@ from sagepipe.protocols.service_models import models_by_signing_name
 from sagepipe.protocols.wire import WireRequest
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
+from sagepipe.s3.notifications import LambdaNotifier
 from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
@@ -53,9 +61,10 @@ from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
 from sagepipe.stepfunctions.models import StepFunctions
 from sagepipe.stepfunctions.responses import stepfunctions_service
 from sagepipe.store import Store
+from sagepipe.sts.models import Sts
+from sagepipe.sts.responses import sts_service
 
 log = logging.getLogger(__name__)
-EMULATED = "S3, SageMaker, SageMaker Runtime, ECR, CloudFormation and Step Functions"
 
 
 class NotEmulatedService(Service):
@@ -64,10 +73,11 @@ class NotEmulatedService(Service):
 
     handlers: dict[str, Any] = {}
 
-    def __init__(self, signing_name: str) -> None:
+    def __init__(self, signing_name: str, emulated: str) -> None:
         model = models_by_signing_name().get(signing_name)
         self.signing_name = signing_name
         self.label = signing_name
+        self.emulated = emulated
         if model is None:
             self.protocol = JsonProtocol(None)
         elif model.resolved_protocol in ("query", "ec2"):
@@ -77,7 +87,12 @@ class NotEmulatedService(Service):
 
     def operation(self, wire: WireRequest) -> Any:
         raise NotEmulated(f"sagepipe's local AWS does not emulate the {self.signing_name} "
-                          f"service (it serves {EMULATED}); run this call against AWS.")
+                          f"service (it serves {self.emulated}); run this call against AWS.")
+
+
+def in_words(names: list[str]) -> str:
+    """`A, B and C`."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
 class ServiceTable:
@@ -88,6 +103,11 @@ class ServiceTable:
         self.by_scope = {(s.signing_name, s.target_prefix): s for s in services}
         self.internal = next(s for s in services if isinstance(s, InternalService))
         self.fallback = next(s for s in services if s.signing_name == "s3")
+        # What a call to another service is told this local AWS serves: the table itself.
+        self.emulated = in_words([s.label for s in services if s is not self.internal])
+
+    def not_emulated(self, signing_name: str) -> NotEmulatedService:
+        return NotEmulatedService(signing_name, self.emulated)
 
     def select(self, request: Request) -> Service:
         scope = signing_scope(request.headers, request.scope.get("query_string",
@@ -97,21 +117,23 @@ class ServiceTable:
             signing_name = scope[1]
             return (self.by_scope.get((signing_name, target))
                     or self.by_scope.get((signing_name, None))
-                    or NotEmulatedService(signing_name))
+                    or self.not_emulated(signing_name))
         return self._unsigned(request, target)
 
     def _unsigned(self, request: Request, target: str | None) -> Service:
         """The service an unsigned request looks like, to refuse it in that protocol."""
         if request.url.path.startswith(PREFIX):
             return self.internal
+        # The fallbacks are made only when needed: a NotEmulatedService reads every botocore
+        # model the first time (seconds, on the event loop).
         if target is not None:
-            return next((s for s in self.services if s.target_prefix == target),
-                        NotEmulatedService(""))
+            return next((s for s in self.services if s.target_prefix == target), None) \
+                or self.not_emulated("")
         if "Action=" in request.url.query or (
                 request.method == "POST" and request.url.path == "/"
                 and request.headers.get("content-type", "").startswith(FORM)):
-            return next((s for s in self.services if s.protocol.name == "query"),
-                        NotEmulatedService("sts"))
+            return next((s for s in self.services if s.protocol.name == "query"), None) \
+                or self.not_emulated("sts")
         path = wire_request(request).path
         for service in self.services:
             if isinstance(service.protocol, RestJsonProtocol) and \
@@ -129,23 +151,31 @@ class LocalAWS:
         self.auth = Authenticator(settings.credentials)
         self.store = Store(settings.db_path)
         self.images = ImageRegistry(self.store)
-        self.s3 = S3Backend(self.store, settings)
+        self.s3 = S3Backend(self.store, settings, LambdaNotifier(settings))
         self.sagemaker = SageMakerBackend(self.store, settings, self.s3.files, self.images)
-        self.apis = ApiHosting(self.store, settings, self.s3.files)
+        self.awslambda = LambdaBackend(self.store, settings, self.s3.files)
+        self.apis = ApiHosting(self.store, settings, self.awslambda)
         # Task states reach this local AWS as any client does: boto3, the home's credentials.
         self.stepfunctions = StepFunctions(self.store, settings,
                                            AwsIntegrations(local_clients(settings)))
+        self.iam = Iam(self.store)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
             RuntimeService(self.sagemaker.endpoints.invoker),
             ecr_service(Ecr(settings, self.images)),
             stepfunctions_service(self.stepfunctions),
+            LambdaService(self.awslambda),
             # Deleting a stack deletes its resources through the local AWS's own APIs.
             cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            logs_service(CloudWatchLogs(settings)),
+            iam_service(self.iam),
+            sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
             InternalService(
-                {**SERVERLESS_ROUTES, **IMAGE_ROUTES, ("GET", "/_sagepipe/instance"): "Describe"},
-                {**serverless_handlers(self.apis), **image_handlers(self.images),
+                {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES,
+                 ("GET", "/_sagepipe/instance"): "Describe"},
+                {**serverless_handlers(self.apis), **lambda_internal_handlers(self.awslambda),
+                 **image_handlers(self.images),
                  "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
@@ -155,6 +185,7 @@ class LocalAWS:
     @asynccontextmanager
     async def _lifespan(self, _app: Any):  # noqa: ANN202
         self.sagemaker.start()
+        self.awslambda.start()
         self.apis.start()
         self.stepfunctions.start()
         try:
@@ -162,6 +193,7 @@ class LocalAWS:
         finally:
             self.stepfunctions.shutdown()  # first: executions stop their own jobs
             self.apis.shutdown()
+            self.awslambda.shutdown()
             self.sagemaker.shutdown()
 
     def describe(self, _params: dict[str, Any]) -> dict[str, Any]:

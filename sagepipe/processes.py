@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from sagepipe.config import HOST
 
@@ -35,16 +36,28 @@ class Cancelled(Exception):
     """The wait for readiness was abandoned by whoever started the process."""
 
 
-def spawn(argv: list[str], log_path: Path, *, env: Mapping[str, str] | None = None,
+class Output(Protocol):
+    """Where a process's output goes when it is not a plain file: a log stream
+    (sagepipe.logs.streams.LogStream) reads it from the process's pipe."""
+
+    def follow(self, proc: Process) -> None: ...
+
+
+def spawn(argv: list[str], log: Path | Output, *, env: Mapping[str, str] | None = None,
           cwd: Path | None = None, pass_fds: Iterable[int] = ()) -> Process:
     """Start `argv` detached from our terminal, leading its own process group (so that stopping
-    it stops its workers), stdin closed, stdout and stderr appended to `log_path`, inheriting
-    the descriptors `pass_fds` besides."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                pass_fds=tuple(pass_fds))
+    it stops its workers), stdin closed, stdout and stderr appended to the file `log`, or
+    piped to the log stream `log`; it inherits the descriptors `pass_fds` besides."""
+    options: dict[str, Any] = {"cwd": cwd, "env": env, "stderr": subprocess.STDOUT,
+                               "stdin": subprocess.DEVNULL, "start_new_session": True,
+                               "pass_fds": tuple(pass_fds)}
+    if not isinstance(log, Path):
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, **options)
+        log.follow(proc)
+        return proc
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, **options)
 
 
 def wait_ready(proc: Process, ready: Callable[[], bool], timeout: float, *,

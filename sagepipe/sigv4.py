@@ -1,5 +1,5 @@
 """The one Signature Version 4 verifier: the gateway checks every request with it, the local
-API Gateway (apigateway/host.py) every IAM-authorized route.
+API Gateway (apigateway/frontend.py) every IAM-authorized route.
 
 A request passes when it is signed, in the `Authorization` header or in the query string
 (a presigned URL, with `X-Amz-Expires`), with a known access key, over exactly the request

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO, client_for, free_port
+from testkit import MODEL_IMAGE_URI, REPO, aws_cli_v2, client_for, free_port
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -40,3 +40,13 @@ def aws(local_aws: Settings) -> Callable[[str], object]:
 @pytest.fixture
 def s3(aws):
     return aws("s3")
+
+
+@pytest.fixture(scope="session")
+def cli_v2() -> str:
+    """The AWS CLI version 2's `aws` (for `aws logs tail`); the test is skipped without it."""
+    path = aws_cli_v2()
+    if path is None:
+        pytest.skip("AWS CLI version 2 is not installed (`apt-get install awscli` on Debian 12, "
+                    "or AWS's installer): `aws logs tail` is a v2 command")
+    return path

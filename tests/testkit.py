@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sagepipe.clients import SigV4
+from sagepipe.clients import SigV4, local_env
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
 from sagepipe.sigv4 import sign
@@ -21,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small committed files, sources in its README
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
 
-__all__ = ["MODEL_IMAGE_URI", "REPO", "TEST_DATA", "client_for", "free_port",
-           "reject_when_asked", "signed_headers", "signed_http"]
+__all__ = ["MODEL_IMAGE_URI", "REPO", "TEST_DATA", "aws_cli_v2", "client_for", "free_port",
+           "reject_when_asked", "signed_headers", "signed_http", "tail_command"]
 
 
 def signed_http(settings: Settings, service: str = "s3", **options: Any) -> httpx.Client:
@@ -64,3 +67,25 @@ def reject_when_asked(history: Any, run: Callable[[], dict], comment: str,
     assert history.decide(history.pending()[0]["token"], False, comment)
     worker.join(timeout)
     return result
+
+
+def aws_cli_v2() -> str | None:
+    """An AWS CLI version 2 (`aws logs tail` is a v2 command; the venv's `aws` is v1)."""
+    candidates = [str(Path(d) / "aws") for d in os.environ.get("PATH", "").split(os.pathsep)]
+    for path in [*candidates, "/usr/bin/aws", "/usr/local/bin/aws"]:
+        if shutil.which(path) is None:
+            continue
+        version = subprocess.run([path, "--version"], capture_output=True, text=True,
+                                 check=False, timeout=60)
+        if version.stdout.startswith("aws-cli/2."):
+            return path
+    return None
+
+
+def tail_command(cli: str, settings: Settings, *args: str) -> tuple[list[str], dict[str, str]]:
+    """`aws logs tail ARGS` (CLI v2 `cli`) against the local AWS of `settings`, and its
+    environment."""
+    env = {**os.environ, **local_env(settings), "AWS_PAGER": ""}
+    env.pop("AWS_ENDPOINT_URL", None)  # CLI 2.9 predates it: --endpoint-url says where
+    return [cli, "logs", "tail", *args, "--endpoint-url", settings.endpoint_url,
+            "--region", settings.region, "--format", "short"], env

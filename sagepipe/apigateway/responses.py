@@ -1,9 +1,8 @@
-"""The internal routes of the serverless hosting, for the local CloudFormation's serverless
-resource types (sagepipe/cloudformation/providers/serverless.py) and the CLI: not an AWS API, so
-plain JSON on the gateway's own signed routes (sagepipe/internal.py).
+"""The internal routes of the local REST APIs, for the local CloudFormation's
+`AWS::Serverless::Api` (sagepipe/cloudformation/providers/serverless.py) and the CLI: the local
+AWS emulates no API Gateway API, so plain JSON on the gateway's own signed routes
+(sagepipe/internal.py).
 
-    PUT    /_sagepipe/serverless/functions/{name}   create or update a function
-    DELETE /_sagepipe/serverless/functions/{name}
     PUT    /_sagepipe/serverless/restapis/{name}    create or update a REST API and serve it
     DELETE /_sagepipe/serverless/restapis/{name}
     GET    /_sagepipe/serverless/restapis           the APIs and where they serve
@@ -17,8 +16,6 @@ from sagepipe.apigateway.models import ApiHosting
 from sagepipe.edge import Handler
 
 ROUTES = {
-    ("PUT", "/_sagepipe/serverless/functions/{name}"): "PutFunction",
-    ("DELETE", "/_sagepipe/serverless/functions/{name}"): "DeleteFunction",
     ("PUT", "/_sagepipe/serverless/restapis/{name}"): "PutRestApi",
     ("DELETE", "/_sagepipe/serverless/restapis/{name}"): "DeleteRestApi",
     ("GET", "/_sagepipe/serverless/restapis"): "ListRestApis",
@@ -27,8 +24,6 @@ ROUTES = {
 
 def serverless_handlers(hosting: ApiHosting) -> dict[str, Handler]:
     return {
-        "PutFunction": lambda p: hosting.put_function(p["name"], p["body"]),
-        "DeleteFunction": lambda p: hosting.delete_function(p["name"]),
         "PutRestApi": lambda p: hosting.put_api(p["name"], p["body"]),
         "DeleteRestApi": lambda p: hosting.delete_api(p["name"]),
         "ListRestApis": lambda _p: JSONResponse(hosting.list_apis()),

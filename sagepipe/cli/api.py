@@ -38,8 +38,9 @@ def url(ctx: typer.Context) -> None:
             console.out(api["Url"], highlight=False)
         else:
             err.print(f"[red]{api['Id']} is not serving:[/red] {api.get('FailureReason')}")
-        err.print(f"[dim]  REST API {api['Id']}, function {api['FunctionName']}, log "
-                  f"{api.get('LogPath')}[/dim]")
+        functions = ", ".join(arn.partition(":function:")[2] for arn in api.get("Functions", []))
+        err.print(f"[dim]  REST API {api['Id']}, function {functions} (its log: `sagepipe logs "
+                  "FUNCTION`)[/dim]")
     err.print(
         f"[dim]Requests need SigV4 (IAM) signatures for service {SERVICE}, region "
         f"{settings.region}, with the home's credentials (`eval \"$(sagepipe env)\"` exports "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,12 @@ from sagepipe import instances
 from sagepipe.clients import Unreachable, client, internal, local_env
 from sagepipe.config import DEFAULT_PORT, Settings, default_home
 from sagepipe.errors import AWSError
+from sagepipe.logs.streams import LogStream, streams_of
 from sagepipe.server import StartError, log_file, start_background, stop
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 image_app = typer.Typer(no_args_is_help=True, help="Local container images (`model/` dirs).")
-JOB_LOGS = ("TrainingJobs", "ProcessingJobs", "TransformJobs")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -205,39 +206,59 @@ def endpoints(ctx: typer.Context) -> None:
     console.print(table)
 
 
-def log_paths(settings: Settings, name: str) -> list[Path]:
-    """The log files of a job, endpoint or execution named `name` (`gateway`: the local AWS's
-    own log)."""
-    if name == "gateway":
-        return [log_file(settings)]
-    logs = settings.home / "logs"
-    found = [logs / kind / f"{name}.log" for kind in JOB_LOGS]
-    found += sorted((logs / "Endpoints" / name).glob("*.log"), key=lambda p: p.stat().st_mtime)
-    found += sorted((logs / "States").glob(f"*/{name}.log"))  # Step Functions executions
-    return [p for p in found if p.is_file()]
-
-
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Job, endpoint or execution name, or `gateway`")],
+    name: Annotated[str, typer.Argument(
+        help="Job, endpoint, function, state machine or execution name, or `gateway`")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing")] = False,
 ) -> None:
-    """Print the logs of a job, an endpoint or a Step Functions execution."""
-    paths = log_paths(target(ctx).current()[0], name)
-    if not paths:
-        raise fail(f"no logs for {name!r}: is it a job or endpoint name? (`sagepipe jobs`, "
-                   "`sagepipe endpoints`, `sagepipe states executions`)")
-    for path in paths:
-        if len(paths) > 1:
-            err.print(f"[bold]== {path.name}[/bold]")
-        console.out(path.read_text(errors="replace"), end="", highlight=False)
+    """Print the logs of a job, an endpoint, a function, a state machine or an execution, as
+    CloudWatch Logs has them (/aws/sagemaker/*, /aws/lambda/*, /aws/vendedlogs/states/*:
+    `aws logs tail` reads the same), or the gateway's own."""
+    settings = target(ctx).current()[0]
+    if name == "gateway":
+        _print_file(log_file(settings), follow)
+        return
+    streams = streams_of(settings.home, name)
+    if not streams:
+        raise fail(f"no logs for {name!r}: is it a job, endpoint, function, state machine or "
+                   "execution name? (`sagepipe jobs`, `sagepipe endpoints`, "
+                   "`sagepipe states executions`)")
+    offset = 0  # in the last stream, the one --follow keeps reading
+    for stream in streams:
+        if len(streams) > 1:
+            sys.stdout.flush()
+            err.print(f"[bold]== {stream.group} {stream.name}[/bold]", highlight=False)
+        offset = _print_events(stream, 0)
+    while follow:
+        time.sleep(0.5)
+        offset = _print_events(streams[-1], offset)
+
+
+def _print_events(stream: LogStream, offset: int) -> int:
+    """Print the events of `stream` from `offset` on as they were written (rich's console
+    would expand the tabs of REPORT lines); the offset after them."""
+    for event in stream.events(offset):
+        sys.stdout.write(event.message + "\n")
+        offset = event.end
+    sys.stdout.flush()
+    return offset
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _print_file(path: Path, follow: bool) -> None:
+    _write(path.read_text(errors="replace"))
     if follow:
-        with paths[-1].open(errors="replace") as stream:
+        with path.open(errors="replace") as stream:
             stream.seek(0, 2)
             while True:
                 line = stream.readline()
                 if line:
-                    console.out(line, end="", highlight=False)
+                    _write(line)
                 else:
                     time.sleep(0.5)
 

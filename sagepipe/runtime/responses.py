@@ -7,14 +7,25 @@ Content-Type and `x-Amzn-Invoked-Production-Variant`. The others answer NotImple
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sagepipe.edge import AwsService, RequestContext
 from sagepipe.errors import AWSError
-from sagepipe.runtime.exceptions import PayloadTooLarge
+from sagepipe.runtime.exceptions import PayloadTooLarge, ValidationError
 from sagepipe.sagemaker.invocations import Invoker
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # InvokeEndpoint's limit on a request body
+FORWARDED_HEADERS = ("ContentType", "Accept", "CustomAttributes", "InferenceId")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_value(value: str, name: str) -> str:
+    """A header forwarded to the model server as HTTP reads it: without the whitespace around
+    it (`'text/csv '` is `text/csv`); control characters, which no header may carry, refused."""
+    if CONTROL.search(value):
+        raise ValidationError(f"{name} must not contain control characters.")
+    return value.strip(" \t")
 
 
 class RuntimeService(AwsService):
@@ -31,6 +42,8 @@ class RuntimeService(AwsService):
 
     async def invoke_endpoint(self, _context: RequestContext,
                               params: dict[str, Any]) -> dict[str, Any]:
+        params = {**params, **{name: header_value(params[name], name)
+                               for name in FORWARDED_HEADERS if name in params}}
         answer = await self.invoker.invoke(
             params["EndpointName"], params.get("Body", b""),
             content_type=params.get("ContentType"), accept=params.get("Accept"),

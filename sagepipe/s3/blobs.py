@@ -1,6 +1,7 @@
 """Object bytes on disk: immutable files named by opaque ids, written through temp files.
 
-A blob is written to `tmp/` (its MD5 and any client-sent digests computed on the way), sealed
+A blob is written to `tmp/` (its MD5, its checksum and any client-sent digests computed on the
+way), sealed
 by a rename into `blobs/`, and only then referenced by a committed row. It is never modified
 afterwards, so a reader's open handle keeps the bytes it started with even if the object is
 overwritten or deleted meanwhile. Names are random hex ids, never keys.
@@ -13,7 +14,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sagepipe.s3.checksums import BodyDigests
 
@@ -30,14 +31,13 @@ class BlobWriter:
         self._temp = store.tmp / self.id
         self._file: BinaryIO | None = open(self._temp, "xb")  # noqa: SIM115 - closed on seal/discard
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._digests = digests
+        self.digests = digests if digests is not None else BodyDigests({})
 
     def write(self, data: bytes) -> None:
         assert self._file is not None, "write after seal"
         self._file.write(data)
         self._md5.update(data)
-        if self._digests is not None:
-            self._digests.update(data)
+        self.digests.update(data)
         self.size += len(data)
 
     def copy_from(self, source: BinaryIO) -> None:
@@ -50,8 +50,11 @@ class BlobWriter:
 
     def verify(self) -> None:
         """Raise BadDigest unless the body matches every digest the client sent."""
-        if self._digests is not None:
-            self._digests.verify()
+        self.digests.verify()
+
+    def checksum(self) -> dict[str, Any]:
+        """The checksum members the object written with this body keeps."""
+        return self.digests.kept()
 
     def seal(self) -> str:
         """Move the finished file into `blobs/`; the caller owns the blob from here on."""

@@ -11,7 +11,8 @@ import re
 
 from sagepipe.s3.exceptions import InvalidRange, NotModified, PreconditionFailed
 
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+BEYOND_ANY_SIZE = 10**18  # past the largest object (5 TB): what a longer position means
 
 
 def _etags(header: str) -> set[str]:
@@ -54,15 +55,22 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = found.groups()
     if first == "":
-        start, end = max(size - int(last), 0), size - 1
-        satisfiable = int(last) > 0 and size > 0
+        suffix = _position(last)
+        start, end = max(size - suffix, 0), size - 1
+        satisfiable = suffix > 0 and size > 0
     else:
-        start = int(first)
-        if last and int(last) < start:
+        start = _position(first)
+        if last and _position(last) < start:
             return None
-        end = min(int(last), size - 1) if last else size - 1
+        end = min(_position(last), size - 1) if last else size - 1
         satisfiable = start < size
     if not satisfiable:
         raise InvalidRange("The requested range is not satisfiable",
                            RangeRequested=(header or "").strip(), ActualObjectSize=str(size))
     return start, end
+
+
+def _position(digits: str) -> int:
+    """A byte position of a Range header; any number of digits (int() stops at 4,300)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < len(str(BEYOND_ANY_SIZE)) else BEYOND_ANY_SIZE

@@ -25,6 +25,10 @@ class BadDigest(ServiceError):
     pass
 
 
+class BadRequest(ServiceError):
+    pass
+
+
 class BucketAlreadyOwnedByYou(ServiceError):
     status = 409
 
@@ -89,7 +93,15 @@ class InvalidStorageClass(ServiceError):
     pass
 
 
+class InvalidTag(ServiceError):
+    pass
+
+
 class KeyTooLongError(ServiceError):
+    pass
+
+
+class MalformedPOSTRequest(ServiceError):
     pass
 
 
@@ -114,6 +126,10 @@ class NoSuchKey(ServiceError):
 
 
 class NoSuchUpload(ServiceError):
+    status = 404
+
+
+class NoSuchVersion(ServiceError):
     status = 404
 
 

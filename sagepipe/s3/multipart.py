@@ -1,5 +1,6 @@
 """Multipart uploads: parts stored as blobs of their own, joined into one object on
-completion (ETag: the MD5 of the parts' MD5s, then `-<count>`)."""
+completion (ETag: the MD5 of the parts' MD5s, then `-<count>`; checksum: the upload's algorithm,
+COMPOSITE or FULL_OBJECT, computed while the parts are joined, see s3.checksums)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from sagepipe.protocols.rest_xml import malformed_xml
-from sagepipe.s3.blobs import BlobWriter
-from sagepipe.s3.exceptions import EntityTooSmall, InvalidPartOrder
+from sagepipe.s3.blobs import CHUNK, BlobWriter
+from sagepipe.s3.checksums import (
+    DEFAULT_ALGORITHM,
+    FULL_OBJECT_ONLY,
+    HASHERS,
+    BodyDigests,
+    checksum_member,
+    encode,
+)
+from sagepipe.s3.exceptions import BadDigest, EntityTooSmall, InvalidPartOrder, InvalidRequest
 from sagepipe.s3.rules import (
     MAX_PART_NUMBER,
     MIN_PART_SIZE,
@@ -27,6 +36,10 @@ from sagepipe.s3.rules import (
 
 if TYPE_CHECKING:
     from sagepipe.s3.models import Attrs, S3Backend, StoredObject
+    from sagepipe.s3.notifications import Origin
+
+# What CreateMultipartUpload keeps for the completion only, not for the object.
+UPLOAD_ONLY = ("ChecksumAlgorithm", "ChecksumType")
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,11 @@ class MultipartUploads:
     def upload_part(self, upload: Upload, number: int, body: BlobWriter) -> Part:
         check_part_number(number)
         body.verify()
+        declared = upload.attrs.get("ChecksumAlgorithm")
+        if declared and body.digests.algorithm != declared.lower():
+            raise InvalidRequest("Checksum Type mismatch occurred, expected checksum Type: "
+                                 f"{declared.lower()}, actual checksum Type: "
+                                 f"{body.digests.algorithm}")
         part = Part(number, body.seal(), body.size, f'"{body.md5.hex()}"', time.time())
         try:
             with self.store.tx() as db:
@@ -102,6 +120,20 @@ class MultipartUploads:
             self.blobs.remove(old["blob"])
         return part
 
+    def copy_part(self, upload: Upload, number: int, source: BinaryIO, first: int,
+                  length: int) -> tuple[Part, BlobWriter]:
+        """UploadPartCopy: `length` bytes of an open object from `first` on, as part `number`;
+        the part and the body it was written through (its checksum)."""
+        body = self.objects.writer(BodyDigests({}, upload_checksum(upload.attrs)[0]))
+        try:
+            source.seek(first)
+            while length > 0 and (chunk := source.read(min(CHUNK, length))):
+                body.write(chunk)
+                length -= len(chunk)
+            return self.upload_part(upload, number, body), body
+        finally:
+            body.discard()
+
     def list_parts(self, upload: Upload, *, after: int = 0,
                    max_parts: int = 1000) -> tuple[list[Part], bool]:
         rows = self.store.query("SELECT * FROM s3_parts WHERE upload = ? AND number > ? "
@@ -109,28 +141,51 @@ class MultipartUploads:
         parts = [Part(r["number"], r["blob"], r["size"], r["etag"], r["modified"]) for r in rows]
         return parts[:max_parts], len(parts) > max_parts
 
-    def complete_upload(self, upload: Upload, chosen: list[tuple[int, str]], *,
-                        if_match: str | None = None,
-                        if_none_match: str | None = None) -> StoredObject:
-        """Join the chosen (part number, ETag) parts into the object; other parts are dropped."""
-        parts = self._chosen_parts(upload, chosen)
-        body = self.objects.writer()
+    def complete_upload(self, upload: Upload, chosen: list[tuple[int, str, dict[str, str]]],
+                        *, if_match: str | None = None, if_none_match: str | None = None,
+                        whole: str | None = None, origin: Origin | None = None) -> StoredObject:
+        """Join the chosen (part number, ETag, checksum members) parts into the object; other
+        parts are dropped. A part's listed checksum must be its own, and `whole`, the
+        FULL_OBJECT checksum the client computed (if it sent one), the object's."""
+        parts = self._chosen_parts(upload, [(number, etag) for number, etag, _ in chosen])
+        algorithm, kind = upload_checksum(upload.attrs)
+        body = self.objects.writer(BodyDigests({}, algorithm))
+        part_digests = []
         try:
             with contextlib.ExitStack() as stack:
                 try:
                     handles = [stack.enter_context(self.blobs.open(p.blob)) for p in parts]
                 except FileNotFoundError:  # re-uploaded since the check: ETags changed
                     raise invalid_part() from None
-                for handle in handles:
-                    body.copy_from(handle)
+                for (number, etag, listed), handle in zip(chosen, handles, strict=True):
+                    part = HASHERS[algorithm]()
+                    while chunk := handle.read(CHUNK):
+                        body.write(chunk)
+                        part.update(chunk)
+                    expected = listed.get(checksum_member(algorithm))
+                    if expected is not None and expected != encode(part.digest()):
+                        raise invalid_part(number, etag)
+                    part_digests.append(part.digest())
             blob = body.seal()
         finally:
             body.discard()
-
+        checksum = body.checksum()
+        if whole is not None and whole != checksum[checksum_member(algorithm)]:
+            self.blobs.remove(blob)
+            raise BadDigest(f"The {checksum_member(algorithm)} you specified did not match the "
+                            "checksum of the object the parts make.")
+        if kind == "COMPOSITE":
+            composite = HASHERS[algorithm]()
+            composite.update(b"".join(part_digests))
+            checksum = {checksum_member(algorithm): f"{encode(composite.digest())}-{len(parts)}",
+                        "ChecksumType": kind}
+        attrs = {name: value for name, value in upload.attrs.items()
+                 if name not in UPLOAD_ONLY}
         return self.objects.commit(upload.bucket, upload.key, blob, body.size,
-                                   multipart_etag(parts), upload.attrs, if_match=if_match,
-                                   if_none_match=if_none_match,
-                                   also=partial(_close, upload_id=upload.id))
+                                   multipart_etag(parts), {**attrs, **checksum},
+                                   if_match=if_match, if_none_match=if_none_match,
+                                   also=partial(_close, upload_id=upload.id),
+                                   event="ObjectCreated:CompleteMultipartUpload", origin=origin)
 
     def _chosen_parts(self, upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:
         if not chosen:
@@ -160,6 +215,14 @@ class MultipartUploads:
         with self.store.tx() as db:
             blobs = _close(db, upload.id)
         self.blobs.remove(*blobs)
+
+
+def upload_checksum(attrs: Attrs) -> tuple[str, str]:
+    """The (algorithm, type) of an upload's object: as CreateMultipartUpload asked (COMPOSITE by
+    default, FULL_OBJECT for CRC64NVME), else S3's default, a FULL_OBJECT CRC64NVME."""
+    algorithm = (attrs.get("ChecksumAlgorithm") or DEFAULT_ALGORITHM).lower()
+    default = "FULL_OBJECT" if algorithm in FULL_OBJECT_ONLY else "COMPOSITE"
+    return algorithm, attrs.get("ChecksumType") or default
 
 
 def _close(db: sqlite3.Connection, upload_id: str) -> list[str]:

@@ -1,28 +1,28 @@
 """The local S3 on the wire: S3's REST-XML requests in, its XML bodies, headers and errors out.
 
 Routing, input members and output layout come from botocore's S3 model (`protocols.rest_xml`);
-`HANDLERS` below is the table of the operations the local S3 implements, each turning one
+the handler table below lists the operations the local S3 implements, each turning one
 operation's parameters (botocore member names) into calls on `S3Backend` and returning the
 output members, or a streaming response. Bodies are streamed to and from disk (`s3.streams`);
-file and database work runs in worker threads, off the event loop.
+file and database work runs in worker threads, off the event loop. A presigned POST (a form,
+not an operation of the model) is answered before routing (`s3.post`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, quote_plus
 
 from botocore.model import OperationModel
 from starlette.responses import Response, StreamingResponse
 
-from sagepipe.auth import Authenticator, host_name
+from sagepipe.auth import Authenticator
 from sagepipe.config import ACCOUNT_ID
 from sagepipe.edge import AwsService, RequestContext, wire_request
 from sagepipe.errors import AWSError, NotEmulated
 from sagepipe.protocols.rest_xml import malformed_xml, write_headers
 from sagepipe.protocols.wire import Params, WireRequest
+from sagepipe.s3.checksums import check_algorithm, checksum_member
 from sagepipe.s3.conditions import byte_range, check_preconditions
 from sagepipe.s3.exceptions import (
     AccessDenied,
@@ -31,15 +31,40 @@ from sagepipe.s3.exceptions import (
     InvalidArgument,
     InvalidLocationConstraint,
     InvalidObjectState,
+    InvalidRequest,
     InvalidStorageClass,
     MetadataTooLarge,
     MethodNotAllowed,
     NotModified,
 )
 from sagepipe.s3.listing import Page
-from sagepipe.s3.models import OWNER_ID, S3Backend, StoredObject
-from sagepipe.s3.rules import check_part_number
+from sagepipe.s3.models import (
+    NULL_VERSION,
+    OWNER_ID,
+    Deletion,
+    S3Backend,
+    StoredObject,
+    checksum_of,
+)
+from sagepipe.s3.multipart import upload_checksum
+from sagepipe.s3.notifications import Origin, host_id
+from sagepipe.s3.post import is_post_form, post_object
+from sagepipe.s3.rules import (
+    MAX_PART_NUMBER,
+    check_part_number,
+    check_tags,
+    parse_tagging_header,
+)
 from sagepipe.s3.streams import read_blob, read_xml_body, receive_object, run
+from sagepipe.s3.wire import (
+    copy_range,
+    copy_source,
+    decode_token,
+    encode_token,
+    header_text,
+    path_style,
+    resource_type,
+)
 
 Result = dict[str, Any] | Response
 
@@ -47,9 +72,13 @@ Result = dict[str, Any] | Response
 ROOT_ELEMENTS = {
     "ListBuckets": "ListAllMyBucketsResult", "GetBucketLocation": "LocationConstraint",
     "ListObjects": "ListBucketResult", "ListObjectsV2": "ListBucketResult",
-    "DeleteObjects": "DeleteResult", "CopyObject": "CopyObjectResult",
+    "ListObjectVersions": "ListVersionsResult", "DeleteObjects": "DeleteResult",
+    "CopyObject": "CopyObjectResult", "UploadPartCopy": "CopyPartResult",
     "CreateMultipartUpload": "InitiateMultipartUploadResult",
     "CompleteMultipartUpload": "CompleteMultipartUploadResult", "ListParts": "ListPartsResult",
+    "GetBucketVersioning": "VersioningConfiguration", "GetObjectTagging": "Tagging",
+    "GetObjectAttributes": "GetObjectAttributesResponse",
+    "GetBucketNotificationConfiguration": "NotificationConfiguration",
 }
 # Request members kept with an object and answered back by GetObject / HeadObject.
 STORED_MEMBERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
@@ -60,42 +89,28 @@ OVERRIDES = {"ResponseContentType": "ContentType", "ResponseCacheControl": "Cach
              "ResponseContentDisposition": "ContentDisposition",
              "ResponseContentEncoding": "ContentEncoding",
              "ResponseContentLanguage": "ContentLanguage", "ResponseExpires": "Expires"}
+OBJECT_ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 OWNER = {"ID": OWNER_ID, "DisplayName": "sagepipe"}
 MAX_METADATA_BYTES = 2048
 MAX_KEYS = 1000
 MAX_DELETE_KEYS = 1000
-VIRTUAL_HOST_SUFFIX = ".localhost"
+# An S3 error's extra fields named like these travel as headers, not in its XML (a delete
+# marker's 404 and 405).
+ERROR_HEADERS = ("x-amz-delete-marker", "x-amz-version-id", "Last-Modified")
 
 
-def encode_token(marker: str) -> str:
-    return base64.urlsafe_b64encode(marker.encode()).decode()
+def version_of(obj: StoredObject) -> str | None:
+    """The x-amz-version-id an answer about `obj` carries: none for an unversioned object."""
+    return None if obj.version == NULL_VERSION else obj.version
 
 
-def decode_token(token: str) -> str:
-    try:
-        return base64.b64decode(token, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidArgument("The continuation token provided is incorrect; pass back the "
-                              "NextContinuationToken of the previous page.",
-                              ArgumentName="continuation-token", ArgumentValue=token) from None
-
-
-def path_style(host: str, raw_path: str) -> str:
-    """The request's path as path-style S3 (`/bucket/key`): a virtual-host style request
-    (`Host: bucket.localhost:port`) names its bucket in the host."""
-    name = host_name(host)
-    if name.endswith(VIRTUAL_HOST_SUFFIX):
-        return "/" + quote(name.removesuffix(VIRTUAL_HOST_SUFFIX)) + raw_path
-    return raw_path
-
-
-def resource_type(path: str) -> str:
-    segments = path.lstrip("/").split("/", 1)
-    if not segments[0]:
-        return "SERVICE"
-    return "OBJECT" if len(segments) > 1 and segments[1] else "BUCKET"
+def origin_of(context: RequestContext) -> Origin:
+    client = context.request.client
+    return Origin(context.request_id, client.host if client else "127.0.0.1",
+                  f"AWS:{context.signature.access_key}" if context.signature else
+                  f"AWS:{ACCOUNT_ID}")
 
 
 class S3Service(AwsService):
@@ -109,16 +124,26 @@ class S3Service(AwsService):
             "HeadBucket": self.head_bucket,
             "GetBucketLocation": self.get_bucket_location,
             "DeleteBucket": self.delete_bucket,
+            "PutBucketVersioning": self.put_bucket_versioning,
+            "GetBucketVersioning": self.get_bucket_versioning,
+            "PutBucketNotificationConfiguration": self.put_bucket_notification_configuration,
+            "GetBucketNotificationConfiguration": self.get_bucket_notification_configuration,
             "ListObjectsV2": self.list_objects_v2,
             "ListObjects": self.list_objects,
+            "ListObjectVersions": self.list_object_versions,
             "PutObject": self.put_object,
             "GetObject": self.get_object,
             "HeadObject": self.head_object,
+            "GetObjectAttributes": self.get_object_attributes,
             "DeleteObject": self.delete_object,
             "DeleteObjects": self.delete_objects,
             "CopyObject": self.copy_object,
+            "PutObjectTagging": self.put_object_tagging,
+            "GetObjectTagging": self.get_object_tagging,
+            "DeleteObjectTagging": self.delete_object_tagging,
             "CreateMultipartUpload": self.create_multipart_upload,
             "UploadPart": self.upload_part,
+            "UploadPartCopy": self.upload_part_copy,
             "CompleteMultipartUpload": self.complete_multipart_upload,
             "AbortMultipartUpload": self.abort_multipart_upload,
             "ListParts": self.list_parts,
@@ -127,6 +152,14 @@ class S3Service(AwsService):
         self.storage_classes = set(self.model.shape_for("StorageClass").enum)
 
     # The edge: bodies stream, so the signature is checked before any is read ---------------
+
+    async def handle(self, context: RequestContext, auth: Authenticator) -> Response:
+        if is_post_form(context.request):  # signed by its policy, not as a request
+            response = await post_object(self, context, auth)
+        else:
+            response = await super().handle(context, auth)
+        response.headers["x-amz-id-2"] = host_id(context.request_id)
+        return response
 
     async def receive(self, context: RequestContext, auth: Authenticator) -> WireRequest:
         context.signature = auth.verify(context.request, self.signing_name, body=None, s3=True)
@@ -156,12 +189,18 @@ class S3Service(AwsService):
         return params
 
     def error_response(self, err: AWSError, context: RequestContext) -> Response:
+        headers = {name: str(err.extra[name]) for name in ERROR_HEADERS if name in err.extra}
+        if headers:
+            err = AWSError(err.code, err.message, err.status,
+                           **{k: v for k, v in err.extra.items() if k not in headers})
         response = super().error_response(err, context)
+        response.headers.update(headers)
         if err.code == "InvalidRange":
             response.headers["Content-Range"] = f"bytes */{err.extra['ActualObjectSize']}"
+        response.headers["x-amz-id-2"] = host_id(context.request_id)
         return response
 
-    def _object_attrs(self, params: Params) -> dict[str, Any]:
+    def object_attrs(self, params: Params) -> dict[str, Any]:
         """What an object keeps from the request that writes it, checked as S3 checks it."""
         attrs = {name: params[name] for name in STORED_MEMBERS if name in params}
         attrs.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
@@ -181,6 +220,8 @@ class S3Service(AwsService):
             raise MetadataTooLarge("Your metadata headers exceed the maximum allowed metadata "
                                    f"size ({metadata_size} > {MAX_METADATA_BYTES} bytes).",
                                    Size=str(metadata_size), MaxSizeAllowed=str(MAX_METADATA_BYTES))
+        if params.get("Tagging"):
+            attrs["TagSet"] = parse_tagging_header(params["Tagging"])
         return attrs
 
     # Buckets ------------------------------------------------------------------------------
@@ -241,12 +282,35 @@ class S3Service(AwsService):
         await run(self.backend.delete_bucket, params["Bucket"])
         return {}
 
+    async def put_bucket_versioning(self, _context: RequestContext, params: Params) -> Result:
+        config = params.get("VersioningConfiguration")
+        if config is None:
+            raise malformed_xml("send a <VersioningConfiguration> document.")
+        await run(self.backend.put_bucket_versioning, params["Bucket"], config.get("Status"),
+                  config.get("MFADelete"))
+        return {}
+
+    async def get_bucket_versioning(self, _context: RequestContext, params: Params) -> Result:
+        return {"Status": await run(self.backend.get_bucket_versioning, params["Bucket"])}
+
+    async def put_bucket_notification_configuration(self, _context: RequestContext,
+                                                    params: Params) -> Result:
+        await run(self.backend.notifications.put_configuration, params["Bucket"],
+                  params.get("NotificationConfiguration") or {},
+                  params.get("SkipDestinationValidation", False))
+        return {}
+
+    async def get_bucket_notification_configuration(self, _context: RequestContext,
+                                                    params: Params) -> Result:
+        return await run(self.backend.notifications.get_configuration, params["Bucket"])
+
     # Listing ------------------------------------------------------------------------------
 
     async def list_objects_v2(self, _context: RequestContext, params: Params) -> Result:
         token = params.get("ContinuationToken")
         after = decode_token(token) if token is not None else params.get("StartAfter", "")
-        page = await self._page(params, after)
+        page = await run(self.backend.list_objects, params["Bucket"],
+                         **self._page_options(params), after=after)
         return {**self._listing(params, page, ("Delimiter", "Prefix", "StartAfter")),
                 "KeyCount": len(page.objects) + len(page.prefixes), "ContinuationToken": token,
                 "NextContinuationToken": encode_token(page.last) if page.truncated and page.last
@@ -254,13 +318,39 @@ class S3Service(AwsService):
                 "StartAfter": params.get("StartAfter")}
 
     async def list_objects(self, _context: RequestContext, params: Params) -> Result:
-        page = await self._page(params, params.get("Marker", ""))
+        page = await run(self.backend.list_objects, params["Bucket"],
+                         **self._page_options(params), after=params.get("Marker", ""))
         # S3 names the next marker only when a delimiter is given (else it is the last key).
         next_marker = page.last if page.truncated and params.get("Delimiter") else None
         return {**self._listing(params, page, ("Delimiter", "Marker", "NextMarker"), owner=True),
                 "Marker": params.get("Marker", ""), "NextMarker": next_marker}
 
-    async def _page(self, params: Params, after: str) -> Page[StoredObject]:
+    async def list_object_versions(self, _context: RequestContext, params: Params) -> Result:
+        key_marker, version_marker = params.get("KeyMarker", ""), params.get("VersionIdMarker")
+        if version_marker and not key_marker:
+            raise InvalidArgument("A version-id marker cannot be specified without a key marker.",
+                                  ArgumentName="version-id-marker", ArgumentValue=version_marker)
+        page = await run(self.backend.list_versions, params["Bucket"],
+                         **self._page_options(params), key_marker=key_marker,
+                         version_marker=version_marker)
+        listing = self._listing(params, page, ("Delimiter", "Prefix", "KeyMarker",
+                                               "NextKeyMarker"), owner=True)
+        contents = listing.pop("Contents")
+        last = page.objects[-1] if page.objects and page.objects[-1].key == page.last else None
+        return {**listing, "KeyMarker": key_marker, "VersionIdMarker": version_marker,
+                "Versions": [{**entry, "VersionId": obj.version, "IsLatest": obj.latest}
+                             for entry, obj in zip(contents, page.objects, strict=True)
+                             if not obj.marker],
+                "DeleteMarkers": [{"Key": entry["Key"], "VersionId": obj.version,
+                                   "IsLatest": obj.latest, "LastModified": obj.modified,
+                                   "Owner": OWNER}
+                                  for entry, obj in zip(contents, page.objects, strict=True)
+                                  if obj.marker],
+                "NextKeyMarker": page.last if page.truncated else None,
+                "NextVersionIdMarker": last.version if page.truncated and last else None}
+
+    @staticmethod
+    def _page_options(params: Params) -> dict[str, Any]:
         max_keys = params.get("MaxKeys", MAX_KEYS)
         if max_keys < 0:
             raise InvalidArgument("max-keys must not be negative.", ArgumentName="max-keys",
@@ -269,15 +359,14 @@ class S3Service(AwsService):
             raise InvalidArgument("Invalid Encoding Method specified in Request; the only one is "
                                   "'url'.", ArgumentName="encoding-type",
                                   ArgumentValue=params["EncodingType"])
-        return await run(self.backend.list_objects, params["Bucket"],
-                         prefix=params.get("Prefix", ""), delimiter=params.get("Delimiter"),
-                         after=after, max_keys=min(max_keys, MAX_KEYS))
+        return {"prefix": params.get("Prefix", ""), "delimiter": params.get("Delimiter"),
+                "max_keys": min(max_keys, MAX_KEYS)}
 
     @staticmethod
     def _listing(params: Params, page: Page[StoredObject], encoded: tuple[str, ...],
                  owner: bool = False) -> dict[str, Any]:
-        """The members both list versions share; with encoding-type=url, keys and the fields
-        in `encoded` are URL-encoded (the fields botocore decodes for that version)."""
+        """The members the listings share; with encoding-type=url, keys and the fields in
+        `encoded` are URL-encoded (the fields botocore decodes for that listing)."""
         url = params.get("EncodingType") == "url"
 
         def enc(value: str) -> str:
@@ -285,7 +374,8 @@ class S3Service(AwsService):
 
         contents = [{"Key": enc(o.key), "LastModified": o.modified, "ETag": o.etag,
                      "Size": o.size, "StorageClass": o.attrs.get("StorageClass", "STANDARD"),
-                     "Owner": OWNER if owner or params.get("FetchOwner") else None}
+                     "Owner": OWNER if owner or params.get("FetchOwner") else None,
+                     **_listed_checksum(o)}
                     for o in page.objects]
         fields = {"Name": params["Bucket"], "Prefix": params.get("Prefix", ""),
                   "Delimiter": params.get("Delimiter"), "MaxKeys": params.get("MaxKeys", MAX_KEYS),
@@ -300,13 +390,13 @@ class S3Service(AwsService):
     # Objects ------------------------------------------------------------------------------
 
     async def put_object(self, context: RequestContext, params: Params) -> Result:
-        attrs = self._object_attrs(params)
+        attrs = self.object_attrs(params)
         await run(self.backend.get_bucket, params["Bucket"])  # before taking in the body
         async with receive_object(context, self.backend, params.get("ContentLength")) as body:
             obj = await run(self.backend.put_object, params["Bucket"], params["Key"], body,
                             attrs, if_match=params.get("IfMatch"),
-                            if_none_match=params.get("IfNoneMatch"))
-        return {"ETag": obj.etag}
+                            if_none_match=params.get("IfNoneMatch"), origin=origin_of(context))
+        return {"ETag": obj.etag, "VersionId": version_of(obj), **checksum_of(obj.attrs)}
 
     async def get_object(self, _context: RequestContext, params: Params) -> Result:
         if "PartNumber" in params:
@@ -318,14 +408,15 @@ class S3Service(AwsService):
         return await self._read_object("HeadObject", params, send_body=False)
 
     async def _read_object(self, op_name: str, params: Params, send_body: bool) -> Response:
-        obj, handle = await run(self.backend.open_object, params["Bucket"], params["Key"])
+        obj, handle = await run(self.backend.open_object, params["Bucket"], params["Key"],
+                                params.get("VersionId"))
         try:
-            headers = self._object_headers(op_name, obj, params)
+            span = byte_range(params.get("Range"), obj.size)
+            headers = self._object_headers(op_name, obj, params, whole=span is None)
             check_preconditions(obj.etag, obj.modified, if_match=params.get("IfMatch"),
                                 if_none_match=params.get("IfNoneMatch"),
                                 if_modified_since=params.get("IfModifiedSince"),
                                 if_unmodified_since=params.get("IfUnmodifiedSince"))
-            span = byte_range(params.get("Range"), obj.size)
             if send_body and obj.attrs.get("StorageClass") in ARCHIVED:
                 raise InvalidObjectState("The operation is not valid for the object's storage "
                                          "class", StorageClass=obj.attrs["StorageClass"])
@@ -346,77 +437,174 @@ class S3Service(AwsService):
         return StreamingResponse(read_blob(handle, first, last - first + 1),
                                  206 if span else 200, headers)
 
-    def _object_headers(self, op_name: str, obj: StoredObject, params: Params) -> dict[str, str]:
-        result = {**obj.attrs, "ETag": obj.etag, "LastModified": obj.modified,
-                  "AcceptRanges": "bytes"}
+    def _object_headers(self, op_name: str, obj: StoredObject, params: Params,
+                        whole: bool) -> dict[str, str]:
+        """GetObject's / HeadObject's headers; the checksum only when asked for and of the
+        whole object (a range's bytes have no stored checksum)."""
+        result = {name: obj.attrs[name] for name in STORED_MEMBERS if name in obj.attrs}
+        result.update(ETag=obj.etag, LastModified=obj.modified, AcceptRanges="bytes",
+                      VersionId=version_of(obj), TagCount=len(obj.attrs.get("TagSet", []))
+                      or None)
         if result.get("StorageClass") == "STANDARD":
             del result["StorageClass"]  # S3 names the class only when it is not STANDARD
-        result.update({header: params[name] for name, header in OVERRIDES.items()
-                       if name in params})
-        return write_headers(self.model.operation_model(op_name).output_shape, result)
+        if whole and params.get("ChecksumMode") == "ENABLED":
+            result.update(checksum_of(obj.attrs))
+        op = self.model.operation_model(op_name)
+        result.update({header: header_text(params[name], op.input_shape.members[name]
+                                           .serialization["name"])
+                       for name, header in OVERRIDES.items() if name in params})
+        return write_headers(op.output_shape, result)
 
-    async def delete_object(self, _context: RequestContext, params: Params) -> Result:
-        await run(self.backend.delete_object, params["Bucket"], params["Key"])
-        return {}
+    async def get_object_attributes(self, _context: RequestContext, params: Params) -> Result:
+        wanted = params.get("ObjectAttributes", [])
+        unknown = [name for name in wanted if name not in OBJECT_ATTRIBUTES]
+        if unknown or not wanted:
+            raise InvalidArgument("Invalid attribute name specified.",
+                                  ArgumentName="x-amz-object-attributes",
+                                  ArgumentValue=",".join(unknown))
+        obj = await run(self.backend.head_object, params["Bucket"], params["Key"],
+                        params.get("VersionId"))
+        parts = obj.etag.strip('"').partition("-")[2]
+        every = {"ETag": obj.etag.strip('"'), "Checksum": checksum_of(obj.attrs) or None,
+                 "ObjectParts": {"TotalPartsCount": int(parts)} if parts else None,
+                 "StorageClass": obj.attrs.get("StorageClass", "STANDARD"),
+                 "ObjectSize": obj.size}
+        return {"LastModified": obj.modified, "VersionId": version_of(obj),
+                **{name: every[name] for name in wanted}}
 
-    async def delete_objects(self, _context: RequestContext, params: Params) -> Result:
+    async def delete_object(self, context: RequestContext, params: Params) -> Result:
+        deletion = await run(self.backend.delete_object, params["Bucket"], params["Key"],
+                             params.get("VersionId"), origin_of(context))
+        return {"DeleteMarker": deletion.marker or None, "VersionId": deletion.version}
+
+    async def delete_objects(self, context: RequestContext, params: Params) -> Result:
         request = params.get("Delete")
         if request is None:
             raise malformed_xml("send a <Delete> document.")
-        keys = [entry.get("Key", "") for entry in request.get("Objects", [])]
-        if not 1 <= len(keys) <= MAX_DELETE_KEYS:
+        targets = [(entry.get("Key", ""), entry.get("VersionId"))
+                   for entry in request.get("Objects", [])]
+        if not 1 <= len(targets) <= MAX_DELETE_KEYS:
             raise malformed_xml(f"list 1 to {MAX_DELETE_KEYS} <Object> elements.")
-        errors = await run(self.backend.delete_objects, params["Bucket"], keys)
-        outcomes = list(zip(keys, errors, strict=True))
+        outcomes = await run(self.backend.delete_objects, params["Bucket"], targets,
+                             origin_of(context))
+        pairs = list(zip(targets, outcomes, strict=True))
         return {"Deleted": [] if request.get("Quiet") else
-                [{"Key": key} for key, error in outcomes if error is None],
-                "Errors": [{"Key": key, "Code": error.code, "Message": error.message}
-                           for key, error in outcomes if error is not None]}
+                [_deleted(version, outcome) for (_, version), outcome in pairs
+                 if isinstance(outcome, Deletion)],
+                "Errors": [{"Key": key, "VersionId": version, "Code": outcome.code,
+                            "Message": outcome.message}
+                           for (key, version), outcome in pairs
+                           if isinstance(outcome, AWSError)]}
 
-    async def copy_object(self, _context: RequestContext, params: Params) -> Result:
-        source = _copy_source(params["CopySource"])
-        directive = params.get("MetadataDirective", "COPY")
-        if directive not in ("COPY", "REPLACE"):
-            raise InvalidArgument("Unknown metadata directive: use COPY or REPLACE.",
-                                  ArgumentName="x-amz-metadata-directive",
-                                  ArgumentValue=directive)
-        attrs = self._object_attrs(params) if directive == "REPLACE" else None
-        conditions = {"if_match": params.get("CopySourceIfMatch"),
-                      "if_none_match": params.get("CopySourceIfNoneMatch"),
-                      "if_modified_since": params.get("CopySourceIfModifiedSince"),
-                      "if_unmodified_since": params.get("CopySourceIfUnmodifiedSince")}
-        obj = await run(self.backend.copy_object, source, params["Bucket"], params["Key"],
-                        attrs, conditions)
-        return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.modified}}
+    async def copy_object(self, context: RequestContext, params: Params) -> Result:
+        source = copy_source(params["CopySource"])
+        directives = {}
+        for member, header in (("MetadataDirective", "x-amz-metadata-directive"),
+                               ("TaggingDirective", "x-amz-tagging-directive")):
+            directives[member] = params.get(member, "COPY")
+            if directives[member] not in ("COPY", "REPLACE"):
+                raise InvalidArgument(f"Unknown {header}: use COPY or REPLACE.",
+                                      ArgumentName=header, ArgumentValue=directives[member])
+        attrs = self.object_attrs(params)
+        original, obj = await run(
+            self.backend.copy_object, source, params["Bucket"], params["Key"],
+            attrs if directives["MetadataDirective"] == "REPLACE" else None,
+            attrs.get("TagSet", []) if directives["TaggingDirective"] == "REPLACE" else None,
+            _copy_conditions(params), origin_of(context))
+        return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.modified,
+                                     **checksum_of(obj.attrs)},
+                "VersionId": version_of(obj), "CopySourceVersionId": version_of(original)}
+
+    async def put_object_tagging(self, context: RequestContext, params: Params) -> Result:
+        request = params.get("Tagging")
+        if request is None:
+            raise malformed_xml("send a <Tagging> document.")
+        tags = check_tags(request.get("TagSet", []))
+        obj = await run(self.backend.update_attrs, params["Bucket"], params["Key"],
+                        params.get("VersionId"), lambda attrs: {**attrs, "TagSet": tags},
+                        "ObjectTagging:Put", origin_of(context))
+        return {"VersionId": version_of(obj)}
+
+    async def get_object_tagging(self, _context: RequestContext, params: Params) -> Result:
+        obj = await run(self.backend.head_object, params["Bucket"], params["Key"],
+                        params.get("VersionId"))
+        return {"VersionId": version_of(obj), "TagSet": obj.attrs.get("TagSet", [])}
+
+    async def delete_object_tagging(self, context: RequestContext, params: Params) -> Result:
+        obj = await run(self.backend.update_attrs, params["Bucket"], params["Key"],
+                        params.get("VersionId"),
+                        lambda attrs: {k: v for k, v in attrs.items() if k != "TagSet"},
+                        "ObjectTagging:Delete", origin_of(context))
+        return {"VersionId": version_of(obj)}
 
     # Multipart uploads --------------------------------------------------------------------
 
     async def create_multipart_upload(self, _context: RequestContext, params: Params) -> Result:
+        attrs = self.object_attrs(params)
+        algorithm = check_algorithm(params.get("ChecksumAlgorithm"))
+        kind = params.get("ChecksumType")
+        if kind is not None:
+            if algorithm is None:
+                raise InvalidRequest("The x-amz-checksum-type header can only be used with the "
+                                     "x-amz-checksum-algorithm header.")
+            if kind not in ("COMPOSITE", "FULL_OBJECT") or \
+                    (kind == "FULL_OBJECT") != algorithm.startswith("crc") or \
+                    (kind == "COMPOSITE" and algorithm == "crc64nvme"):
+                raise InvalidRequest(f"The {algorithm.upper()} checksum does not support the "
+                                     f"{kind} checksum type.")
+        attrs.update(ChecksumAlgorithm=algorithm.upper() if algorithm else None,
+                     ChecksumType=kind)
         upload = await run(self.backend.uploads.create_upload, params["Bucket"], params["Key"],
-                           self._object_attrs(params))
-        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id}
+                           {name: value for name, value in attrs.items() if value is not None})
+        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id,
+                "ChecksumAlgorithm": upload.attrs.get("ChecksumAlgorithm"),
+                "ChecksumType": upload.attrs.get("ChecksumType")}
 
     async def upload_part(self, context: RequestContext, params: Params) -> Result:
         check_part_number(params["PartNumber"])
         upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
-        async with receive_object(context, self.backend, params.get("ContentLength")) as body:
+        declared = upload.attrs.get("ChecksumAlgorithm")
+        async with receive_object(context, self.backend, params.get("ContentLength"),
+                                  declared.lower() if declared else None) as body:
             part = await run(self.backend.uploads.upload_part, upload, params["PartNumber"], body)
-        return {"ETag": part.etag}
+        checksum = {checksum_member(body.digests.algorithm): body.digests.part_checksum()} \
+            if declared or body.digests.client_algorithm else {}
+        return {"ETag": part.etag, **checksum}
+
+    async def upload_part_copy(self, _context: RequestContext, params: Params) -> Result:
+        check_part_number(params["PartNumber"])
+        upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
+                           params["UploadId"])
+        original, handle = await run(self.backend.open_copy_source,
+                                     *copy_source(params["CopySource"]),
+                                     _copy_conditions(params))
+        with handle:
+            first, length = copy_range(params.get("CopySourceRange"), original.size)
+            part, body = await run(self.backend.uploads.copy_part, upload, params["PartNumber"],
+                                   handle, first, length)
+        checksum = {checksum_member(body.digests.algorithm): body.digests.part_checksum()} \
+            if upload.attrs.get("ChecksumAlgorithm") else {}
+        return {"CopyPartResult": {"ETag": part.etag, "LastModified": part.modified, **checksum},
+                "CopySourceVersionId": version_of(original)}
 
     async def complete_multipart_upload(self, context: RequestContext, params: Params) -> Result:
         upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
                            params["UploadId"])
-        chosen = [(part.get("PartNumber"), part.get("ETag", ""))
+        chosen = [(part.get("PartNumber"), part.get("ETag", ""),
+                   {name: value for name, value in part.items() if name.startswith("Checksum")})
                   for part in params.get("MultipartUpload", {}).get("Parts", [])]
-        if any(number is None for number, _ in chosen):
+        if any(number is None for number, _, _ in chosen):
             raise malformed_xml("every <Part> needs a <PartNumber>.")
+        algorithm, kind = upload_checksum(upload.attrs)
+        whole = params.get(checksum_member(algorithm)) if kind == "FULL_OBJECT" else None
         obj = await run(self.backend.uploads.complete_upload, upload, chosen,
-                        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"))
+                        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"),
+                        whole=whole, origin=origin_of(context))
         base = str(context.request.base_url).rstrip("/")
         location = f"{base}/{upload.bucket}/{quote(upload.key)}"
         return {"Location": location, "Bucket": upload.bucket, "Key": upload.key,
-                "ETag": obj.etag}
+                "ETag": obj.etag, "VersionId": version_of(obj), **checksum_of(obj.attrs)}
 
     async def abort_multipart_upload(self, _context: RequestContext, params: Params) -> Result:
         upload = await run(self.backend.uploads.get_upload, params["Bucket"], params["Key"],
@@ -429,8 +617,11 @@ class S3Service(AwsService):
                            params["UploadId"])
         max_parts = min(max(params.get("MaxParts", 1000), 0), 1000)
         marker = params.get("PartNumberMarker", 0)
-        parts, truncated = await run(self.backend.uploads.list_parts, upload, after=marker,
-                                     max_parts=max_parts)
+        if marker < 0:
+            raise InvalidArgument("part-number-marker must be a part number (0 or more).",
+                                  ArgumentName="part-number-marker", ArgumentValue=str(marker))
+        parts, truncated = await run(self.backend.uploads.list_parts, upload,
+                                     after=min(marker, MAX_PART_NUMBER), max_parts=max_parts)
         return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.id,
                 "PartNumberMarker": marker,
                 "NextPartNumberMarker": parts[-1].number if parts else marker,
@@ -438,20 +629,31 @@ class S3Service(AwsService):
                 "Parts": [{"PartNumber": p.number, "LastModified": p.modified, "ETag": p.etag,
                            "Size": p.size} for p in parts],
                 "Initiator": OWNER, "Owner": OWNER,
-                "StorageClass": upload.attrs.get("StorageClass", "STANDARD")}
+                "StorageClass": upload.attrs.get("StorageClass", "STANDARD"),
+                "ChecksumAlgorithm": upload.attrs.get("ChecksumAlgorithm"),
+                "ChecksumType": upload.attrs.get("ChecksumType")}
 
 
-def _copy_source(header: str) -> tuple[str, str]:
-    """`x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded."""
-    path, _, query = header.partition("?")
-    bucket, _, key = unquote(path).lstrip("/").partition("/")
-    if not bucket or not key:
-        raise InvalidArgument("Copy Source must mention the source bucket and key: "
-                              "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source",
-                              ArgumentValue=header)
-    if query and query not in ("versionId=null", "versionId="):
-        raise InvalidArgument("Invalid version id specified: the local S3 keeps no versions.",
-                              ArgumentName="versionId", ArgumentValue=query)
-    return bucket, key
+def _copy_conditions(params: Params) -> dict[str, Any]:
+    """A copy's x-amz-copy-source-if-* conditions, as check_preconditions' keywords."""
+    return {"if_match": params.get("CopySourceIfMatch"),
+            "if_none_match": params.get("CopySourceIfNoneMatch"),
+            "if_modified_since": params.get("CopySourceIfModifiedSince"),
+            "if_unmodified_since": params.get("CopySourceIfUnmodifiedSince")}
 
 
+def _listed_checksum(obj: StoredObject) -> dict[str, Any]:
+    """A listing names an object's checksum algorithm and type (not its value)."""
+    checksum = checksum_of(obj.attrs)
+    algorithms = [name.removeprefix("Checksum") for name in checksum if name != "ChecksumType"]
+    return {"ChecksumAlgorithm": algorithms or None,
+            "ChecksumType": checksum.get("ChecksumType")}
+
+
+def _deleted(version: str | None, deletion: Deletion) -> dict[str, Any]:
+    """A DeleteObjects <Deleted> entry: the version asked for, and the delete marker made or
+    removed."""
+    entry: dict[str, Any] = {"Key": deletion.key, "VersionId": version}
+    if deletion.marker:
+        entry.update(DeleteMarker=True, DeleteMarkerVersionId=deletion.version)
+    return entry

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import parse_qsl
 
 from sagepipe.errors import NotEmulated, ValidationException
 from sagepipe.s3.conditions import check_preconditions, precondition_failed
 from sagepipe.s3.exceptions import (
+    BadRequest,
     InvalidArgument,
     InvalidBucketName,
     InvalidPart,
+    InvalidTag,
     KeyTooLongError,
     NoSuchBucket,
     NoSuchKey,
@@ -76,8 +79,9 @@ def no_such_bucket(bucket: str) -> NoSuchBucket:
     return NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
 
 
-def no_such_key(key: str) -> NoSuchKey:
-    return NoSuchKey("The specified key does not exist.", Key=key)
+def no_such_key(key: str, **headers: str) -> NoSuchKey:
+    """`headers`: a delete marker's, when it is the key's latest version."""
+    return NoSuchKey("The specified key does not exist.", Key=key, **headers)
 
 
 def no_such_upload(upload_id: str) -> NoSuchUpload:
@@ -107,3 +111,46 @@ def check_write(key: str, current: tuple[str, float] | None, if_match: str | Non
         raise precondition_failed("If-None-Match")
     elif if_match is not None:
         check_preconditions(*current, if_match=if_match)
+
+
+MAX_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+TAG_PUNCTUATION = set(" +-=._:/@")
+TAGGING_HEADER = "x-amz-tagging"
+
+
+def check_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
+    """An object's tag set, as S3 limits it: 10 tags, unique keys of at most 128 characters,
+    values of at most 256, letters, digits, spaces and `+ - = . _ : / @` only."""
+    if len(tags) > MAX_TAGS:
+        raise BadRequest(f"Object tags cannot be greater than {MAX_TAGS}")
+    keys = [tag.get("Key", "") for tag in tags]
+    if len(set(keys)) != len(keys):
+        raise InvalidTag("Cannot provide multiple Tags with the same key")
+    for tag in tags:
+        key, value = tag.get("Key", ""), tag.get("Value", "")
+        if len(key) > MAX_TAG_KEY:
+            raise InvalidTag(f"The TagKey you have provided is too long, max {MAX_TAG_KEY}",
+                             TagKey=key)
+        if len(value) > MAX_TAG_VALUE:
+            raise InvalidTag(f"The TagValue you have provided is too long, max "
+                             f"{MAX_TAG_VALUE}", TagKey=key, TagValue=value)
+        if key.startswith("aws:"):
+            raise InvalidTag("Your TagKey cannot be prefixed with aws:", TagKey=key)
+        for what, text in (("TagKey", key), ("TagValue", value)):
+            if (what == "TagKey" and not text) or not all(
+                    c.isalnum() or c in TAG_PUNCTUATION for c in text):
+                raise InvalidTag(f"The {what} you have provided is invalid", TagKey=key)
+    return [{"Key": tag.get("Key", ""), "Value": tag.get("Value", "")} for tag in tags]
+
+
+def parse_tagging_header(text: str) -> list[dict[str, str]]:
+    """`x-amz-tagging: k1=v1&k2=v2` (URL-encoded UTF-8), checked as a tag set."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if len({key for key, _ in pairs}) != len(pairs) or \
+            any(not part or "=" not in part for part in text.split("&") if text):
+        raise InvalidArgument(f"The header '{TAGGING_HEADER}' shall be encoded as UTF-8 then "
+                              "URLEncoded URL query parameters without tag name duplicates.",
+                              ArgumentName=TAGGING_HEADER, ArgumentValue=text)
+    return check_tags([{"Key": key, "Value": value} for key, value in pairs])

@@ -65,11 +65,12 @@ def is_aws_chunked(request: Request) -> bool:
 
 
 @asynccontextmanager
-async def receive_object(context: RequestContext, backend: S3Backend,
-                         length: int | None) -> AsyncIterator[BlobWriter]:
+async def receive_object(context: RequestContext, backend: S3Backend, length: int | None,
+                         algorithm: str | None = None) -> AsyncIterator[BlobWriter]:
     """Stream an object body (`length` from Content-Length, or from
-    x-amz-decoded-content-length for an aws-chunked one) into a temp blob; the temp file is gone
-    at exit unless a commit took it."""
+    x-amz-decoded-content-length for an aws-chunked one) into a temp blob, computing the
+    checksum the client sends or `algorithm`'s; the temp file is gone at exit unless a commit
+    took it."""
     request = context.request
     chunked = is_aws_chunked(request)
     if chunked:
@@ -84,7 +85,7 @@ async def receive_object(context: RequestContext, backend: S3Backend,
         raise EntityTooLarge("Your proposed upload exceeds the maximum allowed size of "
                              f"{MAX_OBJECT_BYTES} bytes; use a multipart upload.",
                              ProposedSize=str(length), MaxSizeAllowed=str(MAX_OBJECT_BYTES))
-    digests = BodyDigests(request.headers)
+    digests = BodyDigests(request.headers, algorithm)
     body = await run(backend.writer, digests)
     signed = context.signature is not None and context.signature.payload_hash in SIGNED_MODES
     decoder = ChunkedDecoder(context.signature if signed else None) if chunked else None

@@ -27,6 +27,7 @@ from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
 from sagepipe.images import Image, ImageRegistry, UnknownImage
+from sagepipe.logs.streams import LogStream, endpoint_stream, instance_id
 from sagepipe.processes import (
     Cancelled,
     NotReady,
@@ -34,7 +35,6 @@ from sagepipe.processes import (
     ended,
     free_port,
     listener,
-    log_tail,
     start_ticks,
     terminate,
     wait_ready,
@@ -56,24 +56,23 @@ class DeploymentFailed(Exception):
     """A fleet could not come up; the message is the endpoint's FailureReason."""
 
 
-def failure_reason(summary: str, log_path: Path) -> str:
+def failure_reason(summary: str, log: LogStream) -> str:
     """`summary` plus the end of the process's log."""
-    return clip(f"{summary} Log: {log_path}. Last lines:\n{log_tail(log_path)}",
-                FAILURE_REASON_MAX)
+    return clip(f"{summary} Log: {log}. Last lines:\n{log.tail()}", FAILURE_REASON_MAX)
 
 
 class Replica:
     """One `serve` process of a model: a variant's in one deployment of an endpoint, or a
     transform job's. `role` names it in failure reasons ("production variant AllTraffic");
-    its sandbox lives under `root` and its output goes to `log_path`."""
+    its sandbox lives under `root` and its output goes to the log stream `log`."""
 
     def __init__(self, settings: Settings, spec: VariantSpec, *, role: str, root: Path,
-                 log_path: Path) -> None:
+                 log: LogStream) -> None:
         self.settings = settings
         self.spec = spec
         self.role = role
         self.root = root
-        self.log_path = log_path
+        self.log = log
         self.image: Image | None = None
         self.sandbox: Sandbox | None = None
         self.port = 0  # the host port it is addressed by (see the module's docstring)
@@ -89,6 +88,11 @@ class Replica:
         self.restarts = 0
         self.retired = threading.Event()
         self._launching = threading.Lock()
+
+    @property
+    def log_path(self) -> Path:
+        """The file of the replica's log stream (InvokeEndpoint's errors point to it)."""
+        return self.log.path
 
     @property
     def url(self) -> str:
@@ -137,7 +141,7 @@ class Replica:
                "AWS_REGION": region}
         broker = relay.Broker() if self.namespaced else None
         try:
-            self.proc = sandbox.launch(self.image, ["serve"], env, self.log_path, broker=broker)
+            self.proc = sandbox.launch(self.image, ["serve"], env, self.log, broker=broker)
         except BaseException:
             if broker is not None:
                 broker.close()
@@ -215,7 +219,7 @@ class Replica:
                        f"{self.ping_target()} {self.ping_outcome}")
             raise DeploymentFailed(failure_reason(
                 f"The primary container for {self.role} did not pass "
-                f"the ping health check{how}.", self.log_path)) from None
+                f"the ping health check{how}.", self.log)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""
@@ -233,12 +237,12 @@ def _in_group(pid: int, group: int) -> bool:
 
 def _variant_replica(settings: Settings, endpoint: str, deployment: str,
                      spec: VariantSpec) -> Replica:
-    """A variant's replica: sandbox and log named after the endpoint, variant and deployment,
-    as CloudWatch's /aws/sagemaker/Endpoints/<endpoint> streams are."""
+    """A variant's replica: its sandbox named after the endpoint, variant and deployment, its
+    log the stream `<variant>/<instance id>` of /aws/sagemaker/Endpoints/<endpoint>."""
     return Replica(settings, spec, role=f"production variant {spec.name}",
                    root=settings.subdir("endpoints") / endpoint / f"{spec.name}-{deployment}",
-                   log_path=(settings.subdir("logs") / "Endpoints" / endpoint
-                             / f"{spec.name}-{deployment}.log"))
+                   log=endpoint_stream(settings, endpoint, spec.name,
+                                       instance_id(f"{endpoint}/{deployment}/{spec.name}")))
 
 
 def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:

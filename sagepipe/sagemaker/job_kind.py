@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from sagepipe.config import Settings, arn
 from sagepipe.errors import AWSError, ValidationException
+from sagepipe.logs.streams import LogStream, job_stream
 from sagepipe.processes import clip
 from sagepipe.protocols.service_models import service_model
 from sagepipe.s3.object_store import ObjectStore
@@ -120,8 +121,9 @@ class JobKind(ABC):
     def pid_file(self, name: str) -> Path:
         return self.settings.subdir("jobs") / self.resource / f"{name}.pid"
 
-    def log_path(self, name: str) -> Path:
-        return self.settings.subdir("logs") / self.log_group / f"{name}.log"
+    def log_stream(self, name: str) -> LogStream:
+        """A new run's stream in `/aws/sagemaker/<log_group>`, named as SageMaker names it."""
+        return job_stream(self.settings, self.log_group, name)
 
     # -- documents and their state changes ---------------------------------------------------
 

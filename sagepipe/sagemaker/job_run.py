@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from sagepipe.clients import local_env
 from sagepipe.images import Image, ImageRegistry, UnknownImage
-from sagepipe.processes import log_tail, signal_group, terminate
+from sagepipe.processes import signal_group, terminate
 from sagepipe.sagemaker.job_kind import (
     ContainerJobKind,
     JobFailure,
@@ -54,7 +54,7 @@ class Run(ABC, Generic[K]):
         self.name: str = doc[kind.name_field]
         self.resources = resources
         self.images = images
-        self.log_path = kind.log_path(self.name)
+        self.log = kind.log_stream(self.name)
         self.stop_requested = threading.Event()
         self._done = done
         self._thread = threading.Thread(target=self._main, daemon=True,
@@ -149,11 +149,11 @@ class JobRun(Run[ContainerJobKind]):
     def _execute(self, image: Image, sandbox: Sandbox, launch: Launch,
                  deadline: float) -> tuple[int, str | None]:
         """Run the process to its end; returns its exit code and, if we stopped it, why."""
-        scraper = MetricScraper(launch.metric_definitions, self.log_path)
+        scraper = MetricScraper(launch.metric_definitions, self.log)
         # The local AWS's endpoint and credentials, as a job in AWS has its role's.
         env = {**local_env(self.kind.settings), **launch.env, MARKER: self.doc[self.kind.arn_field]}
         try:
-            proc = sandbox.launch(image, launch.argv, env, self.log_path)
+            proc = sandbox.launch(image, launch.argv, env, self.log)
         except OSError as exc:
             raise JobFailure(f"AlgorithmError: could not start {launch.argv[0]!r} from the "
                              f"image at {image.directory}: {exc}") from None
@@ -197,7 +197,7 @@ class JobRun(Run[ContainerJobKind]):
         if code == 127:
             how += " (command not found: is it an executable in the image?)"
         return (f"AlgorithmError: {launch.argv[0]} exited with {how}. Last log lines:\n"
-                + log_tail(self.log_path, LOG_TAIL_LINES))  # clipped by JobKind.end
+                + self.log.tail(LOG_TAIL_LINES))  # clipped by JobKind.end
 
 
 def kill_orphan(pid_file: Path, job_arn: str) -> None:

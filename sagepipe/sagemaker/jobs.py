@@ -5,9 +5,9 @@ Create stores the Describe document and starts its run in a thread (`JobRun` for
 processing, `TransformRun` for batch transform); the document is the only state (Describe reads
 it, every change is one transaction). Sandboxes stay after a training or processing job ends,
 for debugging, under `<home>/jobs/TrainingJob/<name>/` (and `ProcessingJob/`), laid out like
-the container's `/opt/ml`; the process output is in `<home>/logs/TrainingJobs/<name>.log` (and
-`ProcessingJobs/`, `TransformJobs/`), named like CloudWatch's `/aws/sagemaker/TrainingJobs`
-streams.
+the container's `/opt/ml`; the process output is the CloudWatch log stream
+`/aws/sagemaker/TrainingJobs` (or `ProcessingJobs`) `<name>/algo-1-<epoch>`, and
+`/aws/sagemaker/TransformJobs` `<name>/<instance id>` (sagepipe/logs).
 
 A name that no job has is a ValidationException "Requested resource not found." for Describe
 and Stop, as SageMaker answers (its model declares ResourceNotFound, which it does not send:

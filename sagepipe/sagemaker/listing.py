@@ -8,6 +8,7 @@ from sagepipe.errors import ValidationException
 from sagepipe.sagemaker.resources import Document
 
 DEFAULT_MAX_RESULTS = 10  # SageMaker's default page size for List* calls
+MAX_TOKEN_DIGITS = 18  # a NextToken is an offset into the list: any real one is far shorter
 TIME_FILTERS = {
     "CreationTimeAfter": ("CreationTime", 1),
     "CreationTimeBefore": ("CreationTime", -1),
@@ -45,7 +46,7 @@ def list_page(docs: list[Document], params: dict[str, Any], *, key: str, name: s
 def _offset(token: str | None) -> int:
     if token is None:
         return 0
-    if not token.isdigit():
+    if not (token.isascii() and token.isdigit() and len(token) <= MAX_TOKEN_DIGITS):
         raise ValidationException(
-            f"Invalid NextToken {token!r}: pass the NextToken of the previous page.")
+            f"Invalid NextToken {token[:40]!r}: pass the NextToken of the previous page.")
     return int(token)

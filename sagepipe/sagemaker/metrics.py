@@ -9,12 +9,10 @@ from __future__ import annotations
 import math
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from sagepipe.errors import ValidationException
-
-READ_CHUNK = 1 << 20
+from sagepipe.logs.streams import LogStream
 
 
 def compile_definitions(definitions: list[dict[str, str]]) -> list[tuple[str, re.Pattern[str]]]:
@@ -31,13 +29,13 @@ def compile_definitions(definitions: list[dict[str, str]]) -> list[tuple[str, re
 
 
 class MetricScraper:
-    """Follows a log file from its current end and keeps the last value of every metric."""
+    """Follows a job's log stream from its current end and keeps the last value of every
+    metric."""
 
-    def __init__(self, definitions: list[dict[str, str]], log_path: Path) -> None:
+    def __init__(self, definitions: list[dict[str, str]], log: LogStream) -> None:
         self.patterns = compile_definitions(definitions)
-        self.path = log_path
-        self.offset = log_path.stat().st_size if log_path.exists() else 0
-        self.partial = b""
+        self.log = log
+        self.offset = log.size()
         self.latest: dict[str, dict[str, Any]] = {}
 
     @property
@@ -48,27 +46,21 @@ class MetricScraper:
     def poll(self, final: bool = False) -> bool:
         """Scan the lines written since the last call; True if a metric changed.
 
-        `final` also scans an unterminated last line (the process has exited).
+        `final`: the process has exited; its last lines are waited for.
         """
-        if not self.patterns or not self.path.exists():
+        if not self.patterns:
             return False
-        changed = False
-        with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            while chunk := log.read(READ_CHUNK):
-                self.offset += len(chunk)
-                lines = (self.partial + chunk).split(b"\n")
-                self.partial = lines.pop()
-                changed |= self._scan(lines)
-        if final and self.partial:
-            changed |= self._scan([self.partial])
-            self.partial = b""
-        return changed
+        if final:
+            self.log.settle()
+        lines = []
+        for event in self.log.events(self.offset):
+            lines.append(event.message)
+            self.offset = event.end
+        return self._scan(lines)
 
-    def _scan(self, lines: list[bytes]) -> bool:
+    def _scan(self, lines: list[str]) -> bool:
         changed = False
-        for raw in lines:
-            line = raw.decode(errors="replace")
+        for line in lines:
             for name, pattern in self.patterns:
                 found = pattern.search(line)
                 if found is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sagepipe.images import Image
 from sagepipe.images.build import with_python
 from sagepipe.namespaces import CONTAINER_ML_ROOT, init_argv, isolation
-from sagepipe.processes import Process, spawn
+from sagepipe.processes import Output, Process, spawn
 from sagepipe.sagemaker.relay import Broker
 
 # One thread per process: the host runs several processes on few cores (oversubscription
@@ -77,11 +77,12 @@ class Sandbox:
             "SM_OUTPUT_INTERMEDIATE_DIR": str(ml / "output/intermediate"),
         }
 
-    def launch(self, image: Image, argv: list[str], env: dict[str, str], log_path: Path,
+    def launch(self, image: Image, argv: list[str], env: dict[str, str], log: Path | Output,
                broker: Broker | None = None) -> Process:
-        """Start `argv` as `docker run IMAGE argv` would, output appended to a log, in its own
-        process group (`processes.spawn`). With a broker, in a network namespace of its own
-        whose connections the broker hands out (a model server)."""
+        """Start `argv` as `docker run IMAGE argv` would, output appended to a log (a file, or
+        a CloudWatch log stream), in its own process group (`processes.spawn`). With a broker,
+        in a network namespace of its own whose connections the broker hands out (a model
+        server)."""
         ns = isolation()
         command = image.command(argv)
         contained = image.layer is not None and ns.overlay
@@ -98,13 +99,13 @@ class Sandbox:
         full_env = {**os.environ, **SINGLE_THREADED, **image.env, **self.toolkit_env(), **env,
                     "PATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
         if not ns.mount:
-            return spawn(command, log_path, env=full_env, cwd=Path(cwd))
+            return spawn(command, log, env=full_env, cwd=Path(cwd))
         spec = {"ml": str(self.root), "layer": str(image.layer) if image.layer else None,
                 "overlay": "tmpfs" if contained else None, "network": broker is not None,
                 "broker_fd": broker.theirs.fileno() if broker else None,
                 "port": SERVING_PORT, "cwd": cwd, "argv": command}
         try:
-            return spawn(init_argv(spec), log_path, env=full_env,
+            return spawn(init_argv(spec), log, env=full_env,
                          pass_fds=[broker.theirs.fileno()] if broker else [])
         finally:
             if broker is not None:

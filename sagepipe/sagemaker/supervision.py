@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sagepipe.processes import Cancelled, ended, terminate
 from sagepipe.sagemaker.hosting import STOP_GRACE, DeploymentFailed, Fleet, Replica, Router
@@ -96,7 +95,7 @@ class Supervisor:
             replica.healthy = False
             replica.problem = f"{problem}; restart {replica.restarts} in {delay}s"
             self.changed(fleet, replica)
-            _note(replica.log_path, f"[sagepipe] {replica.problem}")
+            replica.log.write(f"[sagepipe] {replica.problem}")
             log.warning("endpoint %s, variant %s: %s", fleet.endpoint, replica.spec.name,
                         replica.problem)
             if self._stop.wait(delay) or not replica.relaunch(self.region):
@@ -111,7 +110,7 @@ class Supervisor:
                     terminate(replica.proc, STOP_GRACE)
                 problem = str(failure).split(" Log: ")[0]
                 continue
-            _note(replica.log_path, "[sagepipe] the model server answers /ping again")
+            replica.log.write("[sagepipe] the model server answers /ping again")
             self.changed(fleet, replica)
             return
 
@@ -119,8 +118,3 @@ class Supervisor:
 def _exited(replica: Replica) -> bool:
     return replica.proc is not None and replica.proc.poll() is not None
 
-
-def _note(log_path: Path, line: str) -> None:
-    """A line of ours in the server's own log, where its user looks for why it restarted."""
-    with open(log_path, "a", encoding="utf-8") as stream:
-        stream.write(f"{line}\n")

@@ -102,6 +102,13 @@ class Training(ContainerJobKind):
                 f"Channel names must be unique: {name!r} appears more than once "
                 "in InputDataConfig.")
         seen.add(name)
+        if name in (".", ".."):
+            # The model's pattern allows them, but a channel is a folder under
+            # /opt/ml/input/data/: these would land on the job's own input (its hyperparameters).
+            raise ValidationException(
+                f"{where}.ChannelName {name!r} is not a valid channel name: a channel is the "
+                "folder /opt/ml/input/data/<name>; use letters, digits, '.', '-' or '_', other "
+                "than '.' and '..'.")
         source = channel["DataSource"].get("S3DataSource")
         if source is None:
             raise ValidationException(

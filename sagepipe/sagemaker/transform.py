@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagepipe.clients import client
 from sagepipe.config import Settings
 from sagepipe.errors import AWSError
+from sagepipe.logs.streams import LogStream, instance_id, transform_stream
 from sagepipe.s3.object_store import ObjectStore, parse_s3_uri
 from sagepipe.sagemaker.catalog import MODEL, ModelCatalog, model_container, not_emulated
 from sagepipe.sagemaker.deployments import VariantSpec
@@ -85,6 +86,12 @@ class Transform(JobKind):
     def __init__(self, settings: Settings, s3: ObjectStore, catalog: ModelCatalog) -> None:
         super().__init__(settings, s3)
         self.catalog = catalog
+
+    def log_stream(self, name: str) -> LogStream:
+        """`/aws/sagemaker/TransformJobs` `<job>/<instance id>`, as SageMaker names it (AWS
+        puts the `[sagemaker logs]` data log in a stream of its own beside it; locally both
+        are this one)."""
+        return transform_stream(self.settings, name, instance_id(name))
 
     def validate(self, request: dict[str, Any]) -> None:
         self.catalog.fetch(MODEL, request["ModelName"])  # 'Could not find model "<arn>".'

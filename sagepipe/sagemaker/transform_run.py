@@ -26,7 +26,7 @@ from typing import IO
 import httpx
 
 from sagepipe.errors import AWSError
-from sagepipe.processes import Cancelled, log_tail
+from sagepipe.processes import Cancelled
 from sagepipe.sagemaker.hosting import DeploymentFailed, Replica, stop_replicas
 from sagepipe.sagemaker.job_kind import JobFailure
 from sagepipe.sagemaker.job_run import MARKER, Run
@@ -90,7 +90,7 @@ class TransformRun(Run[Transform]):
         root = self.kind.sandbox_root(self.name)
         replica = Replica(self.kind.settings, self.kind.model_spec(self.doc, self._batch_env()),
                           role=f"transform job {self.name}", root=root,
-                          log_path=self.log_path)
+                          log=self.log)
         try:
             self._serve(replica)
             settings = BatchSettings.resolve(self.doc, self._advertised(replica))
@@ -147,8 +147,7 @@ class TransformRun(Run[Transform]):
     def data_log(self, line: str) -> None:
         """A line of SageMaker's data log, in the job's log (beside the server's output)."""
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"{now}:[sagemaker logs]: {line}\n")
+        self.log.write(f"{now}:[sagemaker logs]: {line}")
 
     def _failure_reason(self, failures: list[tuple[str, ObjectFailure]], total: int) -> str:
         name, first = failures[0]
@@ -327,5 +326,5 @@ class _Transformer:
             raise JobFailure(
                 f"AlgorithmError: the model server of transform job {self.job.name} stopped "
                 f"while transforming {item.name}{note}. Last log lines:\n"
-                + log_tail(self.job.log_path, LOG_TAIL_LINES))
+                + self.job.log.tail(LOG_TAIL_LINES))
 

@@ -52,7 +52,12 @@ from sagepipe.stepfunctions.exceptions import (
 from sagepipe.stepfunctions.integrations import unsupported_reason
 from sagepipe.stepfunctions.paging import offset, page, page_size
 from sagepipe.stepfunctions.records import Doc, Records
-from sagepipe.stepfunctions.runs import Runs, ended_members
+from sagepipe.stepfunctions.runs import (
+    Runs,
+    ended_members,
+    event_without_payloads,
+    without_payloads,
+)
 from sagepipe.store import Store
 
 Params = dict[str, Any]
@@ -60,7 +65,6 @@ MAX_TAGS = 50
 LOGGING_OFF = {"level": "OFF", "includeExecutionData": False}
 # What makes two CreateStateMachine calls "the same" (AWS answers the second idempotently).
 SAME_MACHINE = ("definition", "roleArn", "type", "loggingConfiguration", "tracingConfiguration")
-PAYLOAD_MEMBERS = ("input", "output", "parameters")
 _ROLE = ("arn:aws", ":iam::", ":role/")
 _EXPRESS_ONLY_PATTERNS = (".sync", ".sync:2", ".waitForTaskToken")
 
@@ -84,7 +88,7 @@ class StepFunctions:
     def __init__(self, store: Store, settings: Settings, runner: TaskRunner) -> None:
         self.region = settings.region
         self.records = Records(store)
-        self.runs = Runs(self.records, runner, settings.subdir("logs") / "States")
+        self.runs = Runs(self.records, runner, settings)
         self._compiled: dict[str, StateMachine] = {}  # revisionId -> the compiled machine
         self._lock = threading.Lock()  # check-then-write of names (machines, executions)
 
@@ -199,7 +203,7 @@ class StepFunctions:
         if machine["type"] == "EXPRESS":
             info = self._info(machine, name, uuid.uuid4().hex)
             self.runs.execution(self._compiled_revision(machine), execution_input, info,
-                                recorded=False).start()
+                                recorded=False, log_data=_log_data(machine)).start()
             return {"executionArn": info.execution_arn, "startDate": info.start_time}
         info = self._info(machine, name)
         with self._lock:
@@ -217,7 +221,8 @@ class StepFunctions:
             self.records.add_execution(doc, machine["revisionId"])
             execution = self.runs.execution(self._compiled_revision(machine), execution_input,
                                             info, recorded=True,
-                                            on_end=lambda _: self._after_execution(machine))
+                                            on_end=lambda _: self._after_execution(machine),
+                                            log_data=_log_data(machine))
         execution.start()
         return {"executionArn": info.execution_arn, "startDate": doc["startDate"]}
 
@@ -231,7 +236,7 @@ class StepFunctions:
         text, execution_input = _execution_input(params.get("input"))
         info = self._info(machine, name, uuid.uuid4().hex)
         outcome = self.runs.execution(self._compiled_revision(machine), execution_input, info,
-                                      recorded=False).run()
+                                      recorded=False, log_data=_log_data(machine)).run()
         stopped = _now().timestamp()
         started = info.start_time.timestamp()
         answer = {"executionArn": info.execution_arn, "stateMachineArn":
@@ -241,12 +246,12 @@ class StepFunctions:
                   "billingDetails": {"billedMemoryUsedInMB": 64,
                                      "billedDurationInMilliseconds": max(100, 100 * math.ceil(
                                          (stopped - started) * 10))}}
-        return _without_payloads(answer) if params.get("includedData") == "METADATA_ONLY" \
+        return without_payloads(answer) if params.get("includedData") == "METADATA_ONLY" \
             else answer
 
     def describe_execution(self, params: Params) -> Params:
         doc, _ = self._execution(params["executionArn"])
-        return _without_payloads(doc) if params.get("includedData") == "METADATA_ONLY" \
+        return without_payloads(doc) if params.get("includedData") == "METADATA_ONLY" \
             else doc
 
     def describe_state_machine_for_execution(self, params: Params) -> Params:
@@ -276,7 +281,7 @@ class StepFunctions:
         limit, start = page_size(params), offset(params.get("nextToken"))
         events = self.records.events(arn, start, limit + 1, params.get("reverseOrder", False))
         if not params.get("includeExecutionData", True):
-            events = [_event_without_payloads(e) for e in events]
+            events = [event_without_payloads(e) for e in events]
         answer: Params = {"events": events[:limit]}
         if len(events) > limit:
             answer["nextToken"] = str(start + limit)
@@ -441,10 +446,6 @@ def _without_definition(doc: Doc) -> Doc:
     return {k: v for k, v in doc.items() if k != "definition"}
 
 
-def _without_payloads(doc: Doc) -> Doc:
-    return {k: v for k, v in doc.items() if k not in PAYLOAD_MEMBERS}
-
-
-def _event_without_payloads(event: Doc) -> Doc:
-    return {k: _without_payloads(v) if k.endswith("EventDetails") and isinstance(v, dict)
-            else v for k, v in event.items()}
+def _log_data(machine: Doc) -> bool:
+    """Whether the state machine's executions log their input and output."""
+    return bool(machine["loggingConfiguration"].get("includeExecutionData"))

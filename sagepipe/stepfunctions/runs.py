@@ -1,10 +1,13 @@
 """Executions under way in this local AWS: the engine's `Execution`s, what they write as
 they go, and what becomes of them when the local AWS stops or starts again.
 
-Each event an execution emits is written to the store at once (`Records.add_event`) and as a
-line of the execution's log (`<home>/logs/States/<machine>/<execution>.log`, what
-`sagepipe logs` shows); its end updates the execution's document. EXPRESS executions, as in
-AWS, leave no history to query: only their log.
+Each event an execution emits is written to the store at once (`Records.add_event`) and as an
+event of the execution's CloudWatch Logs stream, in the JSON record Step Functions logs
+(`/aws/vendedlogs/states/<machine>`, what `aws logs` and `sagepipe logs` read); its end updates
+the execution's document. EXPRESS executions, as in AWS, leave no history to query: only their
+log. Every execution is logged, whatever the state machine's logging level (here the log is
+what a developer looks at); its input and output only if the state machine's
+LoggingConfiguration says includeExecutionData, as in AWS.
 
 The local AWS stopping aborts the executions it runs (their `.sync` jobs are stopped with
 them); one that was killed outright finds them RUNNING in the store when it starts again and
@@ -18,9 +21,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from sagepipe.config import Settings
+from sagepipe.logs.streams import states_stream
 from sagepipe.stepfunctions.asl import (
     Event,
     Execution,
@@ -37,6 +41,8 @@ from sagepipe.stepfunctions.records import Doc, Records
 log = logging.getLogger(__name__)
 SHUTDOWN_CAUSE = "The local AWS stopped while this execution was running; it was not resumed"
 STOP_WAIT_SECONDS = 30.0  # how long StopExecution waits for the engine to record the abort
+PAYLOAD_MEMBERS = ("input", "output", "parameters")
+LOGGED_PAYLOAD_BYTES = 248 * 1024  # a logged input or output, escaped, is cut beyond this
 
 
 def ended_members(outcome: Outcome, stop_date: float) -> Doc:
@@ -50,52 +56,72 @@ def ended_members(outcome: Outcome, stop_date: float) -> Doc:
     return members
 
 
-class ExecutionLog:
-    """One line per history event, appended as it happens (line-buffered: each line reaches
-    the file when it is written), open while the execution runs."""
+def without_payloads(doc: Doc) -> Doc:
+    """`doc` without its JSON payloads (input, output, parameters)."""
+    return {k: v for k, v in doc.items() if k not in PAYLOAD_MEMBERS}
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._out = path.open("a", encoding="utf-8", buffering=1)
 
-    def close(self) -> None:
-        self._out.close()
+def event_without_payloads(event: Event) -> Event:
+    """A history event without the payloads of its details (includeExecutionData false)."""
+    return {k: without_payloads(v) if k.endswith("EventDetails") and isinstance(v, dict)
+            else v for k, v in event.items()}
 
-    def write(self, event: Event) -> None:
-        details = event.get(details_member(event["type"])) or {}
-        words = [event["timestamp"].isoformat(timespec="milliseconds"), event["type"]]
-        words += [str(details[k]) for k in ("name", "resourceType", "resource", "error")
-                  if details.get(k)]
-        if details.get("cause"):
-            words.append(f"cause: {details['cause']}")
-        self._out.write(" ".join(words) + "\n")
+
+def log_record(event: Event, execution_arn: str) -> str:
+    """A history event as Step Functions logs it to CloudWatch Logs: a JSON record with its
+    id, type, details, previous event, time (epoch ms, a string) and execution ARN."""
+    return to_json({"id": str(event["id"]), "type": event["type"],
+                    "details": _clipped(event.get(details_member(event["type"])) or {}),
+                    "previous_event_id": str(event["previousEventId"]),
+                    "event_timestamp": str(_ms(event["timestamp"])),
+                    "execution_arn": execution_arn})
+
+
+def _clipped(details: Doc) -> Doc:
+    """Details whose payloads fit a CloudWatch Logs event, as Step Functions logs them: one
+    longer than LOGGED_PAYLOAD_BYTES once escaped is cut, its `*Details` saying truncated."""
+    clipped = dict(details)
+    for member in PAYLOAD_MEMBERS:
+        text = clipped.get(member)
+        if not isinstance(text, str) or _escaped_size(text) <= LOGGED_PAYLOAD_BYTES:
+            continue
+        while (size := _escaped_size(text)) > LOGGED_PAYLOAD_BYTES:
+            text = text[:len(text) * LOGGED_PAYLOAD_BYTES // size]
+        clipped.update({member: text, f"{member}Details": {"truncated": True}})
+    return clipped
+
+
+def _escaped_size(text: str) -> int:
+    return len(to_json(text).encode())
+
+
+def _ms(when: datetime) -> int:
+    return round(when.timestamp() * 1000)  # as the API rounds it, to the millisecond
 
 
 class Runs:
     """The executions this process runs, by ARN."""
 
-    def __init__(self, records: Records, runner: TaskRunner, logs: Path) -> None:
+    def __init__(self, records: Records, runner: TaskRunner, settings: Settings) -> None:
         self.records = records
         self.runner = runner
-        self.logs = logs
+        self.settings = settings
         self._running: dict[str, Execution] = {}
         self._lock = threading.Lock()
 
-    def log_path(self, info: ExecutionInfo) -> Path:
-        return self.logs / info.state_machine_name / f"{info.name}.log"
-
     def execution(self, machine: StateMachine, execution_input: Any, info: ExecutionInfo,
                   recorded: bool, on_end: Callable[[Outcome], None] | None = None,
-                  ) -> Execution:
-        """An execution whose events go to its log and, if `recorded` (STANDARD), to the
-        store; registered here until it ends."""
-        execution_log = ExecutionLog(self.log_path(info))
+                  log_data: bool = False) -> Execution:
+        """An execution whose events go to its log (with their payloads if `log_data`) and,
+        if `recorded` (STANDARD), to the store; registered here until it ends."""
+        stream = states_stream(self.settings, info.state_machine_name)
         arn = info.execution_arn
 
         def sink(event: Event) -> None:
             if recorded:
                 self.records.add_event(arn, event)
-            execution_log.write(event)
+            logged = event if log_data else event_without_payloads(event)
+            stream.write(log_record(logged, arn), _ms(event["timestamp"]))
 
         def ended(outcome: Outcome) -> None:
             try:
@@ -103,7 +129,6 @@ class Runs:
                     self.records.finish_execution(arn, ended_members(
                         outcome, datetime.now(UTC).timestamp()))
             finally:
-                execution_log.close()
                 with self._lock:
                     self._running.pop(arn, None)
             if on_end:

@@ -1,7 +1,7 @@
 """The packaged API (chalice package + aws cloudformation package, as the PackageApi build runs
 them) deployed by the local CloudFormation and served on 127.0.0.1 by the local AWS, in front of
-a real endpoint: IAM auth enforced as API Gateway does, restored across restarts, removed with
-its stack."""
+a real endpoint: its function runs in the local Lambda runtime behind the local API Gateway, IAM
+auth enforced as API Gateway does, restored across restarts, removed with its stack."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
-from sagepipe.processes import alive, free_port, port_free, start_ticks
+from sagepipe.processes import alive, command_line, free_port, port_free, start_ticks
 from sagepipe.server import running_pid, start_background, stop
 from sagepipe.sigv4 import sign
 from sagepipe.store import Store
@@ -273,19 +273,26 @@ def test_after_a_kill_9_the_api_comes_back_on_the_same_port_or_says_who_holds_it
             api_parameters("absent"))
         url = outputs["EndpointURL"] + "health"
         port = int(url.split(":")[2].split("/")[0])
-        kill_9(settings)  # the API's server outlives its gateway...
-        start_background(settings)  # ...and the new gateway ends it and serves on its port
+        assert signed(settings, "GET", url).status_code == 503  # a warm sandbox now runs
+        gateway = running_pid(settings)
+        assert gateway is not None
+        sandboxes = sandbox_pids(gateway)
+        assert sandboxes
+        kill_9(settings)  # the API's port goes with its gateway; its sandboxes follow it
+        deadline = time.monotonic() + 10
+        while any(is_sandbox(pid) for pid in sandboxes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(is_sandbox(pid) for pid in sandboxes)
+        start_background(settings)  # the new gateway serves the API on the same port
         assert wait_answering(url).status_code == 403
         assert signed(settings, "GET", url).json()["Message"].startswith(
             "endpoint absent is unavailable")
 
-        [api] = internal(settings, "GET", "serverless/restapis")
         kill_9(settings)
-        os.killpg(api["Process"][0], signal.SIGKILL)  # the port is free, until someone takes it
         deadline = time.monotonic() + 10
         while not port_free(port) and time.monotonic() < deadline:
             time.sleep(0.1)
-        squatter.bind(("127.0.0.1", port))
+        squatter.bind(("127.0.0.1", port))  # the port is free, until someone takes it
         squatter.listen()
         start_background(settings)
         deadline = time.monotonic() + 30
@@ -297,6 +304,24 @@ def test_after_a_kill_9_the_api_comes_back_on_the_same_port_or_says_who_holds_it
     finally:
         squatter.close()
         stop(settings)
+
+
+def is_sandbox(pid: int) -> bool:
+    return "sagepipe.awslambda.bootstrap" in " ".join(command_line(pid))
+
+
+def sandbox_pids(parent: int) -> set[int]:
+    """The Lambda sandboxes the gateway `parent` runs."""
+    children = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == parent and is_sandbox(int(proc.name)):
+                children.add(int(proc.name))
+    return children
 
 
 def test_the_cli_prints_the_url_and_calls_the_api(images, deployed, model_endpoint):

@@ -1,19 +1,44 @@
-"""The gateway's internal routes behind the serverless resource types: what cannot be hosted is
-refused with a 4xx saying why, and nothing is left half-created."""
+"""The local REST APIs (the gateway's internal routes behind `AWS::Serverless::Api`) in front
+of plain Lambda functions of the local Lambda: each request becomes API Gateway's proxy event
+(payload format 1.0), the function's proxy response becomes the answer, and what API Gateway
+answers itself (bad function answers, timeouts, mock integrations, definitions it cannot
+serve) is answered as it does."""
 
 from __future__ import annotations
 
-import io
-import zipfile
+import base64
 
 import httpx
 import pytest
-from api.serving_kit import BUCKET, ensure_bucket, unique
+from api.serving_kit import unique
+from awslambda.lambda_kit import create
 
 from sagepipe.clients import SigV4, client
 from sagepipe.config import Settings
 
 pytest_plugins = ["api.serving_fixtures"]
+
+# A function that answers with the event it received, or misbehaves as the path says.
+ECHO = r'''
+import base64
+import json
+import time
+
+
+def handler(event, context):
+    if event["path"].endswith("/malformed"):
+        return {"body": "no status code"}
+    if event["path"].endswith("/raise"):
+        raise RuntimeError("the function failed")
+    if event["path"].endswith("/slow"):
+        time.sleep(3)
+    if event["path"].endswith("/binary"):
+        return {"statusCode": 200, "headers": {"Content-Type": "image/png"},
+                "body": base64.b64encode(b"\x89PNG").decode(), "isBase64Encoded": True}
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json", "X-One": "1"},
+            "multiValueHeaders": {"X-Many": ["a", "b"]}, "body": json.dumps(event)}
+'''
+
 
 @pytest.fixture
 def routes(images: Settings):
@@ -22,31 +47,43 @@ def routes(images: Settings):
         yield http
 
 
-def code(images: Settings, files: dict[str, str]) -> str:
-    """A zip of `files` in the local S3: its s3:// URI."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    ensure_bucket(images)
-    key = f"{unique('code')}.zip"
-    client(images, "s3").put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
-    return f"s3://{BUCKET}/{key}"
+@pytest.fixture(scope="module")
+def echo(images: Settings) -> str:
+    return create(client(images, "lambda"), {"app.py": ECHO}, Timeout=10)
 
 
-def function(uri: str, **changes) -> dict:
-    return {"CodeUri": uri, "Handler": "app.app", "Runtime": "python3.11", "Timeout": 30,
-            "MemorySize": 256, **changes}
-
-
-def api_for(name: str) -> dict:
-    """A REST API whose GET /hello (no auth) calls function `name`."""
+def integration(function: str, **options) -> dict:
     uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-           f"arn:aws:lambda:us-east-1:000000000000:function:{name}/invocations")
-    hello = {"x-amazon-apigateway-integration": {"type": "aws_proxy", "httpMethod": "POST",
-                                                 "uri": uri}}
-    return {"StageName": "api",
-            "DefinitionBody": {"swagger": "2.0", "paths": {"/hello": {"get": hello}}}}
+           f"arn:aws:lambda:us-east-1:000000000000:function:{function}/invocations")
+    return {"x-amazon-apigateway-integration": {"type": "aws_proxy", "httpMethod": "POST",
+                                                "uri": uri, **options}}
+
+
+def api_for(function: str) -> dict:
+    """A REST API (no auth) whose routes call `function`: a literal route, a path parameter
+    with a greedy one, a fast-timeout route, a CORS preflight mock."""
+    preflight = {"x-amazon-apigateway-integration": {"type": "mock", "responses": {"default": {
+        "statusCode": "200", "responseParameters": {
+            "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'"}}}}}
+    return {"StageName": "api", "DefinitionBody": {"swagger": "2.0", "paths": {
+        "/hello": {"get": integration(function), "options": preflight},
+        "/items/{id}": {"x-amazon-apigateway-any-method": integration(function)},
+        "/files/{path+}": {"get": integration(function)},
+        "/timeout/slow": {"get": integration(function, timeoutInMillis=1000)},
+        "/fails/{how}": {"get": integration(function)},
+    }, "x-amazon-apigateway-binary-media-types": ["application/octet-stream"]}}
+
+
+@pytest.fixture(scope="module")
+def served(images: Settings, echo: str):
+    """The API in front of the echo function: its URL."""
+    api_id = unique("api")
+    with httpx.Client(base_url=f"{images.endpoint_url}/_sagepipe/serverless/", timeout=120,
+                      trust_env=False, auth=SigV4(images)) as http:
+        reply = http.put(f"restapis/{api_id}", json=api_for(echo))
+        assert reply.status_code == 200, reply.text
+        yield reply.json()["Url"]
+        http.delete(f"restapis/{api_id}")
 
 
 def refused(reply: httpx.Response, status: int, error_type: str, message: str) -> None:
@@ -55,52 +92,91 @@ def refused(reply: httpx.Response, status: int, error_type: str, message: str) -
     assert message in reply.json()["message"]
 
 
-def test_functions_that_cannot_run_are_refused(images, routes):
-    uri = code(images, {"app.py": "from chalice import Chalice\napp = Chalice('x')\n"})
-    name = unique("fn")
-    cases = [(function("./deployment.zip"), "is not in S3: package the template first"),
-             (function(f"s3://{BUCKET}/missing.zip"), "does not exist in S3"),
-             (function(uri, Runtime="nodejs20.x"), "only python3.x runtimes are accepted"),
-             (function(uri, Handler="app"), "must name module.attribute"),
-             (function(uri, Timeout="soon"), "Timeout 'soon' must be an integer from 1 to 900")]
-    for params, message in cases:
-        refused(routes.put(f"functions/{name}", json=params), 400,
-                "InvalidParameterValueException", message)
-    assert routes.delete(f"functions/{name}").json()["__type"] == "ResourceNotFound"
+def test_a_request_becomes_the_proxy_event(served):
+    reply = httpx.get(served + "hello?name=a&name=b&x=1", headers={"X-Custom": "v"},
+                      trust_env=False)
+    assert reply.status_code == 201
+    assert reply.headers["x-one"] == "1" and reply.headers.get_list("x-many") == ["a", "b"]
+    event = reply.json()
+    assert (event["resource"], event["path"], event["httpMethod"]) == ("/hello", "/hello", "GET")
+    assert event["queryStringParameters"] == {"name": "b", "x": "1"}
+    assert event["multiValueQueryStringParameters"] == {"name": ["a", "b"], "x": ["1"]}
+    assert event["headers"]["x-custom"] == "v" and event["multiValueHeaders"]["x-custom"] == ["v"]
+    assert event["pathParameters"] is None and event["stageVariables"] is None
+    assert event["body"] is None and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert (context["resourcePath"], context["path"], context["stage"]) == ("/hello",
+                                                                            "/api/hello", "api")
+    assert context["httpMethod"] == "GET" and context["accountId"] == "000000000000"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["accessKey"] is None  # not a signed route
+    assert isinstance(context["requestTimeEpoch"], int) and context["requestId"]
+
+
+def test_path_parameters_bodies_and_methods(served):
+    reply = httpx.post(served + "items/a%20b", content=b'{"k": 1}', trust_env=False,
+                       headers={"Content-Type": "application/json"})
+    event = reply.json()
+    assert event["resource"] == "/items/{id}" and event["pathParameters"] == {"id": "a b"}
+    assert event["httpMethod"] == "POST" and event["body"] == '{"k": 1}'
+    greedy = httpx.get(served + "files/a/b/c.txt", trust_env=False).json()
+    assert greedy["pathParameters"] == {"path": "a/b/c.txt"}
+    binary = httpx.put(served + "items/1", content=b"\x00\x01", trust_env=False,
+                       headers={"Content-Type": "application/octet-stream"}).json()
+    assert binary["isBase64Encoded"] is True
+    assert base64.b64decode(binary["body"]) == b"\x00\x01"
+
+
+def test_a_base64_answer_is_decoded(served):
+    reply = httpx.get(served + "fails/binary", trust_env=False)
+    assert reply.status_code == 200 and reply.content == b"\x89PNG"
+    assert reply.headers["content-type"] == "image/png"
+
+
+def test_what_api_gateway_answers_itself(served):
+    for how in ("malformed", "raise"):
+        reply = httpx.get(served + f"fails/{how}", trust_env=False)
+        assert reply.status_code == 502, how
+        assert reply.json() == {"message": "Internal server error"}
+    slow = httpx.get(served + "timeout/slow", trust_env=False, timeout=30)
+    assert slow.status_code == 504 and slow.json() == {"message": "Endpoint request timed out"}
+    too_long = httpx.put(served + "items/1", content=b"x" * (7 * 1024 * 1024), trust_env=False)
+    assert too_long.status_code == 413 and too_long.json() == {"message": "Request Too Long"}
+    preflight = httpx.options(served + "hello", trust_env=False)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-methods"] == "GET,OPTIONS"
+    for method, path in (("GET", "nothing"), ("DELETE", "hello"), ("GET", "../other")):
+        reply = httpx.request(method, served + path, trust_env=False)
+        assert reply.status_code == 403
+        assert reply.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
 def test_malformed_calls_are_4xx(routes):
-    refused(routes.put("functions/x", content=b"{not json"), 400, "SerializationException",
+    refused(routes.put("restapis/x", content=b"{not json"), 400, "SerializationException",
             "body is not JSON")
-    refused(routes.put("functions/x", json=[1]), 400, "SerializationException",
+    refused(routes.put("restapis/x", json=[1]), 400, "SerializationException",
             "must be a JSON object")
     refused(routes.post("restapis/x", json={}), 404, "UnknownOperationException",
             "no internal operation at POST")
+    refused(routes.put("functions/x", json={}), 404, "UnknownOperationException",
+            "no internal operation at PUT")
 
 
-def test_apis_that_cannot_be_served_are_refused(images, routes):
+def test_apis_that_cannot_be_served_are_refused(routes, echo):
     refused(routes.put("restapis/x", json={"StageName": "api"}), 400, "BadRequestException",
             "DefinitionBody must be an OpenAPI document")
     refused(routes.put("restapis/x", json=api_for("nobody")), 404, "NotFoundException",
-            "call function nobody, which does not exist")
-    name = unique("fn")
-    assert routes.put(f"functions/{name}", json=function(code(images, {
-        "app.py": "def app(event, context):\n    return {}\n"}))).status_code == 200
-    refused(routes.put("restapis/plain", json=api_for(name)), 400, "BadRequestException",
-            "is not a Chalice app")
-    assert "plain" not in [api["Id"] for api in routes.get("restapis").json()]
-    routes.delete(f"functions/{name}")
-
-
-def test_a_function_behind_an_api_cannot_be_deleted(images, routes):
-    name, api_id = unique("fn"), unique("api")
-    routes.put(f"functions/{name}", json=function(code(images, {
-        "app.py": "from chalice import Chalice\napp = Chalice('x')\n\n"
-                  "@app.route('/hello')\ndef hello():\n    return {'hello': 'world'}\n"})))
-    served = routes.put(f"restapis/{api_id}", json=api_for(name))
-    assert served.status_code == 200, served.text
-    assert httpx.get(served.json()["Url"] + "hello", trust_env=False).json() == {"hello": "world"}
-    refused(routes.delete(f"functions/{name}"), 400, "ResourceInUse", f"behind REST API(s) "
-            f"{api_id}")
-    assert routes.delete(f"restapis/{api_id}").status_code == 204
-    assert routes.delete(f"functions/{name}").status_code == 204
+            "function:nobody, which does not exist")
+    bad_stage = {**api_for(echo), "StageName": "a/b"}
+    refused(routes.put("restapis/x", json=bad_stage), 400, "BadRequestException", "StageName")
+    http_integration = {"StageName": "api", "DefinitionBody": {"paths": {"/x": {"get": {
+        "x-amazon-apigateway-integration": {"type": "http", "uri": "http://example.com"}}}}}}
+    refused(routes.put("restapis/x", json=http_integration), 400, "BadRequestException",
+            "only Lambda proxy integrations (aws_proxy) and mock integrations")
+    slow = api_for(echo)
+    slow["DefinitionBody"]["paths"]["/hello"]["get"]["x-amazon-apigateway-integration"][
+        "timeoutInMillis"] = 60_000
+    refused(routes.put("restapis/x", json=slow), 400, "BadRequestException",
+            "timeoutInMillis 60000 must be from 50 to 29000")
+    assert "x" not in [api["Id"] for api in routes.get("restapis").json()]
+    refused(routes.delete("restapis/x"), 404, "NotFoundException", "does not exist")

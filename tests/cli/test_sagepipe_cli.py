@@ -15,6 +15,9 @@ import pytest
 from testkit import REPO, free_port
 
 from sagepipe.clients import local_env
+from sagepipe.config import Settings
+from sagepipe.gateway import LocalAWS
+from sagepipe.internal import InternalService
 
 BIN = Path(sys.executable).parent
 ECHO_IMAGE = REPO / "tests" / "images" / "echo"
@@ -146,8 +149,8 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
 
 @pytest.mark.parametrize("service, call", [
     ("sns", lambda c: c.list_topics()),  # query protocol (XML errors)
-    ("logs", lambda c: c.describe_log_groups()),  # JSON protocol
-    ("lambda", lambda c: c.list_functions()),  # REST-JSON protocol
+    ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
+    ("eks", lambda c: c.list_clusters()),  # REST-JSON protocol
 ])
 def test_services_not_emulated_answer_a_readable_error(aws, service, call):
     from botocore.exceptions import ClientError
@@ -157,6 +160,23 @@ def test_services_not_emulated_answer_a_readable_error(aws, service, call):
     error = caught.value.response["Error"]
     assert error["Code"] == "NotImplemented"
     assert f"does not emulate the {service} service" in error["Message"]
+
+
+def test_the_not_emulated_answer_names_every_service_served(aws, tmp_path):
+    """The list comes from the service table: a service registered is a service named."""
+    from botocore.exceptions import ClientError
+
+    local = LocalAWS(Settings(tmp_path / "home"))  # not served: its table is what is read
+    try:
+        labels = [s.label for s in local.services.services
+                  if not isinstance(s, InternalService)]
+    finally:
+        local.awslambda.shutdown()
+    with pytest.raises(ClientError) as caught:
+        aws("sns").list_topics()
+    served = caught.value.response["Error"]["Message"].split("(it serves ")[1].split(")")[0]
+    assert served == ", ".join(labels[:-1]) + f" and {labels[-1]}"
+    assert {"S3", "SageMaker", "Lambda", "Step Functions", "CloudWatch Logs"} <= set(labels)
 
 
 def test_up_takes_its_own_port_and_home_and_later_commands_find_it(tmp_path):

@@ -30,13 +30,13 @@ Resources:
   Hello:
     Type: Test::Local::Greeting
     Properties: {Name: !Sub "hello-${Suffix}", Text: !Ref Text}
-  Role:
-    Type: AWS::IAM::Role
-    Properties: {RoleName: greeter, AssumeRolePolicyDocument: {}}
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: greeter}
 Outputs:
   Ref: {Value: !Ref Hello}
   Arn: {Value: !GetAtt Hello.Arn}
-  RoleArn: {Value: !GetAtt Role.Arn}
+  TopicArn: {Value: !GetAtt Topic.TopicArn}
 """
 
 
@@ -92,7 +92,7 @@ def test_the_registry_is_keyed_by_each_providers_type():
         assert provider.type_name == type_name
         assert isinstance(provider, ResourceProvider)
     assert PROVIDERS["AWS::SageMaker::Endpoint"].emulated
-    assert not PROVIDERS["AWS::IAM::Role"].emulated  # recorded, with its identity
+    assert not PROVIDERS["AWS::SNS::Topic"].emulated  # recorded, with its identity
     unknown = provider_for("AWS::CloudWatch::Alarm")
     assert isinstance(unknown, Recorded) and not unknown.emulated
 
@@ -110,7 +110,7 @@ def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_en
         greeting, stacks, body):
     outputs = stacks.deploy("greet", body, {"Text": "hi"})
     assert outputs == {"Ref": "greeting/hello-one", "Arn": arn("greetings", "hello-one"),
-                       "RoleArn": arn("iam", "role/greeter")}
+                       "TopicArn": arn("sns", "greeter")}
     assert greeting.calls == [("create", "hello-one", "hi")]
 
     stacks.deploy("greet", body, {"Text": "hello"})  # updatable: in place
@@ -136,8 +136,8 @@ def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_en
     assert hello[:2] == [("hello-one", "CREATE_IN_PROGRESS"), ("hello-one", "CREATE_COMPLETE")]
     assert ("hello-one", "DELETE_COMPLETE") in hello and hello[-1] == ("hello-two",
                                                                       "DELETE_COMPLETE")
-    role = next(e for e in events if e["LogicalResourceId"] == "Role")
-    assert role["ResourceStatusReason"] == "not emulated locally, recorded only"
+    topic = next(e for e in events if e["LogicalResourceId"] == "Topic")
+    assert topic["ResourceStatusReason"] == "not emulated locally, recorded only"
 
 
 def test_a_failing_provider_rolls_the_stack_back_with_its_reason(greeting, stacks, body,

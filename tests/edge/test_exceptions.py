@@ -19,9 +19,13 @@ MODULES = {
     "sagepipe.sagemaker.exceptions": ("sagemaker",),
     "sagepipe.runtime.exceptions": ("sagemaker-runtime",),
     "sagepipe.ecr.exceptions": ("ecr",),
-    "sagepipe.apigateway.exceptions": ("lambda", "apigateway"),
+    "sagepipe.apigateway.exceptions": ("apigateway",),
+    "sagepipe.awslambda.exceptions": ("lambda",),
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
     "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
+    "sagepipe.logs.exceptions": ("logs",),
+    "sagepipe.iam.exceptions": ("iam",),
+    "sagepipe.sts.exceptions": ("sts",),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .iam import Call, Principal, Stack, Statement, UnsupportedPolicy, decide, role
+from .iam import Call, Principal, Stack, Statement, UnsupportedPolicy, decide, role, without
 
 BUCKET = "arn:aws:s3:::data"
 
@@ -131,5 +131,5 @@ def test_a_role_is_read_as_deployed_with_its_substitutions_resolved():
     # Allowed by the role's policy, but not by its boundary.
     assert principal.decide(Call("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q")) == \
         "ImplicitDeny (permissions boundary)"
-    assert principal.without("s3:GetObject").decide(
+    assert without(principal, "s3:GetObject").decide(
         Call("s3:GetObject", f"{bucket}/proj/k")) == "ImplicitDeny"

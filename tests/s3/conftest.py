@@ -10,18 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from s3_kit import empty_bucket
 
 from sagepipe.clients import local_env
 from sagepipe.config import Settings
 
 AWS_CLI = Path(sys.executable).with_name("aws")
-
-
-def empty_bucket(client, name: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
+from sagepipe.logs.streams import streams_of
 from sagepipe.store import Store
 
 TOY_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-toy:test"
@@ -190,6 +191,7 @@ def process_alive(pid: int) -> bool:
 
 
 def log_text(settings: Settings, group: str, name: str) -> str:
-    path = settings.home / "logs" / group / f"{name}.log"
-    return path.read_text() if path.exists() else ""
+    """The messages of the job's CloudWatch log stream(s) in /aws/sagemaker/<group>."""
+    return "".join(f"{event.message}\n" for stream in streams_of(settings.home, name)
+                   if stream.group.endswith(f"/{group}") for event in stream.events())
 

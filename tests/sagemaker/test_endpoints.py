@@ -23,6 +23,8 @@ from endpoint_kit import (
 )
 from jobs_support import process_alive, wait_until
 
+from sagepipe.logs.streams import streams_of
+
 
 @pytest.fixture(scope="module")
 def test_images(local_aws, tmp_path_factory) -> None:
@@ -267,9 +269,9 @@ def test_a_killed_model_server_is_restarted_and_serves_again(deployer, runtime, 
     client = no_retry_client(local_aws)
     pids = {ask(client, endpoint)[1]["pid"] for _ in range(50)}  # no call lost after recovery
     assert len(pids) == 1 and pid not in pids
-    logs = list((local_aws.home / "logs" / "Endpoints" / endpoint).glob("*.log"))
-    assert "[sagepipe] its model server was killed by SIGKILL; restart 1 in 0s" in \
-        logs[0].read_text()
+    logged = [e.message for stream in streams_of(local_aws.home, endpoint)
+              for e in stream.events()]
+    assert "[sagepipe] its model server was killed by SIGKILL; restart 1 in 0s" in logged
     deployer.delete(endpoint)
     assert wait_until_gone(pids.pop())
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from jobs_support import ROLE, new_bucket, process_alive, unique, wait_until
+from jobs_support import ROLE, log_text, new_bucket, process_alive, unique, wait_until
 from model_kit import trained_model_archive
 from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for
 from transform_kit import (
@@ -152,7 +152,7 @@ def test_a_rejected_record_fails_the_job_naming_the_object(sm, s3, bucket, titan
     assert "line 6" in reason and "robot" in reason  # the model's own message
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]
     assert [o["Key"] for o in listed] == ["out/good.csv.out"]  # no partial output
-    log = (local_aws.home / "logs" / "TransformJobs" / f"{name}.log").read_text()
+    log = log_text(local_aws, "TransformJobs", name)
     assert f"[sagemaker logs]: {bucket}/in/zbad.csv: ClientError: 400" in log
     assert f"[sagemaker logs]: {bucket}/in/zbad.csv: Message:" in log
 
@@ -194,7 +194,7 @@ def test_multi_record_batches_fill_max_payload_with_whole_lines(sm, s3, bucket, 
     # As many whole lines as fit in 1 MiB (two requests at once: they may arrive in any order).
     assert sorted(r["records"] for r in seen) == [9_836, 10_082, 10_082]
     assert all(r["bytes"] <= 1024 * 1024 for r in seen)
-    log = (local_aws.home / "logs" / "TransformJobs" / f"{name}.log").read_text()
+    log = log_text(local_aws, "TransformJobs", name)
     assert ("[sagemaker logs]: MaxConcurrentTransforms=2, MaxPayloadInMB=1, "
             "BatchStrategy=MULTI_RECORD") in log  # what /execution-parameters asked for
     env = json.loads((probe_dir / "env.json").read_text())

@@ -7,7 +7,15 @@ write its module (a `ResourceProvider` subclass, see base.py) and add its line b
 
 from __future__ import annotations
 
-from sagepipe.cloudformation.providers import recorded, sagemaker, serverless, stepfunctions
+from sagepipe.cloudformation.providers import (
+    awslambda,
+    iam,
+    logs,
+    recorded,
+    sagemaker,
+    serverless,
+    stepfunctions,
+)
 from sagepipe.cloudformation.providers.base import (
     Context,
     Recorded,
@@ -21,16 +29,20 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Model(),
     sagemaker.EndpointConfig(),
     sagemaker.Endpoint(),
-    serverless.Function(),
+    awslambda.Function(),
+    awslambda.Permission(),
+    serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
-    recorded.Role(),
+    iam.Role(),
+    iam.ManagedPolicy(),
+    iam.Policy(),
+    logs.LogGroup(),
     recorded.Bucket(),
     recorded.Topic(),
     recorded.Repository(),
     recorded.Project(),
     recorded.Pipeline(),
-    recorded.LogGroup(),
 )}
 
 

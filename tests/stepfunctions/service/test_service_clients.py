@@ -117,8 +117,13 @@ def test_sagepipe_states_and_logs_show_executions(local_aws):
     assert "S3.NoSuchBucketException" in shown
     history = sagepipe(local_aws, "states", "history", "first")
     assert "ExecutionStarted" in history and "MapIterationSucceeded" in history
-    logs = sagepipe(local_aws, "logs", "first")
-    assert "ExecutionSucceeded" in logs and "TaskStateEntered Try" in logs
+    logged = [json.loads(line) for line in sagepipe(local_aws, "logs", "first").splitlines()]
+    assert {r["execution_arn"] for r in logged} == {execution}  # Step Functions' JSON records
+    assert [(r["id"], r["type"]) for r in logged] == [
+        (str(e["id"]), e["type"]) for e in sfn.get_execution_history(executionArn=execution)[
+            "events"]]
+    assert {"type": "TaskStateEntered", "name": "Try"} in [
+        {"type": r["type"], "name": r["details"].get("name")} for r in logged]
 
     found = {s.name: s for s in stages(sfn.get_execution_history(executionArn=execution)[
         "events"])}

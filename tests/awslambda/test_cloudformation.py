@@ -1,0 +1,130 @@
+"""The local CloudFormation's Lambda types, created through the local Lambda API:
+`AWS::Lambda::Function` with inline code (zipped as index.py) or code in S3,
+`AWS::Serverless::Function` from a packaged CodeUri, `AWS::Lambda::Permission`; updated in
+place, deleted with their stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from awslambda.lambda_kit import HANDLER, invoke, unique, zip_of
+from botocore.exceptions import ClientError
+
+from sagepipe.cloudformation.providers import Context
+from sagepipe.cloudformation.stacks import StackError, Stacks
+from sagepipe.cloudformation.template import load
+from sagepipe.store import Store
+
+TEMPLATE = """
+Parameters:
+  Greeting: {Type: String}
+  Bucket: {Type: String}
+Resources:
+  Inline:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/inline
+      Timeout: "5"
+      MemorySize: "256"
+      ReservedConcurrentExecutions: 2
+      Environment: {Variables: {GREETING: !Ref Greeting}}
+      Tags: [{Key: team, Value: ml}]
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return os.environ["GREETING"]
+  FromS3:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-from-s3"
+      Runtime: python3.12
+      Handler: app.handler
+      Role: arn:aws:iam::000000000000:role/from-s3
+      Code: {S3Bucket: !Ref Bucket, S3Key: fn.zip}
+  Sam:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: !Sub "s3://${Bucket}/fn.zip"
+      Handler: app.handler
+      Runtime: python3.13
+      Tracing: Active
+  Allow:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Inline
+      Action: lambda:InvokeFunction
+      Principal: s3.amazonaws.com
+      SourceArn: !Sub "arn:aws:s3:::${Bucket}"
+Outputs:
+  InlineName: {Value: !Ref Inline}
+  InlineArn: {Value: !GetAtt Inline.Arn}
+  SamName: {Value: !Ref Sam}
+  Statement: {Value: !Ref Allow}
+"""
+
+
+@pytest.fixture
+def template(tmp_path):
+    (tmp_path / "lambda.yaml").write_text(TEMPLATE)
+    return load(tmp_path / "lambda.yaml")
+
+
+@pytest.fixture
+def code_bucket(s3):
+    bucket = unique("cfn-code")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="fn.zip", Body=zip_of({"app.py": HANDLER}))
+    return bucket
+
+
+def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, template, code_bucket):
+    lam = aws("lambda")
+    log: list[str] = []
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, log.append))
+    stack = unique("lambda-stack")
+    outputs = stacks.deploy(stack, template, {"Greeting": "hello", "Bucket": code_bucket})
+    inline = outputs["InlineName"]
+    assert outputs["InlineArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{inline}"
+    assert invoke(lam, inline)[1] == "hello"
+    config = lam.get_function(FunctionName=inline)
+    assert (config["Configuration"]["Timeout"], config["Configuration"]["MemorySize"]) == (5, 256)
+    assert config["Tags"] == {"team": "ml"}
+    assert any("ReservedConcurrentExecutions recorded only" in line for line in log), log
+    assert invoke(lam, f"{stack}-from-s3")[1]["invocations"] == 1
+    sam = lam.get_function_configuration(FunctionName=outputs["SamName"])
+    assert sam["TracingConfig"] == {"Mode": "Active"} and sam["Runtime"] == "python3.13"
+    policy = json.loads(lam.get_policy(FunctionName=inline)["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == [outputs["Statement"]]
+
+    stacks.deploy(stack, template, {"Greeting": "bonjour", "Bucket": code_bucket})
+    assert invoke(lam, inline)[1] == "bonjour"  # the same function, updated in place
+
+    stacks.delete(stack)
+    for name in (inline, f"{stack}-from-s3", outputs["SamName"]):
+        with pytest.raises(ClientError) as caught:
+            lam.get_function(FunctionName=name)
+        assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_function_lambda_refuses_rolls_the_stack_back(local_aws, aws, tmp_path):
+    (tmp_path / "old.yaml").write_text("""
+Resources:
+  Old:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.8
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/old
+      Code: {ZipFile: "def handler(event, context): pass"}
+""")
+    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, lambda _line: None))
+    stack = unique("old-runtime")
+    with pytest.raises(StackError, match=r"InvalidParameterValueException: The runtime "
+                                         r"parameter of python3\.8 is no longer supported"):
+        stacks.deploy(stack, load(tmp_path / "old.yaml"), {})
+    assert stacks.describe(stack)["Status"] == "ROLLBACK_COMPLETE"
+    stacks.delete(stack)

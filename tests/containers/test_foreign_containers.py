@@ -103,9 +103,12 @@ class Lifecycle:
         self.sm.delete_endpoint(EndpointName=self.name)
 
 
-def endpoint_log(settings, endpoint: str) -> str:
-    logs = settings.home / "logs/Endpoints" / endpoint
-    return "".join(p.read_text() for p in logs.glob("*.log"))
+def endpoint_log(aws, endpoint: str) -> str:
+    """What the endpoint's containers printed, from CloudWatch Logs."""
+    logs = aws("logs")
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}")
+    return "\n".join(e["message"] for page in pages for e in page["events"])
 
 
 @pytest.mark.skipif(shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin") is None,
@@ -127,7 +130,7 @@ def test_scikit_bring_your_own_container(aws, local_aws):
         # An unpruned tree reproduces the labels of the rows it was fitted on.
         assert run.invoke(sample).split() == [str(r[0]) for r in rows[::10]]
         assert run.transform(sample).split() == [str(r[0]) for r in rows[::10]]
-        log = endpoint_log(local_aws, run.name)
+        log = endpoint_log(aws, run.name)
         assert "Starting the inference server with" in log
         assert '"POST /invocations HTTP/1.1" 200' in log  # nginx's access log, via /dev/stdout
     finally:

@@ -16,7 +16,10 @@ SPEC a JSON object:
   connections to the server: each request is answered with a TCP connection to
   `port` made inside the namespace, passed back as a file descriptor (SCM_RIGHTS), so that
   the HTTP traffic itself flows over a plain socket, without a relay copying it;
-- `port`, `cwd`, `argv`: the server's port, the working directory and the command.
+- `port`, `cwd`, `argv`: the server's port, the working directory and the command;
+- `keep`: host directories the container must see where they are (the local AWS's Python,
+  which the image's venv reuses): bound read-only into its /tmp if they lie under the host's
+  /tmp, which the container's own /tmp hides.
 
 Stdlib only and small: it starts before every job and model server. Run as root it uses the
 mount and network namespaces directly; otherwise it first enters a user namespace where it is
@@ -44,6 +47,8 @@ from typing import Any, NoReturn
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
@@ -175,6 +180,8 @@ def _layer_root(spec: dict[str, Any], unprivileged: bool) -> str:
 def setup(spec: dict[str, Any]) -> None:
     unprivileged = _enter_namespaces(bool(spec.get("network")))
     ml = _pinned(spec["ml"]) if spec.get("ml") else None  # mounts of this namespace only
+    keep = [(path, _pinned(path)) for path in spec.get("keep", [])
+            if path.startswith("/tmp/") and os.path.isdir(path)]  # noqa: S108
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     if spec.get("network"):
         _loopback_up()
@@ -184,6 +191,10 @@ def setup(spec: dict[str, Any]) -> None:
         _mount(ml, f"{root}{CONTAINER_ML}", None, MS_BIND | MS_REC)
     if root:
         _mount("tmpfs", f"{root}/tmp", "tmpfs", 0, "mode=1777")  # noqa: S108 - its own
+        for path, pinned in keep:
+            os.makedirs(f"{root}{path}", exist_ok=True)
+            _mount(pinned, f"{root}{path}", None, MS_BIND | MS_REC)
+            _mount(None, f"{root}{path}", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         os.chroot(root)
     os.chdir(spec.get("cwd") or "/")
 

@@ -168,7 +168,7 @@ class Build:
         env = {**os.environ, **step.env, "PATH": ":".join(with_python(step.env["PATH"].split(":"),
                                                                     self._bin()))}
         spec = {"overlay": str(self.root), "network": True, "cwd": step.workdir,
-                "argv": ["/bin/sh", "-c", step.text]}
+                "argv": ["/bin/sh", "-c", step.text], "keep": [sys.prefix, sys.base_prefix]}
         done = subprocess.run(init_argv(spec), env=env, capture_output=True, text=True,
                               check=False, timeout=600)
         if done.returncode:

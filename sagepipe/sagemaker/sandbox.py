@@ -14,6 +14,7 @@ SAGEMAKER_BIND_TO_PORT names.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from sagepipe.images import Image
@@ -103,7 +104,8 @@ class Sandbox:
         spec = {"ml": str(self.root), "layer": str(image.layer) if image.layer else None,
                 "overlay": "tmpfs" if contained else None, "network": broker is not None,
                 "broker_fd": broker.theirs.fileno() if broker else None,
-                "port": SERVING_PORT, "cwd": cwd, "argv": command}
+                "port": SERVING_PORT, "cwd": cwd, "argv": command,
+                "keep": [sys.prefix, sys.base_prefix]}
         try:
             return spawn(init_argv(spec), log, env=full_env,
                          pass_fds=[broker.theirs.fileno()] if broker else [])

@@ -170,7 +170,15 @@ def _layer_root(spec: dict[str, Any], unprivileged: bool) -> str:
         os.makedirs(work, exist_ok=True)
         os.chmod(upper, 0o755)  # noqa: S103 - see the docstring
         options = f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
-        _mount("overlay", target, "overlay", 0, options + (",userxattr" if unprivileged else ""))
+        try:
+            _mount("overlay", target, "overlay", 0,
+                   options + (",userxattr" if unprivileged else ""))
+        except SetupError:
+            if in_layer:
+                raise
+            # One the kernel will not overlay (seen in user namespaces): the host's, as it is.
+            _mount(top, target, None, MS_BIND | MS_REC)
+            continue
         for point in (p for p in points if p.startswith(f"{top}/") and on_host):
             with contextlib.suppress(SetupError, OSError):  # one that is gone or hidden
                 _mount(point, f"{root}{point}", None, MS_BIND | MS_REC)

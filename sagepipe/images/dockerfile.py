@@ -126,7 +126,8 @@ class _Reader:
     def __init__(self, build_args: dict[str, str]) -> None:
         self.build_args = build_args
         self.recipe = Recipe()
-        self.args: dict[str, str] = {}  # ARGs in scope (global ones before the first FROM)
+        self.global_args: dict[str, str] = {}  # ARGs before the first FROM: for FROM lines
+        self.args: dict[str, str] = {}  # the stage's ARGs
         self.stages = 0
 
     def variables(self) -> dict[str, str]:
@@ -146,19 +147,24 @@ class _Reader:
 
     def do_from(self, arguments: str, number: int) -> None:
         words = arguments.split()
-        base = substitute(words[0] if words else "", self.args)
+        base = substitute(words[0] if words else "", self.global_args)
         if self.stages:
             self.recipe.notes.append(f"stage FROM {self.recipe.base} (line {number} starts "
                                      "another): only the final stage is built")
         self.stages += 1
-        global_args = self.args
         self.recipe = Recipe(base=base, notes=self.recipe.notes)
-        self.args = {k: v for k, v in global_args.items() if k in self.build_args}
+        self.args = {}
 
     def do_arg(self, arguments: str, _number: int) -> None:
-        name, _, default = arguments.partition("=")
-        self.args[name] = self.build_args.get(name, substitute(default.strip('"'),
-                                                                self.variables()))
+        """`ARG NAME[=default]`; in a stage, a bare `ARG NAME` takes the global ARG's value."""
+        name, has_default, default = arguments.partition("=")
+        if not self.stages:
+            self.global_args[name] = self.build_args.get(
+                name, substitute(default.strip('"'), self.global_args))
+            return
+        inherited = self.global_args.get(name, "")
+        self.args[name] = self.build_args.get(
+            name, substitute(default.strip('"'), self.variables()) if has_default else inherited)
 
     def do_env(self, arguments: str, number: int) -> None:
         words = shlex.split(arguments)

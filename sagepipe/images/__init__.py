@@ -106,10 +106,12 @@ class ImageRegistry:
             except BuildError as exc:
                 raise ValidationException(f"building {uri} from {dockerfile}: {exc}") from None
             image = self._image(uri, directory, config)
-            if not any(image.runs(n) for n in ("train", "serve")):
-                raise ValidationException(
-                    f"{dockerfile} puts neither a `train` nor a `serve` executable on the "
-                    f"image's PATH ({image.env.get('PATH')}) and sets no ENTRYPOINT")
+            if not any(image.runs(n) for n in ("train", "serve")):  # a processing image?
+                config["warnings"].append(
+                    f"{dockerfile.name} puts neither a `train` nor a `serve` executable on the "
+                    f"image's PATH ({image.env.get('PATH')}) and sets no ENTRYPOINT: only "
+                    "processing jobs that name their ContainerEntrypoint can run it")
+                image = self._image(uri, directory, config)
         elif not any((directory / n).is_file() for n in ("train", "serve")):
             raise ValidationException(f"{directory} has neither a `train` nor a `serve` "
                                       "executable (nor a Dockerfile)")

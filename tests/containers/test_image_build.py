@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from sagepipe.errors import ValidationException
+from sagepipe.images import ImageRegistry, UnknownImage
 from sagepipe.images.build import BuildError, build
 from sagepipe.images.dockerfile import DEFAULT_PATH, Copy, DockerfileError, Run, parse
 from sagepipe.namespaces import NONE, isolation
+from sagepipe.store import Store
 
 
 def test_parse_follows_dockers_rules():
@@ -139,3 +142,20 @@ def test_the_image_venv_runs_a_package_the_local_venv_lacks(tmp_path):
                           capture_output=True, text=True, check=True)
     number, prefix = json.loads(done.stdout)
     assert number == "1,234,567" and prefix != sys.prefix
+
+
+def test_registration_refuses_a_bad_build_and_warns_of_an_image_without_entry_points(tmp_path):
+    registry = ImageRegistry(Store(tmp_path / "state.db"))
+    context = image(tmp_path, "FROM python:3.11-slim\nCOPY helper.py /opt/tools/\n",
+                    **{"helper.py": "print('hi')\n"})
+    registered = registry.register(context, "local/tools:1")
+    assert any("neither a `train` nor a `serve` executable" in w and
+               "only processing jobs that name their ContainerEntrypoint" in w
+               for w in registered.warnings)
+    assert registry.resolve("local/tools:1").layer == registered.layer
+    (context / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY missing /x/\n")
+    with pytest.raises(ValidationException, match=r"building local/tools:2 from .*Dockerfile: "
+                                                  r"COPY missing: no such file"):
+        registry.register(context, "local/tools:2")
+    with pytest.raises(UnknownImage):
+        registry.resolve("local/tools:2")  # nothing half-registered

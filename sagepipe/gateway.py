@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sagepipe import __version__
+from sagepipe import __version__, clients
 from sagepipe.apigateway.models import ApiHosting
 from sagepipe.apigateway.responses import ROUTES as SERVERLESS_ROUTES
 from sagepipe.apigateway.responses import serverless_handlers
@@ -28,9 +28,8 @@ from sagepipe.auth import Authenticator
 from sagepipe.awslambda.models import LambdaBackend
 from sagepipe.awslambda.responses import ROUTES as LAMBDA_ROUTES
 from sagepipe.awslambda.responses import LambdaService, lambda_internal_handlers
-from sagepipe.cloudformation.providers import Context
+from sagepipe.cloudformation.models import CloudFormation
 from sagepipe.cloudformation.responses import cloudformation_service
-from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -57,6 +56,9 @@ from sagepipe.s3.responses import S3Service
 from sagepipe.sagemaker.models import SageMakerBackend
 from sagepipe.sagemaker.responses import sagemaker_service
 from sagepipe.sigv4 import signing_scope
+from sagepipe.sns.delivery import LambdaDelivery
+from sagepipe.sns.models import Sns
+from sagepipe.sns.responses import sns_service
 from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients
 from sagepipe.stepfunctions.models import StepFunctions
 from sagepipe.stepfunctions.responses import stepfunctions_service
@@ -159,6 +161,10 @@ class LocalAWS:
         self.stepfunctions = StepFunctions(self.store, settings,
                                            AwsIntegrations(local_clients(settings)))
         self.iam = Iam(self.store)
+        # Stack operations create and delete resources through the local AWS's own APIs.
+        self.cloudformation = CloudFormation(self.store, settings, self.s3.files)
+        self.sns = Sns(self.store, settings,
+                       LambdaDelivery(lambda: clients.client(settings, "lambda")))
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
@@ -166,8 +172,8 @@ class LocalAWS:
             ecr_service(Ecr(settings, self.images)),
             stepfunctions_service(self.stepfunctions),
             LambdaService(self.awslambda),
-            # Deleting a stack deletes its resources through the local AWS's own APIs.
-            cloudformation_service(Stacks(self.store, Context(settings, log.info))),
+            cloudformation_service(self.cloudformation),
+            sns_service(self.sns),
             logs_service(CloudWatchLogs(settings)),
             iam_service(self.iam),
             sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
@@ -188,6 +194,7 @@ class LocalAWS:
         self.awslambda.start()
         self.apis.start()
         self.stepfunctions.start()
+        self.cloudformation.start()
         try:
             yield
         finally:

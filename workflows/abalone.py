@@ -3,11 +3,10 @@
 
 An XGBoost regression of the abalone's ring count (its age) on the XGBoost image, which honours
 the built-in algorithm's contract (workflows/images/xgboost). The chain and its hyperparameters
-are the notebook's (tests compare them with what the original SDK emitted); the differences are
-what a real run needs: the image's MetricDefinitions (train:rmse, validation:rmse) and
-SAGEMAKER_BATCH for the transform. Data: workflows/data/abalone.csv, one-hot `sex` then the
-seven measurements, label first, written as libsvm like the notebook's, split 70/15/15 with a
-fixed seed and uploaded by this module.
+are the notebook's (tests compare them with what the original SDK emitted); the difference is
+what a real run needs: the image's MetricDefinitions (train:rmse, validation:rmse). Data:
+workflows/data/abalone.csv, one-hot `sex` then the seven measurements, label first, written as
+libsvm like the notebook's, split 70/15/15 with a fixed seed and uploaded by this module.
 
     python -m workflows.abalone [--image-uri URI] [--bucket B] [--prefix P] ...
 """
@@ -32,7 +31,7 @@ from ds_stepfunctions.steps import (
 )
 from ds_stepfunctions.workflow import Workflow
 from workflows import aws, stack
-from workflows.states import BATCH_ENVIRONMENT, XGBOOST_METRICS, training_request
+from workflows.states import XGBOOST_METRICS, training_request
 
 NAME = "sagepipe-abalone"
 DATA = Path(__file__).resolve().parent / "data" / "abalone.csv"
@@ -87,8 +86,7 @@ def build(place: aws.Place, image_uri: str, name: str = NAME) -> Workflow:
         "Transform Input Dataset",
         transformer={"TransformOutput": {"S3OutputPath": place.uri("abalone", "batch-out")},
                      "TransformResources": {"InstanceCount": 1,
-                                            "InstanceType": place.instance_type},
-                     "Environment": BATCH_ENVIRONMENT},
+                                            "InstanceType": place.instance_type}},
         job_name=execution_input["JobName"], model_name=execution_input["ModelName"],
         data=data_uri(place, "test"), content_type="text/libsvm")
     config = EndpointConfigStep("Create Endpoint Config",
@@ -130,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     aws.run(build(settings.place, args.image_uri, settings.name), inputs, settings, job)
     if not settings.wait:
         return 0
-    sm = aws.client("sagemaker", settings.region)
-    sm.get_waiter("endpoint_in_service").wait(EndpointName=inputs["EndpointName"])
+    aws.wait_for_endpoint(aws.client("sagemaker", settings.region), inputs["EndpointName"])
     rows = libsvm_rows()["test"].splitlines()[:3]
     answer = aws.client("sagemaker-runtime", settings.region).invoke_endpoint(
         EndpointName=inputs["EndpointName"], ContentType="text/libsvm",

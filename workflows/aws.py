@@ -149,6 +149,13 @@ def check_image(ecr: Any, uri: str, directory: str) -> None:
         # Another account's registry (a built-in algorithm image) may not let us look: go on.
 
 
+def wait_for_endpoint(sm: Any, name: str) -> None:
+    """Until the endpoint is InService (after a creation or an update), asking every 5 s:
+    boto3's waiter asks every 30 s, longer than a local deployment takes."""
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name,
+                                              WaiterConfig={"Delay": 5, "MaxAttempts": 360})
+
+
 # -- the state machine and its execution -------------------------------------------------------
 
 def deploy(workflow: Workflow, settings: Settings) -> Workflow:

@@ -19,12 +19,14 @@ The output holds the best candidate and the losers, each with its hyperparameter
 ExecutionInput {JobName, ModelName, EndpointName, Candidates: [{"HyperParameters": {...}}]}.
 Data: the abalone splits of workflows.abalone.
 
-    python -m workflows.experiments [--endpoint-name NAME] [--image-uri URI] ...
+    python -m workflows.experiments [--endpoint-name NAME] [--candidates FILE] ...
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ds_stepfunctions.inputs import ExecutionInput, StepInput
@@ -124,10 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                         "--state-machine-arn: the stack has its own)")
     p.add_argument("--endpoint-name", default="abalone-experiments",
                    help="endpoint to update with the best model (created the first time)")
+    p.add_argument("--candidates", type=Path,
+                   help='JSON file: [{"HyperParameters": {...}}, ...] (default: three depths, '
+                        "learning rates and round counts)")
     p.add_argument("--job-name", help="base of the job names (default: experiment-<time>)")
     args = p.parse_args(argv)
     settings = aws.settings(args)
     job = args.job_name or aws.job_name("experiment")
+    candidates = read_candidates(args.candidates) if args.candidates else CANDIDATES
     aws.check_image(aws.client("ecr", settings.region), args.image_uri,
                     abalone.XGBOOST_IMAGE_DIR)
     s3 = aws.client("s3", settings.region)
@@ -139,16 +145,30 @@ def main(argv: list[str] | None = None) -> int:
                                args.lambda_role_arn, functions.package())
         print(f"function {arn}")
     inputs = {"JobName": job, "ModelName": job, "EndpointName": args.endpoint_name,
-              "Candidates": CANDIDATES}
+              "Candidates": candidates}
     output = aws.run(build(settings.place, args.image_uri, function, settings.name), inputs,
                      settings, job)
     if output is not None:
-        aws.client("sagemaker", settings.region).get_waiter("endpoint_in_service").wait(
-            EndpointName=args.endpoint_name)
+        aws.wait_for_endpoint(aws.client("sagemaker", settings.region), args.endpoint_name)
         print(f"{args.endpoint_name} serves {describe(output['Best'])}")
         for loser in output["Losers"]:
             print(f"  beaten: {describe(loser)}")
     return 0
+
+
+def read_candidates(path: Path) -> list[dict[str, Any]]:
+    """The candidates of a JSON file, each with its HyperParameters as SageMaker takes them
+    (strings: the Map passes them to CreateTrainingJob as they are)."""
+    try:
+        candidates = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"--candidates {path}: {error}") from None
+    if not isinstance(candidates, list) or not candidates or not all(
+            isinstance(c, dict) and isinstance(c.get("HyperParameters"), dict)
+            for c in candidates):
+        raise SystemExit(f'--candidates {path}: expected [{{"HyperParameters": {{...}}}}, ...]')
+    return [{**c, "HyperParameters": {k: str(v) for k, v in c["HyperParameters"].items()}}
+            for c in candidates]
 
 
 def describe(candidate: dict[str, Any]) -> str:

@@ -14,9 +14,6 @@ NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 XGBOOST_METRICS = [{"Name": "train:rmse", "Regex": rf".*\[[0-9]+\].*#011train-rmse:{NUMBER}.*"},
                    {"Name": "validation:rmse",
                     "Regex": rf".*\[[0-9]+\].*#011validation-rmse:{NUMBER}.*"}]
-# A transform of the XGBoost image answers one line per row when SAGEMAKER_BATCH is set, as
-# the built-in does; SageMaker sets it in AWS, the local AWS needs it said.
-BATCH_ENVIRONMENT = {"SAGEMAKER_BATCH": "true"}
 
 
 def failure_state() -> Fail:

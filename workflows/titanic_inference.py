@@ -85,10 +85,13 @@ def build(place: aws.Place, name: str = NAME) -> Workflow:
         "ExecutionRoleArn": place.sagemaker_role_arn, "ModelName": job,
         "PrimaryContainer": {"Image": model["Image"], "ModelDataUrl": model["ModelDataUrl"]}},
         result_path=None)
+    # The transform reads a folder (trailing slash): each output is then `<file>.out` right
+    # under S3OutputPath, where "Write predictions" looks for it (a bare key prefix `rows`
+    # would put it under `rows/`).
     transform = TransformStep(
         "Batch transform", transformer=transform_resources(run_uri("transformed"),
                                                            place.instance_type),
-        job_name=job, model_name=job, data=run_uri("rows"), content_type="text/csv",
+        job_name=job, model_name=job, data=run_uri("rows/"), content_type="text/csv",
         split_type="Line", result_path=None)
     predictions = ProcessingStep(
         "Write predictions", processor=processor(model["Image"], place),

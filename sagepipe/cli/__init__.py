@@ -1,5 +1,5 @@
-"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, logs) and the
-local pipeline (`run`, `watch`, `status`, `approve`, `reject`)."""
+"""sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, stacks,
+logs) and the local pipeline (`run`, `watch`, `status`, `approve`, `reject`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sagepipe.cli import api, aws, local, pipeline, states
+from sagepipe.cli import api, aws, local, pipeline, stacks, states
 from sagepipe.cli.local import Target
 from sagepipe.config import DEFAULT_PORT
 
@@ -34,3 +34,4 @@ pipeline.register(app)
 api.register(app)
 aws.register(app)
 states.register(app)
+stacks.register(app)

@@ -7,3 +7,19 @@ from sagepipe.errors import ServiceError
 
 class ImageNotFoundException(ServiceError):
     pass
+
+
+class RepositoryAlreadyExistsException(ServiceError):
+    pass
+
+
+class RepositoryNotFoundException(ServiceError):
+    pass
+
+
+class RepositoryNotEmptyException(ServiceError):
+    pass
+
+
+class InvalidParameterException(ServiceError):
+    pass

@@ -1,6 +1,6 @@
-"""The local ECR on the wire: its AWS API (AWS JSON 1.1), what a build needs to log in and to
-check that an image was pushed; and the local image registry's internal routes (plain JSON on
-the gateway's own signed routes, sagepipe/internal.py), what a `docker push` to ECR does. The
+"""The local ECR on the wire: its AWS API (AWS JSON 1.1: repositories, images, log-in tokens),
+and the local image registry's internal routes (plain JSON on the gateway's own signed routes,
+sagepipe/internal.py), what a `docker push` to ECR does. The
 running local AWS owns the registry; `sagepipe image` and the local CodeBuild's `docker` are
 its clients (through `sagepipe.clients.internal`):
 
@@ -32,7 +32,13 @@ ROUTES = {
 def ecr_service(ecr: Ecr) -> AwsService:
     return AwsService("ecr", "ECR", {
         "GetAuthorizationToken": ecr.get_authorization_token,
+        "CreateRepository": ecr.create_repository,
+        "DescribeRepositories": ecr.describe_repositories,
+        "DeleteRepository": ecr.delete_repository,
+        "PutImageTagMutability": ecr.put_image_tag_mutability,
+        "PutImageScanningConfiguration": ecr.put_image_scanning_configuration,
         "DescribeImages": ecr.describe_images,
+        "ListImages": ecr.list_images,
     })
 
 

@@ -153,3 +153,9 @@ class ImageRegistry:
     def all(self) -> list[tuple[str, str]]:
         return [(r["uri"], r["directory"]) for r in
                 self.store.query("SELECT uri, directory FROM images ORDER BY uri")]
+
+    def forget(self, uri: str) -> None:
+        """Unregister `uri` (the image directory, and its build in the cache, are left)."""
+        with self.store.tx() as db:
+            db.execute("DELETE FROM image_builds WHERE uri = ?", (uri,))
+            db.execute("DELETE FROM images WHERE uri = ?", (uri,))

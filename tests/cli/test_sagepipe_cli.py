@@ -148,7 +148,7 @@ def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path
 
 
 @pytest.mark.parametrize("service, call", [
-    ("sns", lambda c: c.list_topics()),  # query protocol (XML errors)
+    ("rds", lambda c: c.describe_db_instances()),  # query protocol (XML errors)
     ("dynamodb", lambda c: c.list_tables()),  # JSON protocol
     ("eks", lambda c: c.list_clusters()),  # REST-JSON protocol
 ])
@@ -173,7 +173,7 @@ def test_the_not_emulated_answer_names_every_service_served(aws, tmp_path):
     finally:
         local.awslambda.shutdown()
     with pytest.raises(ClientError) as caught:
-        aws("sns").list_topics()
+        aws("sqs").list_queues()
     served = caught.value.response["Error"]["Message"].split("(it serves ")[1].split(")")[0]
     assert served == ", ".join(labels[:-1]) + f" and {labels[-1]}"
     assert {"S3", "SageMaker", "Lambda", "Step Functions", "CloudWatch Logs"} <= set(labels)

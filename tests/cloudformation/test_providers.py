@@ -30,13 +30,12 @@ Resources:
   Hello:
     Type: Test::Local::Greeting
     Properties: {Name: !Sub "hello-${Suffix}", Text: !Ref Text}
-  Topic:
-    Type: AWS::SNS::Topic
-    Properties: {TopicName: greeter}
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties: {AlarmDescription: !Sub "about ${Hello}"}
 Outputs:
   Ref: {Value: !Ref Hello}
   Arn: {Value: !GetAtt Hello.Arn}
-  TopicArn: {Value: !GetAtt Topic.TopicArn}
 """
 
 
@@ -92,7 +91,7 @@ def test_the_registry_is_keyed_by_each_providers_type():
         assert provider.type_name == type_name
         assert isinstance(provider, ResourceProvider)
     assert PROVIDERS["AWS::SageMaker::Endpoint"].emulated
-    assert not PROVIDERS["AWS::SNS::Topic"].emulated  # recorded, with its identity
+    assert PROVIDERS["AWS::SNS::Topic"].emulated
     unknown = provider_for("AWS::CloudWatch::Alarm")
     assert isinstance(unknown, Recorded) and not unknown.emulated
 
@@ -109,8 +108,7 @@ def test_arns_come_from_one_builder():
 def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_engine(
         greeting, stacks, body):
     outputs = stacks.deploy("greet", body, {"Text": "hi"})
-    assert outputs == {"Ref": "greeting/hello-one", "Arn": arn("greetings", "hello-one"),
-                       "TopicArn": arn("sns", "greeter")}
+    assert outputs == {"Ref": "greeting/hello-one", "Arn": arn("greetings", "hello-one")}
     assert greeting.calls == [("create", "hello-one", "hi")]
 
     stacks.deploy("greet", body, {"Text": "hello"})  # updatable: in place
@@ -128,16 +126,19 @@ def test_a_registered_provider_is_created_updated_replaced_and_deleted_by_the_en
 
     events = list(reversed(stacks.events(stack_id)))  # kept after the delete, as in AWS
     stack_states = [e["ResourceStatus"] for e in events if e["LogicalResourceId"] == "greet"]
-    assert stack_states == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "UPDATE_IN_PROGRESS",
-                            "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE",
+    cleanup = ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert stack_states == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE",
+                            "UPDATE_IN_PROGRESS", *cleanup, "UPDATE_IN_PROGRESS", *cleanup,
                             "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
     hello = [(e["PhysicalResourceId"], e["ResourceStatus"]) for e in events
              if e["LogicalResourceId"] == "Hello"]
-    assert hello[:2] == [("hello-one", "CREATE_IN_PROGRESS"), ("hello-one", "CREATE_COMPLETE")]
-    assert ("hello-one", "DELETE_COMPLETE") in hello and hello[-1] == ("hello-two",
-                                                                      "DELETE_COMPLETE")
-    topic = next(e for e in events if e["LogicalResourceId"] == "Topic")
-    assert topic["ResourceStatusReason"] == "not emulated locally, recorded only"
+    # the physical id is what `Ref` returns, none until the creation starts, as in AWS
+    assert hello[:2] == [("", "CREATE_IN_PROGRESS"), ("greeting/hello-one", "CREATE_COMPLETE")]
+    assert ("greeting/hello-one", "DELETE_COMPLETE") in hello
+    assert hello[-1] == ("greeting/hello-two", "DELETE_COMPLETE")
+    alarm = next(e for e in events if e["LogicalResourceId"] == "Alarm"
+                 and e["ResourceStatus"] == "CREATE_COMPLETE")
+    assert alarm["ResourceStatusReason"] == "not emulated locally, recorded only"
 
 
 def test_a_failing_provider_rolls_the_stack_back_with_its_reason(greeting, stacks, body,

@@ -128,8 +128,10 @@ def test_replace_on_failure_recreates_a_stack_that_failed_to_create(local_aws, a
 
 
 @pytest.mark.parametrize("parameters, message", [
-    ({"StageName": "dev", "ModelDataUrl": "s3://x/y"}, "dev not in allowed values"),
-    ({"StageName": "qa", "ModelDataUrl": "s3://x/y", "Nope": "1"}, "do not exist"),
+    ({"StageName": "dev", "ModelDataUrl": "s3://x/y"},
+     "Parameter 'StageName' must be one of AllowedValues"),
+    ({"StageName": "qa", "ModelDataUrl": "s3://x/y", "Nope": "1"},
+     r"Parameters: \[Nope\] do not exist in the template"),
 ])
 def test_bad_parameters_are_refused_before_anything_is_created(local_aws, aws, setup,
                                                                 parameters, message):

@@ -40,7 +40,7 @@ def not_implemented(call) -> str:
     ("sagemaker-runtime", lambda c: c.invoke_endpoint_async(EndpointName="e",
                                                             InputLocation="s3://b/k"),
      "SageMaker Runtime does not emulate InvokeEndpointAsync"),
-    ("ecr", lambda c: c.describe_repositories(), "ECR does not emulate DescribeRepositories"),
+    ("ecr", lambda c: c.describe_registry(), "ECR does not emulate DescribeRegistry"),
 ])
 def test_operations_outside_the_table_answer_not_implemented(aws, service, call, named):
     assert named in not_implemented(lambda: call(aws(service)))

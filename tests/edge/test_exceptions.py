@@ -22,6 +22,7 @@ MODULES = {
     "sagepipe.apigateway.exceptions": ("apigateway",),
     "sagepipe.awslambda.exceptions": ("lambda",),
     "sagepipe.cloudformation.exceptions": ("cloudformation",),
+    "sagepipe.sns.exceptions": ("sns",),
     "sagepipe.stepfunctions.exceptions": ("stepfunctions",),
     "sagepipe.logs.exceptions": ("logs",),
     "sagepipe.iam.exceptions": ("iam",),

@@ -1,66 +1,186 @@
-"""Helpers for the workflow tests: the workflows built with test settings, run by the local
-Step Functions' interpreter (its public `Execution` API) against `Cloud`, a deterministic task
-runner: SageMaker jobs end as each test scripts them, with Describe* documents built from the
-request as SageMaker builds them, and Lambda tasks call the workflows' real handlers."""
+"""Helpers for the workflow tests.
+
+`LocalWorkflows` runs the workflows for real on the session's local AWS (tests/conftest.py
+`local_aws`), as a user runs them: `python -m workflows.<name>` in a subprocess whose environment
+is `sagepipe env`'s, the images registered as `sagepipe image register` registers them, each
+workflow's CloudFormation stack deployed from workflows/templates/. The executions are then read
+back through the Step Functions API, the jobs through SageMaker's, the data through S3's.
+
+The offline tests (definitions, templates, Lambda handlers, module arguments) use the constants
+and the Stubber helpers at the end.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.stub import Stubber
+from testkit import REPO, client_for
 
-from sagepipe.stepfunctions.asl import (
-    Clock,
-    Execution,
-    ExecutionInfo,
-    Outcome,
-    TaskFailure,
-    TaskRequest,
-    parse_definition,
-)
-from sagepipe.stepfunctions.integrations import jsonable, unsupported_reason
-from workflows import aws
+from sagepipe.clients import internal, local_env
+from sagepipe.cloudformation.providers import Context
+from sagepipe.cloudformation.stacks import Stacks
+from sagepipe.cloudformation.template import load
+from sagepipe.config import Settings
+from sagepipe.store import Store
+from workflows import aws, export, functions
 
 ACCOUNT = "000000000000"
+SAGEMAKER_ROLE = aws.local_role("SageMakerRole")
+# The images the modules use by default, registered in the local registry (conftest.py).
+IMAGES = {aws.local_image("sagepipe-model"): REPO / "model",
+          aws.local_image("sagepipe-xgboost"): REPO / "workflows" / "images" / "xgboost"}
+STACK_IMAGES = {"TitanicImageUri": aws.local_image("sagepipe-model"),
+                "XGBoostImageUri": aws.local_image("sagepipe-xgboost")}
+EXECUTION = re.compile(r"^execution (arn:\S+)$", re.MULTILINE)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished `python -m workflows.<name>`: its exit status, what it printed, and the
+    execution it started (None if it stopped before starting one)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def execution_arn(self) -> str:
+        found = EXECUTION.search(self.stdout)
+        assert found, f"no execution started:\n{self.stdout}\n{self.stderr}"
+        return found[1]
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+@dataclass
+class LocalWorkflows:
+    """The workflows against one local AWS, with their data in one bucket of their own."""
+
+    settings: Settings
+    bucket: str
+    _stacks: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return client_for(self.settings, service)
+
+    def register_images(self) -> None:
+        """What `sagepipe image register DIR --uri URI` does, for the modules' default URIs."""
+        for uri, directory in IMAGES.items():
+            internal(self.settings, "PUT", "images", {"uri": uri, "directory": str(directory)})
+
+    def run(self, module: str, *args: str) -> Run:
+        """`python -m workflows.<module> --bucket <ours> ARGS`, from the repository root, with
+        the local AWS's environment (what `eval "$(sagepipe env)"` exports)."""
+        env = {**os.environ, **local_env(self.settings)}
+        done = subprocess.run([sys.executable, "-m", f"workflows.{module}", "--bucket",
+                               self.bucket, *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=900, check=False)
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def stack(self, name: str) -> str:
+        """The state machine ARN of workflows/templates/<name>.yaml deployed as a stack (once
+        per session): its parameters are this bucket, the local SageMaker role and images; the
+        functions' code is the package `python -m workflows.functions` writes, in S3.
+
+        The deployment goes through the local CloudFormation engine (`Stacks`), in this
+        process: the CloudFormation API is not yet a service of the local AWS on this branch.
+        Once it is, this becomes create_stack and the stack_create_complete waiter."""
+        if name not in self._stacks:
+            template = load(export.TEMPLATES / f"{name}.yaml")
+            offered = {"Bucket": self.bucket, "SageMakerRoleArn": SAGEMAKER_ROLE,
+                       "LambdaCodeBucket": self.bucket, **STACK_IMAGES}
+            parameters = {k: v for k, v in offered.items() if k in template["Parameters"]}
+            if "LambdaCodeBucket" in parameters:
+                key = template["Parameters"][functions.CODE_KEY.name]["Default"]
+                self.client("s3").put_object(Bucket=self.bucket, Key=key,
+                                             Body=functions.package())
+            stacks = Stacks(Store(self.settings.db_path), Context(self.settings, lambda _: None))
+            outputs = stacks.deploy(unique(f"wf-{name.replace('_', '-')}"), template,
+                                    parameters)
+            self._stacks[name] = outputs["StateMachineArn"]
+        return self._stacks[name]
+
+    def finished(self, execution_arn: str, timeout: float = 600) -> tuple[dict, list[dict]]:
+        """DescribeExecution once the execution has ended, and its history (a bounded wait)."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while (described := sfn.describe_execution(executionArn=execution_arn))[
+                "status"] == "RUNNING":
+            assert time.monotonic() < deadline, f"{execution_arn} still RUNNING"
+            time.sleep(0.5)
+        return described, history(sfn, execution_arn)
+
+    def text(self, uri: str) -> str:
+        return aws.get(self.client("s3"), uri).decode()
+
+    def keys(self, uri: str) -> list[str]:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                             Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def metrics(self, training_job: str) -> dict[str, float]:
+        job = self.client("sagemaker").describe_training_job(TrainingJobName=training_job)
+        return {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict]:
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
+
+
+def entered(events: list[dict[str, Any]]) -> list[str]:
+    """The states entered, in order (Map iterations included)."""
+    return [e["stateEnteredEventDetails"]["name"] for e in events
+            if "stateEnteredEventDetails" in e]
+
+
+def scheduled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of every task scheduled, in order."""
+    return [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in events
+            if e["type"] == "TaskScheduled"]
+
+
+def output(described: dict[str, Any]) -> Any:
+    return json.loads(described["output"])
+
+
+# -- offline: definitions built with test settings, and DescribeTrainingJob documents -----------
+
 PLACE = aws.Place("wf-bucket", "wf", f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole")
 XGBOOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/sagepipe-xgboost:test"
 TITANIC = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-TASK_FAILED = "States.TaskFailed"
-
-
-class RecordingClock(Clock):
-    """Time that passes only by the waits asked of it (retries), recorded, never slept."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return START + timedelta(seconds=sum(self.sleeps))
-
-    def sleep(self, seconds: float, cancel: Any) -> None:
-        cancel.check()
-        self.sleeps.append(seconds)
 
 
 def definition(workflow: Any) -> dict[str, Any]:
     return workflow.definition.to_dict()
 
 
-def arn(kind: str, name: str) -> str:
-    return f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:{kind}/{name.lower()}"
-
-
 def training_job(request: dict[str, Any], metrics: dict[str, float],
                  failure: str | None = None) -> dict[str, Any]:
-    """DescribeTrainingJob's response (boto3 types) for a job created with `request`."""
+    """DescribeTrainingJob's response (boto3 types) for a job created with `request`, for a
+    Stubber (which checks it against botocore's model)."""
     name = request["TrainingJobName"]
     job = {
-        "TrainingJobName": name, "TrainingJobArn": arn("training-job", name),
+        "TrainingJobName": name,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:training-job/{name.lower()}",
         "ModelArtifacts": {"S3ModelArtifacts":
                            f"{request['OutputDataConfig']['S3OutputPath']}/{name}/output/"
                            "model.tar.gz"},
@@ -83,12 +203,6 @@ def training_job(request: dict[str, Any], metrics: dict[str, float],
     return job
 
 
-def lambda_failure(error: Exception) -> TaskFailure:
-    """A function's exception as Step Functions reports it: its type, its error payload."""
-    return TaskFailure(type(error).__name__, json.dumps(
-        {"errorMessage": str(error), "errorType": type(error).__name__}))
-
-
 def stubbed_describe(job: dict[str, Any]) -> Any:
     """A real SageMaker client answering DescribeTrainingJob with `job` (checked against
     botocore's model of the response)."""
@@ -98,99 +212,3 @@ def stubbed_describe(job: dict[str, Any]) -> Any:
                          {"TrainingJobName": job["TrainingJobName"]})
     stubber.activate()
     return client
-
-
-class Cloud:
-    """The task runner. `metrics` gives each training job's final metrics (by job name, or
-    for every job under the key "*"); a job named in `failures` fails with that reason;
-    `endpoints` exist already; `functions` maps a Lambda FunctionName to a Python callable
-    taking the payload (an exception it raises is the function's error)."""
-
-    def __init__(self, metrics: dict[str, dict[str, float]] | None = None,
-                 failures: dict[str, str] | None = None, endpoints: tuple[str, ...] = (),
-                 functions: dict[str, Callable[[dict], Any]] | None = None,
-                 jobs: dict[str, dict[str, Any]] | None = None) -> None:
-        self.metrics = metrics or {}
-        self.failures = failures or {}
-        self.endpoints = set(endpoints)
-        self.functions = functions or {}
-        self.jobs: dict[str, dict[str, Any]] = dict(jobs or {})  # training jobs, boto3 types
-        self.requests: list[TaskRequest] = []
-
-    def called(self, resource_suffix: str) -> list[dict[str, Any]]:
-        """The resolved parameters of every task whose Resource ends with the suffix."""
-        return [r.parameters for r in self.requests if r.resource.endswith(resource_suffix)]
-
-    def run(self, request: TaskRequest) -> Any:
-        self.requests.append(request)
-        action = request.resource.removeprefix("arn:aws:states:::")
-        params = request.parameters
-        if action == "lambda:invoke":
-            try:
-                payload = self.functions[params["FunctionName"]](params["Payload"])
-            except Exception as error:
-                raise lambda_failure(error) from None
-            return {"ExecutedVersion": "$LATEST", "Payload": payload, "StatusCode": 200}
-        if action == "sagemaker:createTrainingJob.sync":
-            name = params["TrainingJobName"]
-            job = training_job(params, self.metrics.get(name, self.metrics.get("*", {})),
-                               self.failures.get(name))
-            self.jobs[name] = job
-            return self._ended(job)
-        if action in ("sagemaker:createProcessingJob.sync", "sagemaker:createTransformJob.sync"):
-            kind = "Processing" if "Processing" in action else "Transform"
-            name = params[f"{kind}JobName"]
-            failure = self.failures.get(name)
-            return self._ended({**params, f"{kind}JobArn": arn(f"{kind.lower()}-job", name),
-                                f"{kind}JobStatus": "Failed" if failure else "Completed",
-                                **({"FailureReason": failure} if failure else {}),
-                                "CreationTime": START})
-        if action == "aws-sdk:sagemaker:describeTrainingJob":
-            name = params["TrainingJobName"]
-            if name not in self.jobs:
-                raise TaskFailure("SageMaker.ResourceNotFoundException",
-                                  f"Requested resource not found: {name}")
-            return jsonable(self.jobs[name], iso_timestamps=True)
-        if action == "aws-sdk:sagemaker:describeEndpoint":
-            if params["EndpointName"] not in self.endpoints:
-                raise TaskFailure("SageMaker.SageMakerException",
-                                  f"Could not find endpoint \"{params['EndpointName']}\".")
-            return {"EndpointName": params["EndpointName"], "EndpointStatus": "InService"}
-        if action in ("sagemaker:createEndpoint", "sagemaker:updateEndpoint"):
-            self.endpoints.add(params["EndpointName"])
-            return {"EndpointArn": arn("endpoint", params["EndpointName"])}
-        if action == "sagemaker:createModel":
-            return {"ModelArn": arn("model", params["ModelName"])}
-        if action == "sagemaker:createEndpointConfig":
-            return {"EndpointConfigArn": arn("endpoint-config", params["EndpointConfigName"])}
-        raise AssertionError(f"the test cloud has no {request.resource}")
-
-    @staticmethod
-    def _ended(job: dict[str, Any]) -> Any:
-        """A .sync task's result: the Describe* document, or its failure as AWS reports it."""
-        document = jsonable(job)
-        if "FailureReason" in job:
-            raise TaskFailure(TASK_FAILED, json.dumps(document, separators=(",", ":")))
-        return document
-
-
-def execute(workflow: Any, execution_input: dict[str, Any], cloud: Cloud,
-            clock: Clock | None = None) -> tuple[Outcome, list[dict[str, Any]]]:
-    """Run the workflow's definition to its end in this thread: the outcome and the history."""
-    events: list[dict[str, Any]] = []
-    machine = parse_definition(json.dumps(definition(workflow)), unsupported_reason)
-    info = ExecutionInfo(
-        execution_arn=f"arn:aws:states:us-east-1:{ACCOUNT}:execution:{workflow.name}:run",
-        name="run", state_machine_arn=f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:"
-                                      f"{workflow.name}",
-        state_machine_name=workflow.name, role_arn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-        start_time=START)
-    execution = Execution(machine, execution_input, info, cloud, events.append,
-                          clock=clock or RecordingClock())
-    return execution.run(), events
-
-
-def entered(events: list[dict[str, Any]]) -> list[str]:
-    """The states entered, in order (Map iterations included)."""
-    return [e["stateEnteredEventDetails"]["name"] for e in events
-            if "stateEnteredEventDetails" in e]

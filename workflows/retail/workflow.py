@@ -41,7 +41,6 @@ from workflows import aws, functions, stack
 from workflows.abalone import IMAGE, XGBOOST_IMAGE_DIR
 from workflows.retail.data import generate, to_csv
 from workflows.states import (
-    BATCH_ENVIRONMENT,
     XGBOOST_METRICS,
     catch_failures,
     failure_state,
@@ -111,9 +110,8 @@ def build(place: aws.Place, image_uri: str, prepare_function: str, check_functio
         result_path="$.Check")
     inference = TransformStep(
         "Batch inference (SageMaker)",
-        transformer={**transform_resources(Format(place.uri("retail", "{}", "predictions"),
-                                                  job), place.instance_type),
-                     "Environment": BATCH_ENVIRONMENT},
+        transformer=transform_resources(Format(place.uri("retail", "{}", "predictions"), job),
+                                        place.instance_type),
         job_name=job, model_name=execution_input["ModelName"], data=data["Test"],
         content_type="text/csv", split_type="Line", result_path="$.Inference",
         result_selector={"Predictions": StepInput()["TransformOutput"]["S3OutputPath"]})

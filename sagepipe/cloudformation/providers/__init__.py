@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from sagepipe.cloudformation.providers import (
     awslambda,
+    ecr,
     iam,
+    kms,
     logs,
     recorded,
+    s3,
     sagemaker,
     serverless,
+    sns,
     stepfunctions,
 )
 from sagepipe.cloudformation.providers.base import (
@@ -38,9 +42,14 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     iam.ManagedPolicy(),
     iam.Policy(),
     logs.LogGroup(),
-    recorded.Bucket(),
-    recorded.Topic(),
-    recorded.Repository(),
+    s3.Bucket(),
+    s3.BucketPolicy(),
+    sns.Topic(),
+    sns.Subscription(),
+    sns.TopicPolicy(),
+    ecr.Repository(),
+    kms.Key(),
+    kms.Alias(),
     recorded.Project(),
     recorded.Pipeline(),
 )}

@@ -39,6 +39,15 @@ class Context:
     settings: Settings
     log: Log = print
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)
+    # The properties of the resource being worked on, as CloudFormation hands its resource
+    # handlers the resource model: `delete` reads them (an ECR repository's EmptyOnDelete).
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, text: str) -> None:
+        """Say what was recorded rather than applied (a property the local AWS does not
+        emulate): the engine puts it in the resource's event (ResourceStatusReason)."""
+        self.notes.append(text)
 
     @property
     def region(self) -> str:
@@ -83,6 +92,38 @@ def call(fn: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
         raise ResourceFailed(f"{error.get('Code')}: {error.get('Message')}") from None
 
 
+def apply_or_note(ctx: Context, what: str, fn: Callable[..., Any], **params: Any) -> None:
+    """A call that applies the property `what`; where the local service does not implement it
+    (NotImplemented), the property is recorded and the resource's event says so."""
+    try:
+        fn(**params)
+    except ClientError as exc:
+        error = exc.response["Error"]
+        if error.get("Code") != "NotImplemented":
+            raise ResourceFailed(f"{error.get('Code')}: {error.get('Message')}") from None
+        ctx.note(f"{what} recorded only: the local AWS does not implement "
+                 f"{exc.operation_name} yet")
+
+
+def note_recorded(ctx: Context, props: dict[str, Any], names: tuple[str, ...],
+                  service: str) -> None:
+    """Say which of `names` are set in `props` and only recorded (not applied locally)."""
+    present = [name for name in names if name in props]
+    if present:
+        ctx.note(f"{', '.join(present)} recorded only: the local {service} does not apply "
+                 f"{'it' if len(present) == 1 else 'them'}")
+
+
+def fixed_name(provider: ResourceProvider, props: dict[str, Any]) -> str:
+    """The name `props` give the resource, if they give one as text."""
+    value = props.get(provider.name_property) if provider.name_property else None
+    return value if isinstance(value, str) else ""
+
+
+def changed_properties(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
 class ResourceProvider:
     """One resource type. The defaults describe a type that is recorded in the stack but not
     created (`emulated = False`): subclasses that create something override the three
@@ -96,7 +137,7 @@ class ResourceProvider:
     # -- identity: what Ref and Fn::GetAtt return -------------------------------------------
     def physical_name(self, logical_id: str, props: dict[str, Any]) -> str:
         """The name set in the template, else one generated as CloudFormation does."""
-        return str(props.get(self.name_property) or generated_name(logical_id))
+        return str(fixed_name(self, props) or generated_name(logical_id))
 
     def ref(self, ctx: Context, name: str) -> str:
         return name
@@ -105,17 +146,22 @@ class ResourceProvider:
         """`Fn::GetAtt` values by attribute name."""
         return {}
 
+    def replaces_on_change(self, prop: str) -> bool:
+        """Whether a change of the property `prop` replaces the resource (CloudFormation's
+        "Replacement: True"). A type that is only recorded is never replaced (nothing exists
+        to replace)."""
+        return self.emulated and prop not in self.updatable
+
     def needs_replacement(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
-        """Whether changing `old` properties to `new` replaces the resource. A type that is
-        only recorded is never replaced (nothing exists to replace)."""
-        if not self.emulated:
-            return False
-        changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
-        return bool(changed - self.updatable)
+        """Whether changing `old` properties to `new` replaces the resource."""
+        return any(self.replaces_on_change(prop) for prop in changed_properties(old, new))
 
     # -- operations --------------------------------------------------------------------------
-    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
-        """Recorded only (a type the local AWS does not emulate)."""
+    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> str | None:
+        """Create the resource named `name`. Returns its physical id where the service assigns
+        it (an SNS subscription's ARN); None keeps `name`. Recorded only here (a type the local
+        AWS does not emulate)."""
+        return None
 
     def update(self, ctx: Context, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Recorded only."""

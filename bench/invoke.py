@@ -38,6 +38,7 @@ ECHO = """#!/usr/bin/env python3
 import http.server, os
 class Echo(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def log_message(self, *args): pass
     def answer(self, body):
         self.send_response(200)

@@ -120,6 +120,13 @@ def validate(pipeline: dict[str, Any]) -> Declaration:
         raise InvalidStructureException(f"Pipeline has only {len(declaration.stages)} stage(s). "
                                         "There should be a minimum of 2 stages in a pipeline")
     _unique([s.name for s in declaration.stages], "stage name", InvalidStageDeclarationException)
+    for declared in pipeline["stages"]:
+        unsupported = [k for k in ("onFailure", "onSuccess", "beforeEntry", "blockers")
+                       if declared.get(k)]
+        if unsupported:
+            raise InvalidStageDeclarationException(
+                f"Stage {declared['name']}: {', '.join(unsupported)} (stage conditions, "
+                "automatic retry and rollback, blockers) are not emulated locally")
     for index, stage in enumerate(declaration.stages):
         if not stage.actions:
             raise InvalidStageDeclarationException(f"Stage {stage.name} has no actions")

@@ -168,6 +168,11 @@ def test_action_types_it_cannot_run_are_refused_at_creation_naming_them(local_aw
     declaration["stages"][1]["actions"][0]["inputArtifacts"] = [{"name": "Nowhere"}]
     with pytest.raises(tiny.api.exceptions.InvalidStructureException, match="Nowhere"):
         tiny.api.create_pipeline(pipeline=declaration)
+    declaration["stages"][1]["actions"][0]["inputArtifacts"] = [{"name": "Code"}]
+    declaration["stages"][1]["onFailure"] = {"result": "ROLLBACK"}
+    with pytest.raises(tiny.api.exceptions.InvalidStageDeclarationException,
+                       match=r"Stage Make: onFailure .* not emulated locally"):
+        tiny.api.create_pipeline(pipeline=declaration)
     with pytest.raises(tiny.api.exceptions.PipelineNameInUseException):
         tiny.api.create_pipeline(pipeline=tiny.declaration)
     with pytest.raises(tiny.api.exceptions.PipelineNotFoundException):

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from endpoint_kit import Deployer
 from jobs_support import unique
-from model_kit import trained_model_archive
+from archive_kit import trained_model_archive
 from testkit import MODEL_IMAGE_URI
 
 

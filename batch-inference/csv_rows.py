@@ -27,6 +27,7 @@ PREDICTION_COLUMNS = ("predicted_survived", "survival_probability")
 ERROR_COLUMNS = ("line", "error")
 _MODEL_NAMES = tuple(name.lower() for name in MODEL_COLUMNS)
 _MODEL_LINE = re.compile(r"^line (\d+)[,:]\s*(.*)$", re.DOTALL)
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
 
 
 class FileRejected(ValueError):
@@ -96,18 +97,22 @@ class Layout:
         if len(row.cells) != self.width:
             where = "the header" if self.has_header else "the first row"
             return f"{len(row.cells)} columns, expected {self.width} (as in {where})"
-        if looks_like_header(row.cells):
+        values = [row.cells[p] for p in self.positions]
+        if any(value.strip().lower() in _MODEL_NAMES for value in values):
             return ("a header line among the data rows (only the first line of a file may "
                     "name the columns)")
-        if any("\n" in row.cells[p] or "\r" in row.cells[p] for p in self.positions):
+        if any("\n" in value or "\r" in value for value in values):
             return "a line break inside a value of Pclass, Sex or Age"
         return None
 
     def request_line(self, row: Row) -> bytes:
-        """The row's model columns as one CSV line of a request body."""
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow([row.cells[p] for p in self.positions])
-        return buffer.getvalue().encode()
+        """The row's model columns as one CSV line of a request body (quoted where needed)."""
+        values = [row.cells[p] for p in self.positions]
+        if any(_NEEDS_QUOTES.search(value) for value in values):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(values)
+            return buffer.getvalue().encode()
+        return f"{values[0]},{values[1]},{values[2]}\n".encode()
 
     def output_header(self) -> list[str]:
         return [*self.columns, *PREDICTION_COLUMNS]

@@ -63,7 +63,7 @@ class Settings:
     endpoint: str
     output_bucket: str
     output_prefix: str = "predictions/"
-    rows_per_request: int = 5000
+    rows_per_request: int = 1000
     max_request_bytes: int = 5 * 1024 * 1024
     concurrent_requests: int = 4
     transform_threshold_bytes: int = 50 * 1024 * 1024

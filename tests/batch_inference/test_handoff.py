@@ -51,3 +51,29 @@ def test_a_file_above_the_threshold_is_scored_by_a_transform_job(deployed: Deplo
     assert result["status"] == "unchanged"
     jobs = sagemaker.list_transform_jobs(NameContains="bi-batch-inference-")
     assert [j["TransformJobName"] for j in jobs["TransformJobSummaries"]] == [job]
+
+
+def test_a_run_without_time_to_finish_hands_the_file_over_instead_of_timing_out(
+        deployed: Deployed):
+    """TIME_RESERVE_SECONDS as long as the timeout: the run has no time at all, whatever the
+    file's size, and hands it to a transform job before sending a row."""
+    lam = deployed.client("lambda")
+    environment = lam.get_function_configuration(FunctionName=deployed.function)["Environment"]
+    short = {**environment["Variables"], "TIME_RESERVE_SECONDS": "60"}
+    lam.update_function_configuration(FunctionName=deployed.function,
+                                      Environment={"Variables": short})
+    try:
+        key = "incoming/no-time.csv"
+        deployed.upload(key, b"Pclass,Sex,Age\n1,female,29\n3,male,\n")
+        marker = json.loads(deployed.output(f"predictions/{key}.transform.json"))
+    finally:
+        lam.update_function_configuration(FunctionName=deployed.function,
+                                          Environment=environment)
+    assert marker["Reason"].startswith("0 rows scored in 0 s; the rest needs about 0 s and "
+                                       "the run has 0 s left")
+    assert deployed.read(f"predictions/{key}") is None
+    sagemaker = deployed.client("sagemaker")
+    sagemaker.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName=marker["TransformJobName"], WaiterConfig=FAST)
+    output = rows_of(deployed.output(f"predictions/{key}.out"))
+    assert [row[:3] for row in output] == [["1", "female", "29"], ["3", "male", ""]]

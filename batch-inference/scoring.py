@@ -6,10 +6,10 @@ For each object of the event, `<OUTPUT_PREFIX><input key>` in OUTPUT_BUCKET gets
 columns plus predicted_survived and survival_probability, with a header line; rows the model
 refuses go, with their line and reason, to `<OUTPUT_PREFIX><input key>.errors.csv` next to it
 (and a stale report of an earlier version of the file is deleted). The predictions object is
-written last and carries the input's ETag, version and event sequencer as metadata: a
-redelivered event finds it and does nothing, an older event than the one it was made from is
-skipped. An object larger than TRANSFORM_THRESHOLD_BYTES, or one the run has no time left to
-finish, goes to a batch transform job instead (handoff.py).
+written last and carries the input's ETag, version and event sequencer as metadata (so does a
+hand-off's marker): a redelivered event finds it and does nothing, an event older than the one
+it was made from is skipped. An object larger than TRANSFORM_THRESHOLD_BYTES, or one the run
+has no time left to finish, goes to a batch transform job instead (handoff.py).
 
 A problem of the file (not CSV, no model columns in its header) is the file's error report,
 not a failure: retrying would not change it. A problem of the service (the endpoint missing or
@@ -124,14 +124,15 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 def process(source: Source, settings: Settings, context: Any) -> dict[str, Any]:
     s3, sagemaker, runtime = clients(settings.concurrent_requests)
     output_key = settings.output_prefix + source.key
-    large = source.size > settings.transform_threshold_bytes
-    done = previous_output(s3, settings.output_bucket,
-                           output_key + (".transform.json" if large else ""), source)
-    if done is not None:
-        log.info("%s: %s", source.uri, done)
-        return {"input": source.uri, "status": "unchanged", "why": done}
+    # What an earlier delivery made: the predictions, a hand-off's marker, or the error report
+    # of a file rejected as a whole.
+    for made in (output_key, output_key + ".transform.json", output_key + ".errors.csv"):
+        done = previous_output(s3, settings.output_bucket, made, source)
+        if done is not None:
+            log.info("%s: %s", source.uri, done)
+            return {"input": source.uri, "status": "unchanged", "why": done}
     try:
-        if large:
+        if source.size > settings.transform_threshold_bytes:
             return hand_off(s3, sagemaker, source, endpoint=settings.endpoint,
                             output_bucket=settings.output_bucket, output_key=output_key,
                             job_prefix=settings.transform_job_prefix,
@@ -150,7 +151,8 @@ def process(source: Source, settings: Settings, context: Any) -> dict[str, Any]:
         log.warning("%s: the file cannot be scored: %s", source.uri, rejected)
         report = Report()
         report.writer.writerows([["error"], [str(rejected)]])
-        put(s3, settings.output_bucket, output_key + ".errors.csv", report.finish(), source)
+        put(s3, settings.output_bucket, output_key + ".errors.csv", report.finish(), source,
+            whole_file=True)
         s3.delete_object(Bucket=settings.output_bucket, Key=output_key)  # an earlier version's
         return {"input": source.uri, "status": "rejected", "error": str(rejected),
                 "errors": f"s3://{settings.output_bucket}/{output_key}.errors.csv"}
@@ -178,6 +180,8 @@ def previous_output(s3: Any, bucket: str, key: str, source: Source) -> str | Non
             return None
         raise
     made_from = head.get("Metadata", {})
+    if key.endswith(".errors.csv") and made_from.get("whole-file") != "rejected":
+        return None  # a report of some rows: the predictions, written after it, say if done
     if made_from.get("source-etag") == source.etag and \
             made_from.get("source-version-id") == (source.version_id or "null"):
         return f"s3://{bucket}/{key} was already made from this version (ETag {source.etag})"
@@ -287,10 +291,14 @@ class Report:
         return self.file
 
 
-def put(s3: Any, bucket: str, key: str, body: IO[bytes], source: Source) -> None:
+def put(s3: Any, bucket: str, key: str, body: IO[bytes], source: Source,
+        whole_file: bool = False) -> None:
+    """Upload a CSV output with what it was made from (`whole_file`: an error report that
+    stands for the whole file, which has no predictions)."""
+    made_from = {**source.identity(), **({"whole-file": "rejected"} if whole_file else {})}
     with body:
-        s3.upload_fileobj(body, bucket, key, ExtraArgs={
-            "ContentType": "text/csv", "Metadata": source.identity()})
+        s3.upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": "text/csv",
+                                                       "Metadata": made_from})
 
 
 def score_file(s3: Any, invoke: Invoke, source: Source, settings: Settings, output_key: str,

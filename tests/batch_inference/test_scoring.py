@@ -93,11 +93,21 @@ def test_rows_the_model_refuses_go_to_the_error_report_and_the_others_are_predic
 
 def test_a_file_that_is_not_csv_of_the_models_columns_gets_a_report_and_no_predictions(
         deployed):
-    deployed.upload("incoming/wrong-header.csv", b"Pclass,Gender,Age\n1,female,29\n")
-    report = rows_of(deployed.output("predictions/incoming/wrong-header.csv.errors.csv"))
+    key = "incoming/wrong-header.csv"
+    head = deployed.upload(key, b"Pclass,Gender,Age\n1,female,29\n")
+    report = rows_of(deployed.output(f"predictions/{key}.errors.csv"))
     assert report == [["error"], ["line 1: the header 'Pclass,Gender,Age' lacks Sex; it must "
                                   "name each of Pclass,Sex,Age once (other columns are kept)"]]
-    assert deployed.read("predictions/incoming/wrong-header.csv") is None
+    assert deployed.read(f"predictions/{key}") is None
+    # Delivered again: the report stands for the file, nothing is read or written again.
+    event = s3_event(deployed, key, head, sequencer="00000000000000FFFF")
+    answer = deployed.client("lambda").invoke(FunctionName=deployed.function,
+                                              Payload=json.dumps(event).encode())
+    (result,) = json.loads(answer["Payload"].read())["objects"]
+    assert result["status"] == "unchanged", result
+    versions = deployed.client("s3").list_object_versions(
+        Bucket=deployed.output_bucket, Prefix=f"predictions/{key}")["Versions"]
+    assert len(versions) == 1
 
 
 def test_a_large_file_is_sent_in_batches(deployed):

@@ -63,4 +63,4 @@ lock:
 
 clean:
 	-$(BIN)/sagepipe down
-	rm -rf $(VENV) .venv-taskcat .venv-checkov .sagepipe
+	rm -rf $(VENV) .venv-taskcat .venv-checkov .venv-sagemaker .sagepipe

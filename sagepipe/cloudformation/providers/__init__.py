@@ -36,6 +36,7 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     awslambda.Function(),
     awslambda.Permission(),
+    awslambda.EventInvokeConfig(),
     serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),

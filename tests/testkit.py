@@ -7,6 +7,8 @@ import os
 import shutil
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,17 @@ def tail_command(cli: str, settings: Settings, *args: str) -> tuple[list[str], d
     env.pop("AWS_ENDPOINT_URL", None)  # CLI 2.9 predates it: --endpoint-url says where
     return [cli, "logs", "tail", *args, "--endpoint-url", settings.endpoint_url,
             "--region", settings.region, "--format", "short"], env
+
+
+def wait_until(describe: Callable[[], Any], condition: Callable[[Any], bool], what: str,
+               timeout: float = 120) -> Any:
+    """Poll `describe` (a Describe call, an HTTP request) until `condition` holds its answer (a
+    bounded wait, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = describe()
+        if condition(doc):
+            return doc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}; last answer: {doc}")
+        time.sleep(0.2)

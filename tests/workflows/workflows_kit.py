@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 from botocore.stub import Stubber
-from testkit import REPO, client_for
+from testkit import REPO, LocalStacks, client_for
 
 from sagepipe.clients import internal, local_env
 from sagepipe.cloudformation.template import load
@@ -105,15 +105,8 @@ class LocalWorkflows:
                 key = declared[functions.CODE_KEY.name]["Default"]
                 self.client("s3").put_object(Bucket=self.bucket, Key=key,
                                              Body=functions.package())
-            cfn, stack_name = self.client("cloudformation"), unique(f"wf-{name.replace('_', '-')}")
-            cfn.create_stack(StackName=stack_name, TemplateBody=path.read_text(),
-                             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-                             Parameters=[{"ParameterKey": k, "ParameterValue": v}
-                                         for k, v in parameters.items()])
-            cfn.get_waiter("stack_create_complete").wait(
-                StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
-            (stack,) = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+            outputs = LocalStacks(self.settings).deploy(
+                unique(f"wf-{name.replace('_', '-')}"), path.read_text(), parameters)
             self._stacks[name] = outputs["StateMachineArn"]
         return self._stacks[name]
 

@@ -21,19 +21,6 @@ if str(LAMBDAS) not in sys.path:
 from workflows_kit import LocalWorkflows, unique  # noqa: E402 - after the path above
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: waits out real retry intervals; run with -m slow")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    lane = pytest.mark.skip(reason="slow lane: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(lane)
-
-
 @pytest.fixture(scope="session")
 def local(local_aws) -> LocalWorkflows:
     """The session's local AWS with the workflows' images registered and a bucket of theirs."""

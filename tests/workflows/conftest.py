@@ -1,10 +1,7 @@
-"""The workflows on the session's local AWS (`local`), and the slow lane.
+"""The workflows on the session's local AWS (`local`).
 
 The workflows' Lambda code imports its modules by their bare names, as the Lambda runtime puts
 the package root on sys.path: so do the tests.
-
-Tests marked `slow` wait out what AWS would make them wait (a Retry's 15 s interval, which the
-retail module does not let one shorten): they run only when asked, `pytest -m slow`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,173 @@
+"""InvokeEndpoint through the local AWS beside the model server alone: same model, same payload.
+
+Trains the example model (bench/serving.py's training), starts `model/serve` with it on a host
+port ("direct": the model server alone), and for each isolation level asked for a fresh local
+AWS with an endpoint serving the same model.tar.gz (`full`, the default: the model server on
+8080 in a network namespace of its own, reached through its connection broker; `mount`: as
+before network namespaces, on a host port). Checks that both answer the same, then loads each
+in turn with wrk (1-row CSV, `--connections`): the model server at /invocations, and
+InvokeEndpoint through the gateway, signed with SigV4 as boto3 signs it. The request is signed
+once per round and replayed: a signature stays valid for 15 minutes and neither AWS nor the
+local AWS refuses it again within them, so the load generator does no signing of its own.
+Prints req/s, p50 and p99 (median of `--rounds`) and the gateway's share of the direct
+throughput; results go to bench/results/gateway.json.
+
+    .venv/bin/python bench/gateway.py [--duration 10] [--connections 8] [--rounds 3]
+                                      [--levels full mount]
+
+Needs wrk (apt-get install -y wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import WaiterError
+from serving import PAYLOAD, Stack, free_port, load, post, start, stop, train_model
+
+from sagepipe.clients import client, internal
+from sagepipe.config import Settings
+from sagepipe.server import start_background
+from sagepipe.server import stop as stop_local_aws
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "gateway.json"
+IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/titanic:bench"
+ENDPOINT = "titanic"
+METRICS = ("req_per_s", "p50_ms", "p99_ms")
+
+
+def archive(model_dir: Path, target: Path) -> Path:
+    """model.tar.gz as a training job packs it."""
+    with tarfile.open(target, "w:gz") as tar:
+        for item in sorted(model_dir.iterdir()):
+            tar.add(item, arcname=item.name)
+    return target
+
+
+def deploy(settings: Settings, model_archive: Path) -> None:
+    """The example image and the trained model behind endpoint ENDPOINT, InService."""
+    internal(settings, "PUT", "images", {"uri": IMAGE, "directory": str(REPO / "model")})
+    s3 = client(settings, "s3")
+    s3.create_bucket(Bucket="bench")
+    s3.upload_file(str(model_archive), "bench", "model.tar.gz")
+    sm = client(settings, "sagemaker")
+    sm.create_model(ModelName=ENDPOINT, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
+                    PrimaryContainer={"Image": IMAGE,
+                                      "ModelDataUrl": "s3://bench/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=ENDPOINT, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": ENDPOINT, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
+    try:
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=ENDPOINT,
+                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    except WaiterError:
+        sys.exit("the endpoint did not come up: " + sm.describe_endpoint(
+            EndpointName=ENDPOINT).get("FailureReason", "(no reason)"))
+
+
+def signed_script(settings: Settings, path: Path) -> Path:
+    """A wrk script sending one InvokeEndpoint request, signed now as boto3 signs it."""
+    request = AWSRequest("POST", f"{settings.endpoint_url}/endpoints/{ENDPOINT}/invocations",
+                         data=PAYLOAD.encode(), headers={"Content-Type": "text/csv"})
+    credentials = settings.credentials
+    SigV4Auth(Credentials(credentials.access_key_id, credentials.secret_access_key),
+              "sagemaker", settings.region).add_auth(request)
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(PAYLOAD)}"]
+    lines += [f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}"
+              for name, value in request.headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def invoke(settings: Settings, body: str) -> str:
+    reply = client(settings, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=ENDPOINT, Body=body.encode(), ContentType="text/csv")
+    return reply["Body"].read().decode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per target (median)")
+    parser.add_argument("--levels", nargs="+", default=["full"], choices=["full", "mount"],
+                        help="isolation levels of the endpoint's model server (SAGEPIPE_ISOLATION)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("missing benchmark tool; install it with:\n  apt-get install -y wrk")
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="sagepipe-bench-gateway-"))
+    direct = Stack("model server alone (model/serve, 2 workers)",
+                   f"http://127.0.0.1:{free_port()}", work / "serve.log")
+    homes: dict[str, Settings] = {}
+    runs: dict[str, list[dict[str, float]]] = {"direct": []}
+    try:
+        print(f"training the model in {work} ...", flush=True)
+        _, model_dir = train_model(work)
+        start(direct, REPO / "model" / "serve", SM_MODEL_DIR=model_dir,
+              SAGEMAKER_BIND_TO_PORT=direct.url.rpartition(":")[2],
+              MODEL_SERVER_HOST="127.0.0.1", SAGEMAKER_MODEL_SERVER_WORKERS=os.cpu_count() or 1)
+        model_archive = archive(model_dir, work / "model.tar.gz")
+        for level in args.levels:
+            os.environ["SAGEPIPE_ISOLATION"] = level
+            homes[level] = Settings(home=work / f"home-{level}", port=free_port())
+            start_background(homes[level])
+            deploy(homes[level], model_archive)
+            if invoke(homes[level], PAYLOAD) != post(direct.url, PAYLOAD):
+                sys.exit(f"the endpoint ({level}) and the model server answer differently")
+            runs[level] = []
+        print(f"payload {PAYLOAD!r}, {args.connections} connections, endpoint and server agree",
+              flush=True)
+        plain = work / "post.lua"
+        plain.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(PAYLOAD)}\n'
+                         'wrk.headers["Content-Type"] = "text/csv"\n')
+        for _ in range(args.rounds):
+            load(direct.url, plain, 2, args.connections)  # warm-up
+            runs["direct"].append(load(direct.url, plain, args.duration, args.connections))
+            for level, settings in homes.items():
+                script = signed_script(settings, work / f"signed-{level}.lua")
+                url = f"{settings.endpoint_url}/endpoints/{ENDPOINT}"
+                load(url, script, 2, args.connections)  # warm-up
+                runs[level].append(load(url, script, args.duration, args.connections))
+    finally:
+        for settings in homes.values():
+            stop_local_aws(settings)
+        stop(direct)
+        shutil.rmtree(work, ignore_errors=True)
+
+    results = {key: {metric: statistics.median(run[metric] for run in values)
+                     for metric in METRICS} for key, values in runs.items()}
+    names = {"direct": direct.name,
+             "full": "InvokeEndpoint, server in its network namespace (default)",
+             "mount": "InvokeEndpoint, server on a host port (SAGEPIPE_ISOLATION=mount)"}
+    print(f"\n{'target':<62}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'share':>8}")
+    for key, result in results.items():
+        share = result["req_per_s"] / results["direct"]["req_per_s"]
+        print(f"{names[key]:<62}{result['req_per_s']:>9.0f}{result['p50_ms']:>9.2f}"
+              f"{result['p99_ms']:>9.2f}{share:>8.0%}")
+        for run in runs[key]:
+            if run["non_2xx"] or run["socket_errors"]:
+                print(f"  warning: {run['non_2xx']} non-2xx, socket errors {run['socket_errors']}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({"payload": PAYLOAD, "connections": args.connections,
+                                   "duration_s": args.duration, "rounds": runs,
+                                   "median": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

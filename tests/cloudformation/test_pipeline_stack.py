@@ -38,7 +38,10 @@ def test_create_stack_of_the_pipeline_then_delete_it(local_aws, aws):
     stack, templates = f"{project}-pipeline", unique("templates")
     aws_cli(local_aws, "s3", "mb", f"s3://{templates}")
     aws_cli(local_aws, "s3", "cp", str(TEMPLATE), f"s3://{templates}/sagepipe/pipeline.yaml")
-    values = {**LOCAL_PARAMETERS, "ProjectName": project, "ApprovalEmail": f"{project}@ex.com"}
+    connection = aws("codeconnections").create_connection(
+        ProviderType="GitHub", ConnectionName=project)["ConnectionArn"]
+    values = {**LOCAL_PARAMETERS, "ProjectName": project, "ApprovalEmail": f"{project}@ex.com",
+              "CodeConnectionArn": connection}
     created = cli_json(
         local_aws, "cloudformation", "create-stack", "--stack-name", stack,
         "--template-url", f"https://{templates}.s3.amazonaws.com/sagepipe/pipeline.yaml",
@@ -92,7 +95,7 @@ def test_create_stack_of_the_pipeline_then_delete_it(local_aws, aws):
     assert [g["logGroupName"] for g in aws("logs").describe_log_groups(
         logGroupNamePrefix=f"/aws/codebuild/{project}")["logGroups"]] == [
         f"/aws/codebuild/{project}"]
-    assert "VersioningConfiguration" in done["ArtifactBucket"]["ResourceStatusReason"]
+    assert aws("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # applied
     assert "recorded only" in done["ImageRepository"]["ResourceStatusReason"]  # lifecycle
     summaries = cli_json(local_aws, "cloudformation", "list-stack-resources", "--stack-name",
                          stack)["StackResourceSummaries"]
@@ -120,5 +123,8 @@ def test_create_stack_of_the_pipeline_then_delete_it(local_aws, aws):
     assert aws("ecr").describe_images(repositoryName=f"{project}-model")["imageDetails"]
 
     aws("ecr").delete_repository(repositoryName=f"{project}-model", force=True)
-    aws_cli(local_aws, "s3", "rb", f"s3://{bucket}", "--force")
+    s3 = aws("s3")  # a versioned bucket: `s3 rb --force` leaves its versions, as in AWS
+    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
     aws_cli(local_aws, "s3", "rb", f"s3://{templates}", "--force")

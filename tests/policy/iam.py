@@ -48,6 +48,8 @@ NAMED = {
         "Arn": "arn:{p}:logs:{r}:{a}:log-group:{name}:*"}),
     "AWS::SNS::Topic": ("TopicName", "arn:{p}:sns:{r}:{a}:{name}", {}),
     "AWS::CodePipeline::Pipeline": ("Name", "{name}", {}),
+    "AWS::Lambda::Function": ("FunctionName", "{name}", {
+        "Arn": "arn:{p}:lambda:{r}:{a}:function:{name}"}),
 }
 # --------------------------------------------------------------------------- the templates
 @dataclass

@@ -37,7 +37,8 @@ def _call(entry: str | dict, caller: str) -> Call:
 
 @pytest.fixture(scope="module")
 def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
-    """The pipeline stack and the API stack as the pipeline deploys them."""
+    """The pipeline stack, and the API and batch-inference stacks as the pipeline deploys
+    them."""
     boundary = DATA["constants"]["boundary"]
     return {"pipeline": Stack(load(templates["pipeline"]), {
                 "ProjectName": PROJECT, "BranchName": "main",
@@ -46,7 +47,11 @@ def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
                 f"{PROJECT}-pipeline"),
             "api": Stack(load(templates["api"]), {"EndpointName": f"{PROJECT}-prod",
                                                   "PermissionsBoundaryArn": boundary},
-                         f"{PROJECT}-api")}
+                         f"{PROJECT}-api"),
+            "batch-inference": Stack(load(templates["batch-inference"]), {
+                "ProjectName": PROJECT, "EndpointName": f"{PROJECT}-prod",
+                "SageMakerRoleArn": DATA["constants"]["sagemaker_role"],
+                "InputPrefix": "incoming/"}, f"{PROJECT}-batch-inference")}
 
 
 def principal_of(spec: dict, stacks: dict[str, Stack]) -> Principal:

@@ -4,16 +4,21 @@ Trains the example model (bench/serving.py's training), starts `model/serve` wit
 port ("direct": the model server alone), and for each isolation level asked for a fresh local
 AWS with an endpoint serving the same model.tar.gz (`full`, the default: the model server on
 8080 in a network namespace of its own, reached through its connection broker; `mount`: as
-before network namespaces, on a host port). Checks that both answer the same, then loads each
-in turn with wrk (1-row CSV, `--connections`): the model server at /invocations, and
-InvokeEndpoint through the gateway, signed with SigV4 as boto3 signs it. The request is signed
-once per round and replayed: a signature stays valid for 15 minutes and neither AWS nor the
-local AWS refuses it again within them, so the load generator does no signing of its own.
-Prints req/s, p50 and p99 (median of `--rounds`) and the gateway's share of the direct
-throughput; results go to bench/results/gateway.json.
+before network namespaces, on a host port). `--baseline DIR` adds one more local AWS whose
+gateway runs the sagepipe of another source tree (`git worktree add /tmp/main main`): before
+and after measured in the same rounds, under the same load. Checks that all answer the same,
+then loads each in turn with wrk (1-row CSV, `--connections`): the model server at
+/invocations, and InvokeEndpoint through the gateway, signed with SigV4 as boto3 signs it. The
+request is signed once per round and replayed: a signature stays valid for 15 minutes and
+neither AWS nor the local AWS refuses it again within them, so the load generator does no
+signing of its own (wrk, in C, is not the limit: the model server alone takes 5x more from it).
+
+Prints req/s, p50 and p99 (median of `--rounds`), the gateway's share of the direct throughput,
+and the gateway process's CPU time per invocation (user + system, from /proc): the figure
+other work on a shared machine moves least. Results go to bench/results/gateway.json.
 
     .venv/bin/python bench/gateway.py [--duration 10] [--connections 8] [--rounds 3]
-                                      [--levels full mount]
+                                      [--levels full mount] [--baseline DIR]
 
 Needs wrk (apt-get install -y wrk).
 """
@@ -28,6 +33,8 @@ import statistics
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import chdir, contextmanager
 from pathlib import Path
 
 from botocore.auth import SigV4Auth
@@ -36,6 +43,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import WaiterError
 from serving import PAYLOAD, Stack, free_port, load, post, start, stop, train_model
 
+from sagepipe import instances
 from sagepipe.clients import client, internal
 from sagepipe.config import Settings
 from sagepipe.server import start_background
@@ -45,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "gateway.json"
 IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/titanic:bench"
 ENDPOINT = "titanic"
-METRICS = ("req_per_s", "p50_ms", "p99_ms")
+METRICS = ("req_per_s", "p50_ms", "p99_ms", "gateway_us")
 
 
 def archive(model_dir: Path, target: Path) -> Path:
@@ -98,6 +106,24 @@ def invoke(settings: Settings, body: str) -> str:
     return reply["Body"].read().decode()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gateway_load(settings: Settings, script: Path, seconds: int,
+                 connections: int) -> dict[str, float]:
+    """One wrk run of InvokeEndpoint, with the gateway's CPU time per invocation."""
+    instance = instances.of_home(settings.home)
+    assert instance is not None
+    url = f"{settings.endpoint_url}/endpoints/{ENDPOINT}"
+    load(url, script, 2, connections)  # warm-up
+    before = cpu_seconds(instance.pid)
+    run = load(url, script, seconds, connections)
+    return {**run, "gateway_us": (cpu_seconds(instance.pid) - before) * 1e6 / run["requests"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -105,14 +131,26 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per target (median)")
     parser.add_argument("--levels", nargs="+", default=["full"], choices=["full", "mount"],
                         help="isolation levels of the endpoint's model server (SAGEPIPE_ISOLATION)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="a source tree whose sagepipe serves one more local AWS (level full)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("missing benchmark tool; install it with:\n  apt-get install -y wrk")
+        return 2
+    if args.baseline and not (args.baseline / "sagepipe" / "__init__.py").is_file():
+        print(f"{args.baseline} is no sagepipe source tree (no sagepipe/__init__.py)")
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="sagepipe-bench-gateway-"))
     direct = Stack("model server alone (model/serve, 2 workers)",
                    f"http://127.0.0.1:{free_port()}", work / "serve.log")
+    names = {"direct": direct.name,
+             "full": "InvokeEndpoint, server in its network namespace (default)",
+             "mount": "InvokeEndpoint, server on a host port (SAGEPIPE_ISOLATION=mount)",
+             "baseline": f"InvokeEndpoint, the gateway of {args.baseline}"}
+    targets = [(level, level, None) for level in args.levels]
+    if args.baseline:
+        targets.append(("baseline", "full", args.baseline.resolve()))
     homes: dict[str, Settings] = {}
     runs: dict[str, list[dict[str, float]]] = {"direct": []}
     try:
@@ -122,15 +160,17 @@ def main() -> int:
               SAGEMAKER_BIND_TO_PORT=direct.url.rpartition(":")[2],
               MODEL_SERVER_HOST="127.0.0.1", SAGEMAKER_MODEL_SERVER_WORKERS=os.cpu_count() or 1)
         model_archive = archive(model_dir, work / "model.tar.gz")
-        for level in args.levels:
-            os.environ["SAGEPIPE_ISOLATION"] = level
-            homes[level] = Settings(home=work / f"home-{level}", port=free_port())
-            start_background(homes[level])
-            deploy(homes[level], model_archive)
-            if invoke(homes[level], PAYLOAD) != post(direct.url, PAYLOAD):
-                sys.exit(f"the endpoint ({level}) and the model server answer differently")
-            runs[level] = []
-        print(f"payload {PAYLOAD!r}, {args.connections} connections, endpoint and server agree",
+        for key, level, tree in targets:
+            homes[key] = Settings(home=work / f"home-{key}", port=free_port())
+            # `python -m` puts the working directory first on sys.path: the tree's sagepipe
+            # is the one imported when run from there.
+            with environment(SAGEPIPE_ISOLATION=level), chdir(tree or Path.cwd()):
+                start_background(homes[key])
+            deploy(homes[key], model_archive)
+            if invoke(homes[key], PAYLOAD) != post(direct.url, PAYLOAD):
+                sys.exit(f"the endpoint ({names[key]}) and the model server answer differently")
+            runs[key] = []
+        print(f"payload {PAYLOAD!r}, {args.connections} connections, endpoints and server agree",
               flush=True)
         plain = work / "post.lua"
         plain.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(PAYLOAD)}\n'
@@ -138,35 +178,51 @@ def main() -> int:
         for _ in range(args.rounds):
             load(direct.url, plain, 2, args.connections)  # warm-up
             runs["direct"].append(load(direct.url, plain, args.duration, args.connections))
-            for level, settings in homes.items():
-                script = signed_script(settings, work / f"signed-{level}.lua")
-                url = f"{settings.endpoint_url}/endpoints/{ENDPOINT}"
-                load(url, script, 2, args.connections)  # warm-up
-                runs[level].append(load(url, script, args.duration, args.connections))
+            for key, settings in homes.items():
+                script = signed_script(settings, work / f"signed-{key}.lua")
+                runs[key].append(gateway_load(settings, script, args.duration, args.connections))
     finally:
         for settings in homes.values():
             stop_local_aws(settings)
         stop(direct)
         shutil.rmtree(work, ignore_errors=True)
 
-    results = {key: {metric: statistics.median(run[metric] for run in values)
+    results = {key: {metric: statistics.median(run.get(metric, 0) for run in values)
                      for metric in METRICS} for key, values in runs.items()}
-    names = {"direct": direct.name,
-             "full": "InvokeEndpoint, server in its network namespace (default)",
-             "mount": "InvokeEndpoint, server on a host port (SAGEPIPE_ISOLATION=mount)"}
-    print(f"\n{'target':<62}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'share':>8}")
+    print(f"\n{'target':<62}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'share':>7}"
+          f"{'gateway CPU/call':>18}")
     for key, result in results.items():
         share = result["req_per_s"] / results["direct"]["req_per_s"]
-        print(f"{names[key]:<62}{result['req_per_s']:>9.0f}{result['p50_ms']:>9.2f}"
-              f"{result['p99_ms']:>9.2f}{share:>8.0%}")
+        cpu = f"{result['gateway_us']:.0f} us" if key != "direct" else "-"
+        print(f"{names[key]:<62}{result['req_per_s']:>8.0f}{result['p50_ms']:>8.2f}"
+              f"{result['p99_ms']:>8.2f}{share:>7.0%}{cpu:>18}")
         for run in runs[key]:
             if run["non_2xx"] or run["socket_errors"]:
                 print(f"  warning: {run['non_2xx']} non-2xx, socket errors {run['socket_errors']}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"payload": PAYLOAD, "connections": args.connections,
-                                   "duration_s": args.duration, "rounds": runs,
-                                   "median": results}, indent=2) + "\n")
+                                   "duration_s": args.duration, "baseline": str(args.baseline),
+                                   "rounds": runs, "median": results}, indent=2) + "\n")
     return 0
+
+
+@contextmanager
+def environment(**variables: str | None) -> Iterator[None]:
+    """`variables` set (None: unset) in os.environ for the block, as they were after it."""
+    saved = {name: os.environ.get(name) for name in variables}
+    try:
+        set_variables(variables)
+        yield
+    finally:
+        set_variables(saved)
+
+
+def set_variables(variables: dict[str, str | None]) -> None:
+    for name, value in variables.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 if __name__ == "__main__":

@@ -145,7 +145,8 @@ def to_ms(text: str) -> float:
 
 
 def load(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    """One wrk run against POST /invocations: req/s, p50/p99 ms, non-2xx and socket errors."""
+    """One wrk run against POST /invocations: req/s, p50/p99 ms, requests, non-2xx and socket
+    errors."""
     output = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"{url}/invocations"], capture_output=True, text=True, check=True).stdout
@@ -154,6 +155,7 @@ def load(url: str, script: Path, seconds: int, connections: int) -> dict[str, fl
     return {"req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
             "p50_ms": to_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
             "p99_ms": to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "non_2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": sockets.group(1) if sockets else ""}
 

@@ -64,7 +64,7 @@ def archive(model_dir: Path, target: Path) -> Path:
     return target
 
 
-def deploy(settings: Settings, model_archive: Path) -> None:
+def deploy(settings: Settings, model_archive: Path, environment: dict[str, str]) -> None:
     """The example image and the trained model behind endpoint ENDPOINT, InService."""
     internal(settings, "PUT", "images", {"uri": IMAGE, "directory": str(REPO / "model")})
     s3 = client(settings, "s3")
@@ -72,7 +72,7 @@ def deploy(settings: Settings, model_archive: Path) -> None:
     s3.upload_file(str(model_archive), "bench", "model.tar.gz")
     sm = client(settings, "sagemaker")
     sm.create_model(ModelName=ENDPOINT, ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
-                    PrimaryContainer={"Image": IMAGE,
+                    PrimaryContainer={"Image": IMAGE, "Environment": environment,
                                       "ModelDataUrl": "s3://bench/model.tar.gz"})
     sm.create_endpoint_config(EndpointConfigName=ENDPOINT, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": ENDPOINT, "InstanceType": "ml.m5.large",
@@ -166,7 +166,10 @@ def main() -> int:
             # is the one imported when run from there.
             with environment(SAGEPIPE_ISOLATION=level), chdir(tree or Path.cwd()):
                 start_background(homes[key])
-            deploy(homes[key], model_archive)
+            # On a host port the server runs as the host's user: the image's `model` user
+            # exists only in its own root (levels `full`).
+            deploy(homes[key], model_archive,
+                   {"MODEL_SERVER_USER": ""} if level == "mount" else {})
             if invoke(homes[key], PAYLOAD) != post(direct.url, PAYLOAD):
                 sys.exit(f"the endpoint ({names[key]}) and the model server answer differently")
             runs[key] = []

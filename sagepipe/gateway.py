@@ -235,6 +235,9 @@ class LocalAWS:
         if scope["type"] != "http":
             await self._lifespan_app(scope, receive, send)
             return
+        # As Starlette's own entry does: its Request reads a malformed form as a 400
+        # (HTTPException) only inside an app, a bare MultiPartException outside one.
+        scope["app"] = self._lifespan_app
         request = EdgeRequest(scope, receive)
         response = await self._route(request)
         await response(scope, receive, send)

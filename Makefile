@@ -44,9 +44,11 @@ check-templates: $(STAMP)
 	$(BIN)/pytest -q tests/templates tests/policy tests/aws
 
 # Serving: the SageMaker BYO stack vs model/serve (needs wrk and nginx: apt-get install wrk nginx).
+# Gateway: the model server alone vs InvokeEndpoint through the local AWS (needs wrk).
 # Pipeline: commit to prod answering, with the stage breakdown and a blue/green second run.
 bench: $(STAMP)
 	$(BIN)/python bench/serving.py --rounds 3
+	$(BIN)/python bench/gateway.py --rounds 3
 	$(BIN)/python bench/pipeline.py
 
 # The architecture picture (needs Graphviz: apt-get install graphviz) and the cost tables.

@@ -1,60 +1,72 @@
-"""The training launcher the buildspec calls, run unchanged against the local AWS: only the
-environment (AWS_ENDPOINT_URL and the local credentials) differs from a run in CodeBuild."""
+"""The pipeline's training script (buildspec.yml, action Train) run unchanged against the local
+AWS, on the training workflow's stack as the Build stage deploys it: only the environment
+(AWS_ENDPOINT_URL and the local credentials) differs from a run in CodeBuild."""
 
 from __future__ import annotations
 
 import json
-import sys
-import uuid
+import subprocess
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
-
-sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
-import launch_training
-
-from sagepipe.clients import local_env
+from api.serving_kit import run_training, training_state_machine
+from testkit import REPO, TEST_DATA
 
 
 @pytest.fixture
-def launcher(local_aws, aws, monkeypatch, tmp_path):
-    for name, value in local_env(local_aws).items():  # what `sagepipe env` exports
-        monkeypatch.setenv(name, value)
-    bucket = f"launch-{uuid.uuid4().hex[:12]}"
-    aws("s3").create_bucket(Bucket=bucket)
-
-    def launch(*extra: str) -> tuple[int, dict | None]:
+def trainer(local_aws, tmp_path):
+    def run(*extra: str) -> tuple[subprocess.CompletedProcess, dict | None]:
         output = tmp_path / "training.json"
-        code = launch_training.main([
-            "--image-uri", MODEL_IMAGE_URI, "--role-arn", "arn:aws:iam::000000000000:role/sm",
-            "--bucket", bucket, "--prefix", "p/commit",
-            "--job-prefix", "launch-test", "--output", str(output),
-            "--hyperparameters", str(REPO / "model" / "hyperparameters.json"), *extra])
-        return code, json.loads(output.read_text()) if output.exists() else None
+        done = run_training(local_aws, output, "--job-prefix", "launch-test",
+                            "--hyperparameters", str(REPO / "model" / "hyperparameters.json"),
+                            *extra)
+        return done, json.loads(output.read_text()) if output.exists() else None
 
-    return launch
+    return run
 
 
-def test_prepares_trains_and_writes_the_model_data_url(launcher, aws):
-    code, result = launcher("--data", str(TEST_DATA / "titanic_train.csv"))
-    assert code == 0
+def execution_of(done: subprocess.CompletedProcess) -> str:
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("execution ")]
+    return line.split()[1]
+
+
+def test_trains_through_the_state_machine_and_writes_the_model_data_url(trainer, local_aws, aws):
+    done, result = trainer("--data", str(TEST_DATA / "titanic_train.csv"))
+    assert done.returncode == 0, done.stdout + done.stderr
     bucket, _, key = result["ModelDataUrl"].removeprefix("s3://").partition("/")
     assert key.endswith("/output/model.tar.gz")
     assert aws("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
     assert result["Metrics"]["validation:accuracy"] > 0.7
-    assert result["TestDataUri"].endswith("/data/prepared/test")
     job = aws("sagemaker").describe_training_job(TrainingJobName=result["TrainingJobName"])
-    assert job["HyperParameters"]["n_estimators"] == "100"
+    assert job["HyperParameters"]["n_estimators"] == "100"  # model/hyperparameters.json
+    # The held-out split the QA stage scores on is this run's processing job's.
+    prep = result["TrainingJobName"].replace("-train-", "-prep-")
+    assert result["TestDataUri"].endswith(f"/prepared/{prep}/test")
+    # The run is an execution of the training stack's state machine, in its history.
+    sfn = aws("stepfunctions")
+    described = sfn.describe_execution(executionArn=result["ExecutionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert described["stateMachineArn"] == training_state_machine(local_aws)
+    assert described["name"] == result["TrainingJobName"]
+    events = sfn.get_execution_history(executionArn=result["ExecutionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events
+               if "stateEnteredEventDetails" in e]
+    assert entered == ["Preprocessing step", "TrainStep"]
+    assert "  -> Preprocessing step\n  -> TrainStep\n" in done.stdout
 
 
-def test_the_default_data_comes_from_the_installed_package(launcher):
-    code, result = launcher("--hyperparameter", "n_estimators=10")
-    assert code == 0 and result["Metrics"]["validation:accuracy"] > 0.7
+def test_the_default_data_comes_from_the_installed_package(trainer):
+    done, result = trainer("--hyperparameter", "n_estimators=10")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert result["Metrics"]["validation:accuracy"] > 0.7
 
 
-def test_a_failed_training_job_fails_the_launcher_with_its_reason(launcher, capsys):
-    code, result = launcher("--data", str(TEST_DATA / "titanic_train.csv"),
-                            "--hyperparameter", "n_estimators=many")
-    assert code == 1 and result is None
-    err = capsys.readouterr().err
-    assert "ended Failed" in err and "n_estimators='many'" in err
+def test_a_failed_training_job_fails_the_script_with_its_reason(trainer, aws):
+    done, result = trainer("--data", str(TEST_DATA / "titanic_train.csv"),
+                           "--hyperparameter", "n_estimators=many")
+    assert done.returncode == 1 and result is None
+    assert "FAILED in state 'TrainStep': States.TaskFailed" in done.stderr
+    assert " ended Failed: " in done.stderr and "n_estimators='many'" in done.stderr
+    # Step Functions has it too: the execution ended in the Fail state with the job's reason.
+    described = aws("stepfunctions").describe_execution(executionArn=execution_of(done))
+    assert described["status"] == "FAILED" and described["error"] == "States.TaskFailed"
+    assert "n_estimators='many'" in json.loads(described["cause"])["FailureReason"]

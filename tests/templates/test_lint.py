@@ -1,4 +1,4 @@
-"""cfn-lint finds nothing in either template, and every buildspec the pipeline names is valid."""
+"""cfn-lint finds nothing in the templates, and every buildspec the pipeline names is valid."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_cfn_lint_reports_nothing(path: Path):
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-def test_lint_config_covers_both_templates():
+def test_lint_config_covers_every_template():
     config = yaml.safe_load(LINT_CONFIG.read_text())
     assert {REPO / name for name in config["templates"]} == set(TEMPLATES)
 

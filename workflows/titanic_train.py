@@ -40,7 +40,7 @@ NAME = "sagepipe-titanic-train"
 REPO = Path(__file__).resolve().parents[1]
 MODEL_DIR = "model"
 HYPERPARAMETERS = REPO / MODEL_DIR / "hyperparameters.json"
-# What `train` prints (`name=value;`), as the pipeline's training launcher reads it.
+# What `train` prints (`name=value;`): SageMaker reads the job's metrics with these.
 METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.]+);"} for name in
            ("train:accuracy", "validation:accuracy", "validation:f1", "validation:auc")]
 PREPARED = ("train", "validation", "test", "preprocessor", "report")

@@ -58,6 +58,12 @@ def statuses(doc: dict) -> dict[str, str]:
     return {f"{s['Name']}.{a['Name']}": a["Status"] for s in doc["Stages"] for a in s["Actions"]}
 
 
+def action(doc: dict, label: str) -> dict:
+    stage, name = label.split(".")
+    return next(a for s in doc["Stages"] if s["Name"] == stage for a in s["Actions"]
+                if a["Name"] == name)
+
+
 def prod_version(aws) -> str:
     reply = aws("sagemaker-runtime").invoke_endpoint(
         EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv", Accept="application/json")
@@ -74,8 +80,15 @@ def test_the_pipeline_releases_to_prod_with_the_qa_summary_in_the_approval(
     assert first_release["Status"] == "Succeeded", statuses(first_release)
     assert set(statuses(first_release).values()) == {"Succeeded"}
     train = statuses(first_release)
-    assert list(train)[:4] == ["Source.Source", "Build.UnitTests", "Build.BuildImage",
-                               "Build.Train"]
+    assert list(train)[:5] == ["Source.Source", "Build.UnitTests", "Build.BuildImage",
+                               "Build.DeployTrainingWorkflow", "Build.Train"]
+    # The training went through the training stack's state machine, as in AWS.
+    machine = action(first_release, "Build.DeployTrainingWorkflow")["Variables"][
+        "StateMachineArn"]
+    job = action(first_release, "Build.Train")["Variables"]["TRAINING_JOB_NAME"]
+    execution = aws("stepfunctions").describe_execution(
+        executionArn=machine.replace(":stateMachine:", ":execution:") + f":{job}")
+    assert execution["status"] == "SUCCEEDED"
     assert prod_version(aws).startswith("sagepipe-train-")
     with pytest.raises(ClientError):  # the QA endpoint is torn down after the release
         aws("sagemaker").describe_endpoint(EndpointName="sagepipe-qa")
@@ -105,7 +118,9 @@ def test_a_failing_training_job_stops_before_qa(first_release, local_aws, aws, r
     assert doc["Status"] == "Failed"
     assert statuses(doc)["Build.Train"] == "Failed"
     assert statuses(doc)["QA.DeployQA"] == "Pending"
-    assert "n_estimators='many'" in doc["Stages"][1]["Actions"][2]["Excerpt"]
+    excerpt = action(doc, "Build.Train")["Excerpt"]
+    assert "FAILED in state 'TrainStep': States.TaskFailed" in excerpt
+    assert "n_estimators='many'" in excerpt
     assert prod_version(aws) == before
 
 

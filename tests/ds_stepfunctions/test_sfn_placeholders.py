@@ -158,3 +158,10 @@ def test_schema_validation():
     _ = untyped["any"]
     assert untyped.validate({"any": 5}).valid and not untyped.validate({}).valid
     assert ei.contains(ei["Hyper"]["eta"]) and not ei.contains(ExecutionInput()["x"])
+    # A leaf may be a whole object, passed on as it is (titanic_train's HyperParameters).
+    whole = ExecutionInput(schema={"JobName": str, "HyperParameters": dict})
+    assert whole.validate({"JobName": "j", "HyperParameters": {"max_depth": "6"}}).valid
+    assert whole.validate({"JobName": "j", "HyperParameters": {}}).valid
+    assert whole.validate({"JobName": "j", "HyperParameters": "6"}).keys_type_mismatch == [
+        ("HyperParameters", dict, str)]
+    assert whole.validate({"JobName": "j"}).keys_missing == ["HyperParameters"]

@@ -13,8 +13,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# The pipeline of CodePipeline/pipeline.yaml, run locally on the current commit; the approval is
-# given at once so that it finishes unattended (README: the manual approval flow).
+# The README's AWS sequence against the local AWS: the connection, create-stack (or update-stack)
+# of CodePipeline/pipeline.yaml, a push of the current commit to the pipeline's local Git remote,
+# and the execution it starts, followed to the end; the approval is given at once
+# (PutApprovalResult) so that it finishes unattended (README: the four doors, locally).
 run: $(STAMP)
 	$(BIN)/sagepipe run --auto-approve
 	@echo "== the prod endpoint, through the local SageMaker Runtime:"
@@ -63,4 +65,4 @@ lock:
 
 clean:
 	-$(BIN)/sagepipe down
-	rm -rf $(VENV) .venv-taskcat .venv-checkov .sagepipe
+	rm -rf $(VENV) .venv-taskcat .venv-checkov .venv-sagemaker .sagepipe

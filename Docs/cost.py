@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from sagepipe.cloudformation.template import load
-from sagepipe.pipeline.definition import Pipeline, load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_TEMPLATE = "workflows/templates/titanic_train.yaml"
@@ -136,11 +135,17 @@ def config_stage(configuration: dict[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
-def read_actions(pipeline: Pipeline, stages: dict[str, Stage]) -> list[Action]:
+def read_actions(pipeline: dict[str, Any], stages: dict[str, Stage]) -> list[Action]:
+    """The actions of the template's pipeline (its `AWS::CodePipeline::Pipeline` properties)."""
     found = []
-    for stage in pipeline.stages:
-        for action in stage.actions:
-            key, provider, configuration = action.label, action.provider, action.configuration
+    for stage in pipeline["Stages"]:
+        for action in stage["Actions"]:
+            key = f"{stage['Name']}.{action['Name']}"
+            provider = action["ActionTypeId"]["Provider"]
+            # Fn::Sub strings as written (`${ProjectName}-endpoint-qa`): their shape is enough.
+            configuration = {k: v["Fn::Sub"] if isinstance(v, dict) and isinstance(
+                v.get("Fn::Sub"), str) else v for k, v in (action.get("Configuration") or
+                                                           {}).items()}
             endpoint_stage = config_stage(configuration)
             if provider == "Manual":
                 minutes = 0
@@ -151,8 +156,8 @@ def read_actions(pipeline: Pipeline, stages: dict[str, Stage]) -> list[Action]:
             else:
                 raise CostError(f"no duration estimate for action {key}: add it to "
                                 "ACTION_MINUTES in Docs/cost.py")
-            found.append(Action(stage.name, action.name, action.run_order, provider,
-                                configuration, minutes))
+            found.append(Action(stage["Name"], action["Name"], int(action.get("RunOrder", 1)),
+                                provider, configuration, minutes))
     return found
 
 
@@ -212,7 +217,7 @@ class Release:
     """Everything the cost of one release depends on, read from the repository."""
 
     actions: list[Action]
-    projects: dict[str, dict[str, Any]]  # CodeBuild project name -> properties
+    projects: dict[str, dict[str, Any]]  # CodeBuild project's logical id -> properties
     qa: Stage
     prod: Stage
     job_instance_type: str
@@ -220,10 +225,13 @@ class Release:
     @classmethod
     def read(cls, root: Path) -> Release:
         stages = {name: Stage.read(root, name) for name in ("qa", "prod")}
-        pipeline = load_pipeline(root / "CodePipeline" / "pipeline.yaml",
-                                 root / "CodePipeline" / "local-parameters.json")
-        return cls(read_actions(pipeline, stages), pipeline.projects, stages["qa"],
-                   stages["prod"], training_instance_type(root))
+        resources = load(root / "CodePipeline" / "pipeline.yaml")["Resources"]
+        pipeline = next(r["Properties"] for r in resources.values()
+                        if r["Type"] == "AWS::CodePipeline::Pipeline")
+        projects = {logical: r["Properties"] for logical, r in resources.items()
+                    if r["Type"] == "AWS::CodeBuild::Project"}
+        return cls(read_actions(pipeline, stages), projects, stages["qa"], stages["prod"],
+                   training_instance_type(root))
 
     def deploy_action(self, stage: str) -> Action:
         return next(a for a in self.actions if config_stage(a.configuration) == stage)
@@ -232,7 +240,7 @@ class Release:
         builds = [a for a in self.actions if a.provider == "CodeBuild"]
         cost, prices = 0.0, {}
         for action in builds:
-            project = action.configuration["ProjectName"]
+            project = action.configuration["ProjectName"]["Ref"]  # the project's logical id
             compute = self.projects[project]["Environment"]["ComputeType"]
             if compute not in CODEBUILD_PER_MINUTE:
                 raise CostError(f"no CodeBuild price for {compute} ({project}): add it to "

@@ -1,7 +1,10 @@
 """Local pipeline wall time: commit to prod answering, with the stage breakdown, then a second
 run after a model change while a client keeps calling prod (blue/green: failed requests counted).
 
-Runs in a temporary clone of this repository's HEAD, on a fresh local AWS of its own:
+Runs `sagepipe run --auto-approve` (the README's AWS sequence: connection, pipeline stack,
+`git push` to the local remote, the execution it starts) in a temporary clone of this
+repository's HEAD, on a fresh local AWS of its own; the times come from the local CodePipeline's
+ListActionExecutions:
 
     .venv/bin/python bench/pipeline.py [--no-second-run]
 """
@@ -10,46 +13,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
-from sagepipe.pipeline.executor import executor_for
+from sagepipe.processes import free_port
 from sagepipe.server import stop
 
 REPO = Path(__file__).resolve().parents[1]
+PIPELINE = "sagepipe-pipeline"
 PROD_ENDPOINT = "sagepipe-prod"
 ROW = b"1,female,29"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), "-c", "user.email=bench@sagepipe.dev", "-c",
                     "user.name=bench", *args], check=True, capture_output=True)
-
-
-def breakdown(doc: dict) -> list[tuple[str, float]]:
-    return [(f"{s['Name']}.{a['Name']}", a["Ended"] - a["Started"])
-            for s in doc["Stages"] for a in s["Actions"] if a.get("Ended")]
-
-
-def prod_answering_at(doc: dict) -> float:
-    """Seconds from the start of the run to the end of the prod endpoint deploy."""
-    prod = next(a for s in doc["Stages"] for a in s["Actions"] if a["Name"] == "DeployProd")
-    return prod["Ended"] - doc["Started"]
 
 
 class Caller(threading.Thread):
@@ -76,11 +64,35 @@ class Caller(threading.Thread):
                 self.failed += 1
 
 
-def report(console: Console, title: str, doc: dict) -> None:
-    console.print(f"[bold]{title}[/bold]: {doc['Status']} in {doc['Ended'] - doc['Started']:.1f}s "
-                  f"(prod answering after {prod_answering_at(doc):.1f}s)")
-    for name, seconds in breakdown(doc):
-        console.print(f"  {name:<28} {seconds:6.1f}s")
+def run_pipeline(settings: Settings, clone: Path) -> tuple[float, dict[str, Any]]:
+    """`sagepipe run --auto-approve` in the clone: its wall time and the execution it ran."""
+    started = time.monotonic()
+    subprocess.run([str(Path(sys.executable).parent / "sagepipe"), "--home",
+                    str(settings.home), "--port", str(settings.port), "run", "--auto-approve"],
+                   cwd=clone, check=False, capture_output=True)
+    seconds = time.monotonic() - started
+    api = client(settings, "codepipeline")
+    latest = api.list_pipeline_executions(pipelineName=PIPELINE, maxResults=1)[
+        "pipelineExecutionSummaries"][0]
+    return seconds, latest
+
+
+def report(console: Console, settings: Settings, title: str, seconds: float,
+           execution: dict[str, Any]) -> None:
+    api = client(settings, "codepipeline")
+    details = sorted(api.list_action_executions(
+        pipelineName=PIPELINE, filter={"pipelineExecutionId": execution["pipelineExecutionId"]})[
+        "actionExecutionDetails"], key=lambda d: d["startTime"])
+    start = execution["startTime"]
+    prod = next(d for d in details if d["actionName"] == "DeployProd")
+    total = (execution["lastUpdateTime"] - start).total_seconds()
+    console.print(f"[bold]{title}[/bold]: {execution['status']}; `sagepipe run` {seconds:.1f}s, "
+                  f"execution {total:.1f}s, prod answering "
+                  f"{(prod['lastUpdateTime'] - start).total_seconds():.1f}s after the push")
+    for detail in details:
+        took = (detail["lastUpdateTime"] - detail["startTime"]).total_seconds()
+        label = f"{detail['stageName']}.{detail['actionName']}"
+        console.print(f"  {label:<28} {took:6.1f}s")
 
 
 def main() -> None:
@@ -92,13 +104,10 @@ def main() -> None:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         settings = Settings(home=Path(tmp) / "home", port=free_port())
-        quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
         try:
-            executor = executor_for(settings, clone, auto_approve=True)
-            executor.console = quiet
-            first = executor.run()
-            report(console, "first run (fresh local AWS)", first)
-            if args.no_second_run or first["Status"] != "Succeeded":
+            seconds, first = run_pipeline(settings, clone)
+            report(console, settings, "first run (fresh local AWS)", seconds, first)
+            if args.no_second_run or first["status"] != "Succeeded":
                 return
             params = clone / "model" / "hyperparameters.json"
             hyperparameters = json.loads(params.read_text())
@@ -107,13 +116,12 @@ def main() -> None:
             git(clone, "commit", "-qam", "bench: more trees")
             caller = Caller(settings)
             caller.start()
-            executor = executor_for(settings, clone, auto_approve=True)
-            executor.console = quiet
-            second = executor.run()
+            seconds, second = run_pipeline(settings, clone)
             time.sleep(1)
             caller.stop_event.set()
             caller.join()
-            report(console, "second run (model change, prod updated in place)", second)
+            report(console, settings, "second run (model change, prod updated in place)",
+                   seconds, second)
             console.print(f"  prod calls during the run: {caller.ok} ok, {caller.failed} failed;"
                           f" model versions seen in order: {caller.versions}")
         finally:

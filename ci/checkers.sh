@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The template checkers that cannot live in the project's venv, each in a venv of its own made
-# from its pinned list (ci/NAME.txt -> .venv-NAME/ in the repository), run offline on the
-# current directory (the repository root, or a copy of its templates and checker settings):
+# The tools that cannot live in the project's venv, each in a venv of its own made from its
+# pinned list (ci/NAME.txt -> .venv-NAME/ in the repository), run offline on the current
+# directory (the repository root, or a copy of its templates and checker settings):
 #
-#   ci/checkers.sh setup             make or refresh .venv-taskcat and .venv-checkov
+#   ci/checkers.sh setup             make or refresh .venv-taskcat, -checkov and -sagemaker
 #   ci/checkers.sh taskcat           `taskcat lint` of ./.taskcat.yml, strict (warnings fail too)
 #   ci/checkers.sh checkov [ARG...]  checkov with ./.checkov.yaml, plus ARGs
+#   ci/checkers.sh sagemaker ARG...  python of the SageMaker Python SDK v3's venv, with ARGs
 #   ci/checkers.sh lock NAME         re-pin ci/NAME.txt from its "# requires:" line
 #
 # A venv is built once and rebuilt only when its requirements file or the interpreter changes
@@ -51,6 +52,7 @@ case "${1:-}" in
     setup)
         venv taskcat > /dev/null
         venv checkov > /dev/null
+        venv sagemaker > /dev/null
         ;;
     taskcat)
         dir="$(venv taskcat)"
@@ -61,11 +63,16 @@ case "${1:-}" in
         dir="$(venv checkov)"
         "$dir/bin/checkov" "$@"
         ;;
+    sagemaker)
+        shift
+        dir="$(venv sagemaker)"
+        "$dir/bin/python" "$@"
+        ;;
     lock)
-        lock "${2:?which requirements: taskcat or checkov}"
+        lock "${2:?which requirements: taskcat, checkov or sagemaker}"
         ;;
     *)
-        sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+        sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
         exit 2
         ;;
 esac

@@ -30,6 +30,13 @@ from sagepipe.awslambda.responses import ROUTES as LAMBDA_ROUTES
 from sagepipe.awslambda.responses import LambdaService, lambda_internal_handlers
 from sagepipe.cloudformation.models import CloudFormation
 from sagepipe.cloudformation.responses import cloudformation_service
+from sagepipe.codebuild.models import CodeBuild
+from sagepipe.codebuild.responses import codebuild_service
+from sagepipe.codeconnections.models import Connections
+from sagepipe.codeconnections.responses import codeconnections_services
+from sagepipe.codepipeline.models import CodePipeline
+from sagepipe.codepipeline.responses import ROUTES as GIT_ROUTES
+from sagepipe.codepipeline.responses import codepipeline_service, git_handlers
 from sagepipe.config import Settings
 from sagepipe.credentials import private_home
 from sagepipe.ecr.models import Ecr
@@ -165,6 +172,8 @@ class LocalAWS:
         self.cloudformation = CloudFormation(self.store, settings, self.s3.files)
         self.sns = Sns(self.store, settings,
                        LambdaDelivery(lambda: clients.client(settings, "lambda")))
+        self.codebuild = CodeBuild(self.store, settings)
+        self.codepipeline = CodePipeline(self.store, settings)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
@@ -174,14 +183,17 @@ class LocalAWS:
             LambdaService(self.awslambda),
             cloudformation_service(self.cloudformation),
             sns_service(self.sns),
+            codebuild_service(self.codebuild),
+            *codeconnections_services(Connections(self.store, settings)),
+            codepipeline_service(self.codepipeline),
             logs_service(CloudWatchLogs(settings)),
             iam_service(self.iam),
             sts_service(Sts(settings.credentials.secret_access_key, self.iam.find_role)),
             InternalService(
-                {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES,
+                {**SERVERLESS_ROUTES, **LAMBDA_ROUTES, **IMAGE_ROUTES, **GIT_ROUTES,
                  ("GET", "/_sagepipe/instance"): "Describe"},
                 {**serverless_handlers(self.apis), **lambda_internal_handlers(self.awslambda),
-                 **image_handlers(self.images),
+                 **image_handlers(self.images), **git_handlers(self.codepipeline),
                  "Describe": self.describe}),
         ])
         self.app = Starlette(lifespan=self._lifespan)
@@ -195,10 +207,14 @@ class LocalAWS:
         self.apis.start()
         self.stepfunctions.start()
         self.cloudformation.start()
+        self.codebuild.start()
+        self.codepipeline.start()
         try:
             yield
         finally:
             self.stepfunctions.shutdown()  # first: executions stop their own jobs
+            self.codepipeline.shutdown()  # then pipelines: their builds stop as abandoned
+            self.codebuild.shutdown()
             self.apis.shutdown()
             self.awslambda.shutdown()
             self.sagemaker.shutdown()

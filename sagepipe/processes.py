@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sagepipe.config import HOST
 
@@ -44,20 +44,20 @@ class Output(Protocol):
 
 
 def spawn(argv: list[str], log: Path | Output, *, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> Process:
+          cwd: Path | None = None, pass_fds: Iterable[int] = ()) -> Process:
     """Start `argv` detached from our terminal, leading its own process group (so that stopping
     it stops its workers), stdin closed, stdout and stderr appended to the file `log`, or
-    piped to the log stream `log`."""
+    piped to the log stream `log`; it inherits the descriptors `pass_fds` besides."""
+    options: dict[str, Any] = {"cwd": cwd, "env": env, "stderr": subprocess.STDOUT,
+                               "stdin": subprocess.DEVNULL, "start_new_session": True,
+                               "pass_fds": tuple(pass_fds)}
     if not isinstance(log, Path):
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, **options)
         log.follow(proc)
         return proc
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(argv, stdout=out, **options)
 
 
 def wait_ready(proc: Process, ready: Callable[[], bool], timeout: float, *,

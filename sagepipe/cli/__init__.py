@@ -1,5 +1,6 @@
 """sagepipe: the local AWS (`up`, `down`, images, jobs, endpoints, state machines, stacks,
-logs) and the local pipeline (`run`, `watch`, `status`, `approve`, `reject`)."""
+logs) and the pipeline in it (`run`, `watch`, `status`, `approve`, `reject`, `remote`,
+`launch-stack`), as clients of its CloudFormation, CodePipeline and CodeConnections APIs."""
 
 from __future__ import annotations
 

@@ -128,17 +128,24 @@ def image_register(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Image directory (with train/serve)")],
     uri: Annotated[str, typer.Option(help="Image URI the AWS build would push")],
+    file: Annotated[Path | None, typer.Option(
+        "--file", "-f", help="Dockerfile (default: DIRECTORY/Dockerfile, if there is one)")] = None,
 ) -> None:
     """Register DIRECTORY as the local image URI (what `docker build` + `push` do in AWS),
-    through the running local AWS."""
+    through the running local AWS; with a Dockerfile, built from it (its warnings say what a
+    directory image cannot honour)."""
     settings = target(ctx).running()
+    body = {"uri": uri, "directory": str(directory.resolve())}
+    if file is not None:
+        body["dockerfile"] = str(file.resolve())
     try:
-        image = internal(settings, "PUT", "images",
-                         {"uri": uri, "directory": str(directory.resolve())})
+        image = internal(settings, "PUT", "images", body, timeout=1800)
     except AWSError as exc:
         raise fail(exc.message) from None
     except Unreachable as exc:
         raise fail(str(exc)) from None
+    for warning in image["warnings"]:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
     console.print(f"registered {image['uri']} -> {image['directory']}", highlight=False)
 
 

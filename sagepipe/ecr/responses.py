@@ -4,7 +4,9 @@ sagepipe/internal.py), what a `docker push` to ECR does. The
 running local AWS owns the registry; `sagepipe image` and the local CodeBuild's `docker` are
 its clients (through `sagepipe.clients.internal`):
 
-    PUT /_sagepipe/images   {"uri": URI, "directory": ABSOLUTE_DIR}   register (or re-point) URI
+    PUT /_sagepipe/images   {"uri": URI, "directory": ABSOLUTE_DIR,    register (or re-point) URI,
+                             "dockerfile": PATH?, "buildArgs": {}?}  built from its Dockerfile:
+                                              -> {"uri", "directory", "warnings": [...]}
     GET /_sagepipe/images                                            [{"uri", "directory"}, ...]
 """
 
@@ -48,12 +50,19 @@ def image_handlers(images: ImageRegistry) -> dict[str, Handler]:
     }
 
 
-def register_image(images: ImageRegistry, body: dict[str, Any]) -> dict[str, str]:
+def register_image(images: ImageRegistry, body: dict[str, Any]) -> dict[str, Any]:
     uri, directory = body.get("uri"), body.get("directory")
-    if not (isinstance(uri, str) and isinstance(directory, str)):
+    dockerfile, build_args = body.get("dockerfile"), body.get("buildArgs", {})
+    if not (isinstance(uri, str) and isinstance(directory, str)
+            and isinstance(dockerfile, str | None) and isinstance(build_args, dict)
+            and all(isinstance(v, str) for v in build_args.values())):
         raise SerializationException('body must be {"uri": "...", "directory": '
-                                     '"/absolute/path"}')
-    if not Path(directory).is_absolute():
-        raise ValidationException(f"directory {directory} must be an absolute path (the local "
-                                  "AWS does not share the caller's working directory)")
-    return {"uri": uri, "directory": str(images.register(Path(directory), uri))}
+                                     '"/absolute/path", "dockerfile"?: "/absolute/path", '
+                                     '"buildArgs"?: {"NAME": "value"}}')
+    for path in (directory, dockerfile):
+        if path is not None and not Path(path).is_absolute():
+            raise ValidationException(f"{path} must be an absolute path (the local AWS does "
+                                      "not share the caller's working directory)")
+    image = images.register(Path(directory), uri, Path(dockerfile) if dockerfile else None,
+                            build_args)
+    return {"uri": uri, "directory": str(image.directory), "warnings": image.warnings}

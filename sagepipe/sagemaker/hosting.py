@@ -1,8 +1,11 @@
 """Serving fleets: the `serve` processes behind an endpoint, one per production variant.
 
 A SageMaker variant runs `InitialInstanceCount` instances of its image; locally one process
-stands in for them all (the count is recorded and reported, not multiplied), bound to a free
-127.0.0.1 port and seeing its model under `/opt/ml/model` through its own Sandbox.
+stands in for them all (the count is recorded and reported, not multiplied), seeing its model
+under `/opt/ml/model` through its own Sandbox. It listens on 8080 in a network namespace of its
+own where the machine allows one (reached through its connection broker, `relay.py`), else on
+a free 127.0.0.1 port named by SAGEMAKER_BIND_TO_PORT; either way the local AWS addresses it as
+`http://127.0.0.1:<port>` through the relay's HTTP transports.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import httpx
 from sagepipe.clients import local_env
 from sagepipe.config import HOST, Settings
 from sagepipe.errors import AWSError
-from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.images import Image, ImageRegistry, UnknownImage
 from sagepipe.logs.streams import LogStream, endpoint_stream, instance_id
 from sagepipe.processes import (
     Cancelled,
@@ -31,17 +34,22 @@ from sagepipe.processes import (
     clip,
     ended,
     free_port,
+    listener,
     start_ticks,
     terminate,
     wait_ready,
 )
 from sagepipe.runtime.exceptions import ServiceUnavailable, ValidationError
 from sagepipe.s3.object_store import ObjectStore
+from sagepipe.sagemaker import relay
 from sagepipe.sagemaker.deployments import Deployment, VariantSpec
 from sagepipe.sagemaker.job_kind import FAILURE_REASON_MAX
-from sagepipe.sagemaker.sandbox import Sandbox
+from sagepipe.sagemaker.sandbox import SERVING_PORT, Sandbox, network_namespaces
 
 STOP_GRACE = 10.0
+PING_TIMEOUT = 2.0
+# Health checks of every server, from the supervisor's and the deployments' threads.
+_pings = httpx.Client(transport=relay.sync_transport(), timeout=PING_TIMEOUT, trust_env=False)
 
 
 class DeploymentFailed(Exception):
@@ -65,11 +73,13 @@ class Replica:
         self.role = role
         self.root = root
         self.log = log
-        self.image_dir: Path | None = None
+        self.image: Image | None = None
         self.sandbox: Sandbox | None = None
-        self.port = 0
+        self.port = 0  # the host port it is addressed by (see the module's docstring)
+        self.namespaced = False  # in a network namespace of its own, listening on 8080
         self.proc: subprocess.Popen[bytes] | None = None
         self.deadline = 0.0
+        self.ping_outcome = "got no answer"
         # Health, as the supervisor (supervision.py) keeps it: traffic goes to healthy
         # replicas only; `problem` says why one is not; a retired one is never restarted.
         self.healthy = False
@@ -91,7 +101,7 @@ class Replica:
     def prepare(self, s3: ObjectStore, images: ImageRegistry) -> Sandbox:
         """A fresh sandbox with the model archive unpacked into its /opt/ml/model."""
         try:
-            self.image_dir = images.resolve(self.spec.image)
+            self.image = images.resolve(self.spec.image)
         except UnknownImage as exc:
             raise DeploymentFailed(str(exc)) from None
         shutil.rmtree(self.root, ignore_errors=True)
@@ -116,13 +126,29 @@ class Replica:
         return sandbox
 
     def launch(self, sandbox: Sandbox, region: str) -> None:
+        assert self.image is not None
+        relay.detach(self.port)  # the broker of its previous process, if any
         self.port = free_port()
+        self.namespaced = network_namespaces()
+        # In its own namespace it binds 8080 on any address, as in SageMaker; on the host, the
+        # free port on 127.0.0.1 only.
+        bind = {"SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST}
+        if self.namespaced:
+            bind = {"SAGEMAKER_BIND_TO_PORT": str(SERVING_PORT),
+                    "MODEL_SERVER_HOST": "0.0.0.0"}  # noqa: S104 - its own network
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(os.cpu_count() or 1),
-               **self.spec.environment, **local_env(self.settings),
-               "SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST,
+               **self.spec.environment, **local_env(self.settings), **bind,
                "AWS_REGION": region}
-        assert self.image_dir is not None
-        self.proc = sandbox.launch(self.image_dir, ["serve"], env, self.log)
+        broker = relay.Broker() if self.namespaced else None
+        try:
+            self.proc = sandbox.launch(self.image, ["serve"], env, self.log, broker=broker)
+        except BaseException:
+            if broker is not None:
+                broker.close()
+            raise
+        if broker is not None:
+            relay.attach(self.port, broker)
+        self.ping_outcome = "got no answer"
         self.deadline = time.monotonic() + self.spec.startup_timeout
 
     def relaunch(self, region: str) -> bool:
@@ -146,9 +172,36 @@ class Replica:
 
     def answers_ping(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/ping", timeout=2, trust_env=False).status_code == 200
-        except httpx.HTTPError:
+            status = _pings.get(f"{self.url}/ping").status_code
+        except httpx.TimeoutException:
+            self.ping_outcome = f"did not answer within {PING_TIMEOUT:.0f}s"
             return False
+        except httpx.HTTPError as exc:
+            self.ping_outcome = f"could not connect ({exc})"
+            return False
+        self.ping_outcome = f"answered HTTP {status}"
+        return status == 200
+
+    def ping_target(self) -> str:
+        """Where the health check knocks, and what else the server listens on, for a reason."""
+        if self.namespaced:
+            where = f"port {SERVING_PORT} inside the model server's own network namespace"
+        else:
+            where = (f"127.0.0.1:{self.port}, the port SAGEMAKER_BIND_TO_PORT names (this "
+                     "machine gives model servers no network namespace of their own, so a "
+                     "server must listen where SAGEMAKER_BIND_TO_PORT says, not on 8080)")
+        ports = self._listening()
+        if ports:
+            where += f"; its processes listen on {', '.join(map(str, ports))}"
+        return where
+
+    def _listening(self) -> list[int]:
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        if self.namespaced:
+            return relay.listening_ports(self.proc.pid)
+        found = listener(SERVING_PORT)
+        return [SERVING_PORT] if found and _in_group(found[0], self.proc.pid) else []
 
     def wait_healthy(self, cancelled: threading.Event) -> None:
         """Return once /ping answers 200; DeploymentFailed if the process dies or time runs
@@ -159,18 +212,27 @@ class Replica:
             wait_ready(self.proc, self.answers_ping, timeout, cancelled=cancelled)
             self.healthy, self.healthy_since, self.problem = True, time.monotonic(), None
         except NotReady as failure:
-            how = (f"its serve process {ended(failure.code)}" if failure.code is not None
-                   else f"within {self.spec.startup_timeout:.0f}s")
+            if failure.code is not None:
+                how = f": its serve process {ended(failure.code)}"
+            else:
+                how = (f" within {self.spec.startup_timeout:.0f}s: GET /ping on "
+                       f"{self.ping_target()} {self.ping_outcome}")
             raise DeploymentFailed(failure_reason(
                 f"The primary container for {self.role} did not pass "
-                f"the ping health check{':' if failure.code is not None else ''} {how}.",
-                self.log)) from None
+                f"the ping health check{how}.", self.log)) from None
 
     def exit_note(self) -> str:
         """How the server process ended (`, its process ...`), or nothing while it runs."""
         code = None if self.proc is None else self.proc.poll()
         return "" if code is None else f", its process {ended(code)}"
 
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except OSError:
+        return False
 
 
 def _variant_replica(settings: Settings, endpoint: str, deployment: str,
@@ -190,6 +252,7 @@ def stop_replicas(replicas: list[Replica], grace: float = STOP_GRACE) -> None:
         replica.retire()
     terminate([r.proc for r in replicas if r.proc is not None], grace)
     for replica in replicas:
+        relay.detach(replica.port)
         shutil.rmtree(replica.root, ignore_errors=True)
 
 
@@ -221,7 +284,8 @@ class Fleet:
 
     def resolved_images(self) -> dict[str, str]:
         """Variant name -> the image directory its server runs from."""
-        return {name: str(r.image_dir) for name, r in self.replicas.items()}
+        return {name: str(r.image.directory if r.image else None)
+                for name, r in self.replicas.items()}
 
     def pick(self, target_variant: str | None) -> Replica:
         """The variant named by TargetVariant, else one drawn by the weights of the variants

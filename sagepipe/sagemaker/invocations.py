@@ -18,6 +18,7 @@ from sagepipe.runtime.exceptions import ModelError, ServiceUnavailable, Validati
 from sagepipe.sagemaker.capture import CaptureWriter
 from sagepipe.sagemaker.catalog import ENDPOINT
 from sagepipe.sagemaker.hosting import Router
+from sagepipe.sagemaker.relay import async_transport
 from sagepipe.sagemaker.resources import Resources
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit for a model's answer
@@ -88,7 +89,8 @@ class Invoker:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(INVOCATION_TIMEOUT, connect=5), trust_env=False,
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+                transport=async_transport(httpx.Limits(max_connections=256,
+                                                       max_keepalive_connections=64)))
         return self._client
 
     def _model_error(self, endpoint: str, status: int, log_path: Path, message: str) -> ModelError:

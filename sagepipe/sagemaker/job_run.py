@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sagepipe.clients import local_env
-from sagepipe.images import ImageRegistry, UnknownImage
+from sagepipe.images import Image, ImageRegistry, UnknownImage
 from sagepipe.processes import signal_group, terminate
 from sagepipe.sagemaker.job_kind import (
     ContainerJobKind,
@@ -116,7 +116,7 @@ class JobRun(Run[ContainerJobKind]):
     def _run(self) -> None:
         started = time.monotonic()
         try:
-            image_dir = self.images.resolve(self.kind.image_uri(self.doc))
+            image = self.images.resolve(self.kind.image_uri(self.doc))
         except UnknownImage as exc:
             raise JobFailure(str(exc)) from None
         root = self.kind.sandbox_root(self.name)
@@ -128,7 +128,7 @@ class JobRun(Run[ContainerJobKind]):
             self._finish("Stopped")
             return
         self._step("Training")
-        code, stopped_as = self._execute(image_dir, sandbox, launch,
+        code, stopped_as = self._execute(image, sandbox, launch,
                                          started + self.kind.max_runtime(self.doc))
         fields = self.kind.exit_fields(sandbox)
         if stopped_as is None and code != 0:
@@ -146,17 +146,17 @@ class JobRun(Run[ContainerJobKind]):
         self._finish("Stopped" if stopped_as else "Completed", secondary=stopped_as,
                      reason=stop_reason, fields=fields)
 
-    def _execute(self, image_dir: Path, sandbox: Sandbox, launch: Launch,
+    def _execute(self, image: Image, sandbox: Sandbox, launch: Launch,
                  deadline: float) -> tuple[int, str | None]:
         """Run the process to its end; returns its exit code and, if we stopped it, why."""
         scraper = MetricScraper(launch.metric_definitions, self.log)
         # The local AWS's endpoint and credentials, as a job in AWS has its role's.
         env = {**local_env(self.kind.settings), **launch.env, MARKER: self.doc[self.kind.arn_field]}
         try:
-            proc = sandbox.launch(image_dir, launch.argv, env, self.log)
+            proc = sandbox.launch(image, launch.argv, env, self.log)
         except OSError as exc:
             raise JobFailure(f"AlgorithmError: could not start {launch.argv[0]!r} from the "
-                             f"image at {image_dir}: {exc}") from None
+                             f"image at {image.directory}: {exc}") from None
         pid_file = self.kind.pid_file(self.name)
         pid_file.write_text(str(proc.pid))
         stopped_as = None

@@ -1,43 +1,42 @@
-"""Run an image's entry point as a process that sees SageMaker's `/opt/ml` layout.
+"""Run an image's command as a process that sees what it would see in a SageMaker container.
 
-Where the OS allows it (root, or user namespaces), the process gets a private mount namespace
-in which the job's sandbox directory is bind-mounted on `/opt/ml`, so code written for a real
-container runs unchanged. Elsewhere the sandbox path is used directly and the `SM_*`
-variables of the SageMaker training toolkit point into it.
+Where the OS allows it (`namespaces.isolation()`: root, or user namespaces), the process runs
+in a private mount namespace (through `container_init`) in which the job's sandbox directory is
+bound on `/opt/ml`; a model server also gets a network namespace of its own, where it binds
+8080. An image built from a Dockerfile also gets a container's filesystem: its files at their
+Dockerfile paths, a /tmp of its own, its writes outside /opt/ml kept in the sandbox (a plain
+directory image runs in the host's filesystem, as it always did). Elsewhere the sandbox path
+is used directly (the `SM_*` variables of the SageMaker training toolkit point into it), image
+paths are mapped to the image's layer on the host, and a model server listens on the port
+SAGEMAKER_BIND_TO_PORT names.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
+from sagepipe.images import Image
+from sagepipe.images.build import with_python
+from sagepipe.namespaces import CONTAINER_ML_ROOT, init_argv, isolation
 from sagepipe.processes import Output, Process, spawn
+from sagepipe.sagemaker.relay import Broker
 
-CONTAINER_ML_ROOT = Path("/opt/ml")
 # One thread per process: the host runs several processes on few cores (oversubscription
 # made tree models serve ~100x slower on a 2-core machine).
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-_BIND_AND_EXEC = 'mount --bind "$1" /opt/ml && shift && exec "$@"'
+SERVING_PORT = 8080  # where SageMaker expects a model server
 
 
-@lru_cache(maxsize=1)
 def mount_namespaces() -> bool:
-    """Whether `unshare --mount` can bind a sandbox onto /opt/ml on this machine."""
-    if shutil.which("unshare") is None:
-        return False
-    try:
-        CONTAINER_ML_ROOT.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    probe = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", _BIND_AND_EXEC,
-         "sh", "/", "true"], capture_output=True, timeout=10, check=False)
-    return probe.returncode == 0
+    """Whether processes see their sandbox at /opt/ml."""
+    return isolation().mount
 
+
+def network_namespaces() -> bool:
+    """Whether each model server gets a network namespace of its own (and binds 8080)."""
+    return isolation().network
 
 class Sandbox:
     """A job's or a serving variant's private `/opt/ml` tree on the host."""
@@ -79,18 +78,38 @@ class Sandbox:
             "SM_OUTPUT_INTERMEDIATE_DIR": str(ml / "output/intermediate"),
         }
 
-    def launch(self, image_dir: Path, argv: list[str], env: dict[str, str],
-               log: Path | Output) -> Process:
-        """Start `argv` from the image directory (on PATH, as cwd), output appended to a log
-        (a file, or a CloudWatch log stream), in its own process group (`processes.spawn`)."""
-        # The image's own directory first, then this interpreter's (the local stand-in for the
-        # container's Python and its site-packages), then the host's PATH.
-        path = os.pathsep.join([str(image_dir), str(Path(sys.executable).parent),
-                                os.environ.get("PATH", "")])
-        full_env = {**os.environ, **SINGLE_THREADED, **self.toolkit_env(), **env, "PATH": path,
-                    "PYTHONUNBUFFERED": "1"}
-        command = list(argv)
-        if mount_namespaces():
-            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                       _BIND_AND_EXEC, "sh", str(self.root), *command]
-        return spawn(command, log, env=full_env, cwd=image_dir)
+    def launch(self, image: Image, argv: list[str], env: dict[str, str], log: Path | Output,
+               broker: Broker | None = None) -> Process:
+        """Start `argv` as `docker run IMAGE argv` would, output appended to a log (a file, or
+        a CloudWatch log stream), in its own process group (`processes.spawn`). With a broker,
+        in a network namespace of its own whose connections the broker hands out (a model
+        server)."""
+        ns = isolation()
+        command = image.command(argv)
+        contained = image.layer is not None and ns.overlay
+        if image.layer is None:  # a plain directory: run from it, on this interpreter
+            cwd, path = str(image.directory), [str(image.directory), str(image.interpreter_bin),
+                                               os.environ.get("PATH", "")]
+        else:  # the image's paths, or where they are on the host when it cannot see them
+            cwd = image.workdir or "/"
+            path = [p if contained else image.host_path(p)
+                    for p in image.env.get("PATH", "").split(":")]
+            path = with_python(path, str(image.interpreter_bin))
+            if not contained:
+                cwd, command = image.host_path(cwd), [image.host_path(command[0]), *command[1:]]
+        full_env = {**os.environ, **SINGLE_THREADED, **image.env, **self.toolkit_env(), **env,
+                    "PATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
+        if not ns.mount:
+            return spawn(command, log, env=full_env, cwd=Path(cwd))
+        spec = {"ml": str(self.root), "layer": str(image.layer) if image.layer else None,
+                "overlay": "tmpfs" if contained else None, "network": broker is not None,
+                "broker_fd": broker.theirs.fileno() if broker else None,
+                "port": SERVING_PORT, "cwd": cwd, "argv": command,
+                "keep": [sys.prefix, sys.base_prefix]}
+        try:
+            return spawn(init_argv(spec), log, env=full_env,
+                         pass_fds=[broker.theirs.fileno()] if broker else [])
+        finally:
+            if broker is not None:
+                broker.started()
+

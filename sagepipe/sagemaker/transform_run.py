@@ -30,6 +30,7 @@ from sagepipe.processes import Cancelled
 from sagepipe.sagemaker.hosting import DeploymentFailed, Replica, stop_replicas
 from sagepipe.sagemaker.job_kind import JobFailure
 from sagepipe.sagemaker.job_run import MARKER, Run
+from sagepipe.sagemaker.relay import sync_transport
 from sagepipe.sagemaker.transform import (
     DEFAULT_INVOCATION_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -137,7 +138,8 @@ class TransformRun(Run[Transform]):
     def _advertised(replica: Replica) -> dict[str, object]:
         """The container's optional GET /execution-parameters answer."""
         try:
-            reply = httpx.get(f"{replica.url}/execution-parameters", timeout=2, trust_env=False)
+            with httpx.Client(transport=sync_transport(), timeout=2, trust_env=False) as http:
+                reply = http.get(f"{replica.url}/execution-parameters")
             return execution_parameters(reply.json()) if reply.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             return {}
@@ -177,8 +179,9 @@ class _Transformer:
             ("Accept", doc["TransformOutput"].get("Accept"))) if value}
         self.work = run.kind.sandbox_root(run.name) / "transform"
         self.failures: list[tuple[str, ObjectFailure]] = []
-        self.http = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=5), trust_env=False,
-                                 limits=httpx.Limits(max_connections=settings.concurrency))
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(self.timeout, connect=5), trust_env=False,
+            transport=sync_transport(httpx.Limits(max_connections=settings.concurrency)))
         self.pool = ThreadPoolExecutor(settings.concurrency,
                                        thread_name_prefix=f"transform-{run.name}")
         # Requests sent ahead of the one being assembled: enough to keep every slot busy.

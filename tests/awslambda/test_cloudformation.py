@@ -1,7 +1,7 @@
 """The local CloudFormation's Lambda types, created through the local Lambda API:
 `AWS::Lambda::Function` with inline code (zipped as index.py) or code in S3,
-`AWS::Serverless::Function` from a packaged CodeUri, `AWS::Lambda::Permission`; updated in
-place, deleted with their stack."""
+`AWS::Serverless::Function` from a packaged CodeUri, `AWS::Lambda::Permission`,
+`AWS::Lambda::EventInvokeConfig`; updated in place, deleted with their stack."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ TEMPLATE = """
 Parameters:
   Greeting: {Type: String}
   Bucket: {Type: String}
+  Retries: {Type: Number, Default: 2}
 Resources:
   Inline:
     Type: AWS::Lambda::Function
@@ -59,6 +60,14 @@ Resources:
       Action: lambda:InvokeFunction
       Principal: s3.amazonaws.com
       SourceArn: !Sub "arn:aws:s3:::${Bucket}"
+  Async:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: !Ref Inline
+      Qualifier: $LATEST
+      MaximumRetryAttempts: !Ref Retries
+      DestinationConfig:
+        OnFailure: {Destination: !GetAtt FromS3.Arn}
 Outputs:
   InlineName: {Value: !Ref Inline}
   InlineArn: {Value: !GetAtt Inline.Arn}
@@ -100,8 +109,16 @@ def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, template,
     policy = json.loads(lam.get_policy(FunctionName=inline)["Policy"])
     assert [s["Sid"] for s in policy["Statement"]] == [outputs["Statement"]]
 
-    stacks.deploy(stack, template, {"Greeting": "bonjour", "Bucket": code_bucket})
+    settings = lam.get_function_event_invoke_config(FunctionName=inline, Qualifier="$LATEST")
+    assert settings["MaximumRetryAttempts"] == 2
+    assert settings["DestinationConfig"]["OnFailure"]["Destination"] == \
+        f"arn:aws:lambda:us-east-1:000000000000:function:{stack}-from-s3"
+
+    stacks.deploy(stack, template, {"Greeting": "bonjour", "Bucket": code_bucket,
+                                    "Retries": "0"})
     assert invoke(lam, inline)[1] == "bonjour"  # the same function, updated in place
+    assert lam.get_function_event_invoke_config(
+        FunctionName=inline, Qualifier="$LATEST")["MaximumRetryAttempts"] == 0
 
     stacks.delete(stack)
     for name in (inline, f"{stack}-from-s3", outputs["SamName"]):

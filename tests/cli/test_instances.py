@@ -92,7 +92,7 @@ def test_the_build_docker_goes_through_the_local_aws_too(user, tmp_path):
     image = tmp_path / "image"
     shutil.copytree(ECHO_IMAGE, image)
     (image / "Dockerfile").write_text("FROM scratch\n")
-    docker = [sys.executable, str(REPO / "sagepipe" / "pipeline" / "bin" / "docker")]
+    docker = [sys.executable, str(REPO / "sagepipe" / "codebuild" / "bin" / "docker")]
     env = {**user.env, "SAGEPIPE_HOME": str(home), "SAGEPIPE_PORT": str(port)}
     down = subprocess.run([*docker, "build", "-t", "local/echo:shim", str(image)],
                           capture_output=True, text=True, env=env, cwd=user.cwd)

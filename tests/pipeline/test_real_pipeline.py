@@ -1,34 +1,36 @@
-"""The project's own pipeline (CodePipeline/pipeline.yaml), run locally end to end on a clone of
-this repository: where it stops when training or QA fails or the release is rejected, and how
-an approved model change reaches prod (same endpoint, blue/green, no failed call)."""
+"""The project's own pipeline through the `sagepipe` commands, clients of the local AWS's APIs
+(`run` creates the stack and pushes the commit, `reject` and `approve` answer the approval), on a
+clone of this repository and a local AWS of its own: where it stops when training fails or the
+release is rejected, that an approved model change reaches prod, and what `status` shows."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import threading
-from email import message_from_bytes, policy
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
-from testkit import REPO, reject_when_asked
+from testkit import REPO, client_for, free_port
 
-from sagepipe.pipeline.executor import executor_for
-from sagepipe.pipeline.history import History
-from sagepipe.store import Store
+from sagepipe.config import Settings
+from sagepipe.server import stop
 
-PROD = "sagepipe-prod"
+PIPELINE, PROD = "sagepipe-pipeline", "sagepipe-prod"
 
 
-class Repo:
-    """A clone of HEAD whose model hyperparameters each test changes in a commit of its own."""
+class Clone:
+    """A clone of HEAD whose model hyperparameters each test changes in a commit of its own,
+    and the `sagepipe` command pointed at a local AWS of its own."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        subprocess.run(["git", "clone", "-q", str(REPO), str(path)], check=True)
+    def __init__(self, root: Path) -> None:
+        self.path = root / "repo"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(self.path)], check=True)
         self.base = self.git("rev-parse", "HEAD")
+        self.settings = Settings(home=root / "home", port=free_port())
+        self.api = client_for(self.settings, "codepipeline")
 
     def git(self, *args: str) -> str:
         return subprocess.run(["git", "-C", str(self.path), "-c", "user.email=t@sagepipe.dev",
@@ -38,126 +40,124 @@ class Repo:
     def commit_hyperparameters(self, message: str, **changes: str) -> None:
         self.git("reset", "-q", "--hard", self.base)
         path = self.path / "model" / "hyperparameters.json"
-        values = json.loads(path.read_text())
-        path.write_text(json.dumps({**values, **changes}, indent=2) + "\n")
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=2) + "\n")
         self.git("commit", "-qam", message)
 
+    def sagepipe(self, *args: str) -> list[str]:
+        return [str(Path(sys.executable).parent / "sagepipe"), "--home",
+                str(self.settings.home), "--port", str(self.settings.port), *args]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.sagepipe(*args), cwd=self.path, capture_output=True,
+                              text=True, timeout=1200)
+
+    def latest(self) -> dict[str, Any]:
+        return self.api.list_pipeline_executions(pipelineName=PIPELINE, maxResults=1)[
+            "pipelineExecutionSummaries"][0]
+
+    def statuses(self, execution_id: str) -> dict[str, str]:
+        details = self.api.list_action_executions(
+            pipelineName=PIPELINE, filter={"pipelineExecutionId": execution_id})[
+            "actionExecutionDetails"]
+        return {f"{d['stageName']}.{d['actionName']}": d["status"]
+                for d in sorted(details, key=lambda d: d["startTime"])}
+
+    def variables(self, execution_id: str, label: str) -> dict[str, str]:
+        """The output variables of an action of an execution (e.g. Build.Train)."""
+        stage, action = label.split(".")
+        details = self.api.list_action_executions(
+            pipelineName=PIPELINE, filter={"pipelineExecutionId": execution_id})[
+            "actionExecutionDetails"]
+        return next(d["output"]["outputVariables"] for d in details
+                    if (d["stageName"], d["actionName"]) == (stage, action))
+
+    def prod_version(self) -> str:
+        reply = client_for(self.settings, "sagemaker-runtime").invoke_endpoint(
+            EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv",
+            Accept="application/json")
+        return str(json.loads(reply["Body"].read())["model_version"])
+
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Repo:
-    return Repo(tmp_path_factory.mktemp("pipeline") / "repo")
-
-
-def run_pipeline(settings, repo: Repo, auto_approve: bool = True) -> dict:
-    executor = executor_for(settings, repo.path, auto_approve)
-    executor.console = Console(file=open("/dev/null", "w"))  # noqa: SIM115
-    return executor.run()
-
-
-def statuses(doc: dict) -> dict[str, str]:
-    return {f"{s['Name']}.{a['Name']}": a["Status"] for s in doc["Stages"] for a in s["Actions"]}
-
-
-def action(doc: dict, label: str) -> dict:
-    stage, name = label.split(".")
-    return next(a for s in doc["Stages"] if s["Name"] == stage for a in s["Actions"]
-                if a["Name"] == name)
-
-
-def prod_version(aws) -> str:
-    reply = aws("sagemaker-runtime").invoke_endpoint(
-        EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv", Accept="application/json")
-    return json.loads(reply["Body"].read())["model_version"]
+def clone(tmp_path_factory: pytest.TempPathFactory):
+    clone = Clone(tmp_path_factory.mktemp("pipeline"))
+    yield clone
+    stop(clone.settings)
 
 
 @pytest.fixture(scope="module")
-def first_release(local_aws, repo) -> dict:
-    return run_pipeline(local_aws, repo)
+def first_release(clone: Clone) -> subprocess.CompletedProcess[str]:
+    return clone.run("run", "--auto-approve")
 
 
-def test_the_pipeline_releases_to_prod_with_the_qa_summary_in_the_approval(
-        first_release, local_aws, aws):
-    assert first_release["Status"] == "Succeeded", statuses(first_release)
-    assert set(statuses(first_release).values()) == {"Succeeded"}
-    train = statuses(first_release)
-    assert list(train)[:5] == ["Source.Source", "Build.UnitTests", "Build.BuildImage",
-                               "Build.DeployTrainingWorkflow", "Build.Train"]
-    # The training went through the training stack's state machine, as in AWS.
-    machine = action(first_release, "Build.DeployTrainingWorkflow")["Variables"][
-        "StateMachineArn"]
-    job = action(first_release, "Build.Train")["Variables"]["TRAINING_JOB_NAME"]
-    execution = aws("stepfunctions").describe_execution(
+def test_run_creates_the_stack_pushes_the_commit_and_releases_to_prod(clone, first_release):
+    assert first_release.returncode == 0, first_release.stdout + first_release.stderr
+    assert f"stack {PIPELINE} created" in first_release.stderr
+    for line in ("✔ Source.Source", "✔ Build.Train", "auto-approved (--auto-approve)",
+                 "✔ Prod.DeployProd", "✔ Prod.TeardownQA", "pipeline Succeeded"):
+        assert line in first_release.stdout
+    latest = clone.latest()
+    assert latest["status"] == "Succeeded"
+    assert latest["sourceRevisions"][0]["revisionId"] == clone.base
+    assert latest["trigger"]["triggerType"] == "WebhookV2"  # the push started it
+    assert clone.prod_version().startswith("sagepipe-train-")
+    # The Build stage deploys the training stack, then trains through its state machine.
+    execution_id = latest["pipelineExecutionId"]
+    started = list(clone.statuses(execution_id))  # UnitTests and BuildImage run in parallel
+    assert set(started[1:3]) == {"Build.UnitTests", "Build.BuildImage"}
+    assert started[3:5] == ["Build.DeployTrainingWorkflow", "Build.Train"]
+    machine = clone.variables(execution_id, "Build.DeployTrainingWorkflow")["StateMachineArn"]
+    job = clone.variables(execution_id, "Build.Train")["TRAINING_JOB_NAME"]
+    training = client_for(clone.settings, "stepfunctions").describe_execution(
         executionArn=machine.replace(":stateMachine:", ":execution:") + f":{job}")
-    assert execution["status"] == "SUCCEEDED"
-    assert prod_version(aws).startswith("sagepipe-train-")
-    with pytest.raises(ClientError):  # the QA endpoint is torn down after the release
-        aws("sagemaker").describe_endpoint(EndpointName="sagepipe-qa")
-    eml = local_aws.home / "outbox" / f"{first_release['ExecutionId']}-ManualApproval.eml"
-    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_content()
-    assert "QA: PASSED qa sagepipe-qa: accuracy" in body
-    assert first_release["Commit"] in body and "model.tar.gz" in body
+    assert training["status"] == "SUCCEEDED"
+    status = subprocess.run(clone.sagepipe("status"), capture_output=True, text=True, check=True)
+    assert f"{PIPELINE} execution {latest['pipelineExecutionId']}" in status.stdout
+    assert "ManualApproval" in status.stdout and "Succeeded" in status.stdout
 
 
-def test_a_model_below_the_quality_floor_stops_at_qa_and_prod_keeps_serving(
-        first_release, local_aws, aws, repo):
-    before = prod_version(aws)
-    repo.commit_hyperparameters("a deliberately bad model", max_depth="1", n_estimators="1")
-    doc = run_pipeline(local_aws, repo)
-    assert doc["Status"] == "Failed"
-    assert statuses(doc)["QA.QATests"] == "Failed"
-    assert statuses(doc)["Approval.ManualApproval"] == "Pending"
-    qa = doc["Stages"][2]["Actions"][1]
-    assert "test_accuracy" in qa["Excerpt"] and "floor" in qa["Excerpt"]
-    assert prod_version(aws) == before
+def test_a_failing_training_job_stops_before_qa(clone, first_release):
+    before = clone.prod_version()
+    clone.commit_hyperparameters("a broken hyperparameter", n_estimators="many")
+    done = clone.run("run", "--auto-approve")
+    assert done.returncode == 1
+    assert "✘ Build.Train" in done.stdout and "n_estimators='many'" in done.stdout
+    assert "FAILED in state 'TrainStep': States.TaskFailed" in done.stdout
+    statuses = clone.statuses(clone.latest()["pipelineExecutionId"])
+    assert statuses["Build.Train"] == "Failed" and "QA.DeployQA" not in statuses
+    assert clone.prod_version() == before
 
 
-def test_a_failing_training_job_stops_before_qa(first_release, local_aws, aws, repo):
-    before = prod_version(aws)
-    repo.commit_hyperparameters("a broken hyperparameter", n_estimators="many")
-    doc = run_pipeline(local_aws, repo)
-    assert doc["Status"] == "Failed"
-    assert statuses(doc)["Build.Train"] == "Failed"
-    assert statuses(doc)["QA.DeployQA"] == "Pending"
-    excerpt = action(doc, "Build.Train")["Excerpt"]
-    assert "FAILED in state 'TrainStep': States.TaskFailed" in excerpt
-    assert "n_estimators='many'" in excerpt
-    assert prod_version(aws) == before
+def test_a_rejected_release_leaves_prod_and_an_approved_one_updates_it(clone, first_release):
+    before = clone.prod_version()
+    clone.commit_hyperparameters("more trees", n_estimators="120")
+    waiting = subprocess.Popen(clone.sagepipe("run"), cwd=clone.path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 900
+    while subprocess.run(clone.sagepipe("reject", "--comment", "not this week"),
+                         capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline and waiting.poll() is None, "no approval waited"
+        time.sleep(2)
+    out, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 1
+    assert "waits for approval" in out and "Rejected: not this week" in out
+    rejected = clone.latest()
+    statuses = clone.statuses(rejected["pipelineExecutionId"])
+    assert statuses["Approval.ManualApproval"] == "Failed"
+    assert "Prod.DeployProd" not in statuses
+    assert clone.prod_version() == before
 
-
-def test_rejected_then_approved_release_updates_prod_in_place(first_release, local_aws, aws,
-                                                             repo):
-    before = prod_version(aws)
-    repo.commit_hyperparameters("more trees", n_estimators="120")
-    history = History(Store(local_aws.db_path))
-    result = reject_when_asked(
-        history, lambda: run_pipeline(local_aws, repo, auto_approve=False), "not this week")
-    assert result["Status"] == "Failed"
-    assert statuses(result)["Approval.ManualApproval"] == "Failed"
-    assert statuses(result)["Prod.DeployProd"] == "Pending"
-    assert prod_version(aws) == before
-
-    calls = {"ok": 0, "failed": 0, "versions": [before]}
-    done = threading.Event()
-
-    def call_prod() -> None:
-        while not done.is_set():
-            try:
-                version = prod_version(aws)
-            except (ClientError, BotoCoreError):
-                calls["failed"] += 1
-                continue
-            calls["ok"] += 1
-            if version != calls["versions"][-1]:
-                calls["versions"].append(version)
-
-    caller = threading.Thread(target=call_prod)
-    caller.start()
-    doc = run_pipeline(local_aws, repo)
-    done.set()
-    caller.join()
-    assert doc["Status"] == "Succeeded", statuses(doc)
-    after = prod_version(aws)
-    assert after != before
-    assert calls["failed"] == 0 and calls["ok"] > 0
-    assert calls["versions"] == [before, after]  # switched once, never back
-    assert aws("sagemaker").describe_endpoint(EndpointName=PROD)["EndpointStatus"] == "InService"
+    # The same commit again: the push changes nothing, so `run` starts the execution itself.
+    again = subprocess.Popen(clone.sagepipe("run"), cwd=clone.path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    while subprocess.run(clone.sagepipe("approve", "--comment", "fine now"),
+                         capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline and again.poll() is None, "no approval waited"
+        time.sleep(2)
+    out, _ = again.communicate(timeout=900)
+    assert again.returncode == 0, out
+    approved = clone.latest()
+    assert approved["trigger"]["triggerType"] == "StartPipelineExecution"
+    assert approved["sourceRevisions"][0]["revisionId"] == \
+        rejected["sourceRevisions"][0]["revisionId"]
+    assert clone.prod_version() not in (before, "")

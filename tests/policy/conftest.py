@@ -1,4 +1,4 @@
-"""The templates the policies apply to: the two in the repository and the API's packaged one."""
+"""The templates the policies apply to: the three in the repository and the API's packaged one."""
 
 from __future__ import annotations
 
@@ -31,4 +31,5 @@ def packaged_api(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def templates(packaged_api: Path) -> dict[str, Path]:
     return {"pipeline": REPO / "CodePipeline" / "pipeline.yaml",
             "endpoint": REPO / "CloudFormation" / "endpoint.yaml",
+            "batch-inference": REPO / "CloudFormation" / "batch-inference.yaml",
             "api": packaged_api}

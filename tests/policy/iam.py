@@ -50,6 +50,8 @@ NAMED = {
         "Arn": "arn:{p}:logs:{r}:{a}:log-group:{name}:*"}),
     "AWS::SNS::Topic": ("TopicName", "arn:{p}:sns:{r}:{a}:{name}", {}),
     "AWS::CodePipeline::Pipeline": ("Name", "{name}", {}),
+    "AWS::Lambda::Function": ("FunctionName", "{name}", {
+        "Arn": "arn:{p}:lambda:{r}:{a}:function:{name}"}),
 }
 # --------------------------------------------------------------------------- the templates
 @dataclass
@@ -113,6 +115,9 @@ class Stack:
             return self.name
         if name in self.parameters:
             return self.parameters[name]
+        declared = self.template.get("Parameters", {}).get(name)
+        if declared is not None and "Default" in declared:  # a parameter the deploy leaves out
+            return declared["Default"]
         if "." in name:
             return self._attribute(*name.split(".", 1))
         return self._format(name, None)

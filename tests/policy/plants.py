@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Plant:
     name: str
-    template: str  # "pipeline", "endpoint" or "api" (the packaged Chalice template)
+    template: str  # "pipeline", "endpoint", "batch-inference" or "api" (the packaged Chalice one)
     edit: Callable[[Template], None]
     rule: str
     cfn_lint: frozenset[str] = frozenset()
@@ -169,6 +169,52 @@ def inline_buildspec(template: Template) -> None:
     source["BuildSpec"] = (REPO / source["BuildSpec"]).read_text()
 
 
+def plain_http_allowed(template: Template) -> None:
+    statements = _properties(template, "InputBucketPolicy")["PolicyDocument"]["Statement"]
+    statements[:] = [s for s in statements if s.get("Sid") != "DenyInsecureTransport"]
+    del template["Resources"]["InputBucketPolicy"]  # and with nothing left, no policy at all
+
+
+def tls_only_for_the_bucket_alone(template: Template) -> None:
+    (statement,) = [s for s in _properties(template, "OutputBucketPolicy")["PolicyDocument"][
+        "Statement"] if s.get("Sid") == "DenyInsecureTransport"]
+    statement["Resource"] = {"Fn::GetAtt": ["OutputBucket", "Arn"]}
+
+
+def any_bucket_may_invoke(template: Template) -> None:
+    del _properties(template, "InputBucketInvokesScoring")["SourceArn"]
+
+
+def any_account_may_invoke(template: Template) -> None:
+    del _properties(template, "InputBucketInvokesScoring")["SourceAccount"]
+
+
+def failed_events_dropped(template: Template) -> None:
+    del template["Resources"]["ScoringEventInvokeConfig"]
+    statements = _properties(template, "ScoringRole")["Policies"][0]["PolicyDocument"]
+    statements["Statement"] = [s for s in statements["Statement"]
+                               if s.get("Sid") != "SendFailedEventsToTheirFunction"]
+
+
+def errors_unwatched(template: Template) -> None:
+    del template["Resources"]["ScoringErrorsAlarm"]
+
+
+def pass_any_role_to_transform_jobs(template: Template) -> None:
+    statement = _statement(template, "ScoringRole", "PassTheModelsRoleToTransformJobs")
+    statement["Resource"] = "*"
+
+
+def public_output_bucket(template: Template) -> None:
+    block = _properties(template, "OutputBucket")["PublicAccessBlockConfiguration"]
+    for setting in block:
+        block[setting] = False
+
+
+def old_scoring_runtime(template: Template) -> None:
+    _properties(template, "ScoringFunction")["Runtime"] = "python3.8"
+
+
 PLANTS = (
     Plant("github-v1-source", "pipeline", github_v1_source, "github-v1-source",
           says="GitHub version 1 source"),
@@ -214,4 +260,25 @@ PLANTS = (
     Plant("endpoint-name-timestamped", "endpoint", timestamped_endpoint_name, "endpoint-name"),
     Plant("prod-replace-on-failure", "pipeline", prod_replaced_on_failure, "prod-deploy-mode"),
     Plant("inline-buildspec", "pipeline", inline_buildspec, "inline-buildspec"),
+    Plant("plain-http-to-the-input-bucket", "batch-inference", plain_http_allowed,
+          "tls-only-bucket", says="InputBucket: no bucket policy"),
+    Plant("tls-only-for-the-bucket-alone", "batch-inference", tls_only_for_the_bucket_alone,
+          "tls-only-bucket", says="leaves the bucket's objects out"),
+    Plant("any-bucket-may-invoke", "batch-inference", any_bucket_may_invoke,
+          "service-invoke-scope", says="without a SourceArn"),
+    Plant("any-account-may-invoke", "batch-inference", any_account_may_invoke,
+          "service-invoke-scope", says="without a SourceAccount"),
+    # CKV_AWS_116 is skipped on the function (its destination is an EventInvokeConfig, which
+    # checkov does not know), so only the policy rule can see the destination go.
+    Plant("failed-events-dropped", "batch-inference", failed_events_dropped,
+          "failed-event-destination"),
+    Plant("errors-unwatched", "batch-inference", errors_unwatched, "function-error-alarm"),
+    # The iam:PassedToService condition stays: checkov takes any condition as a constraint
+    # (CKV_AWS_109 passes), so only the policy rule sees that every role may be passed.
+    Plant("pass-any-role-to-transform-jobs", "batch-inference", pass_any_role_to_transform_jobs,
+          "pass-role", says="on every role"),
+    Plant("public-output-bucket", "batch-inference", public_output_bucket, "public-bucket",
+          checkov=frozenset({"CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"})),
+    Plant("scoring-on-python3.8", "batch-inference", old_scoring_runtime, "lambda-runtime",
+          cfn_lint=frozenset({"W2531"})),
 )

@@ -283,12 +283,100 @@ def inline_buildspec(template: Template) -> Iterator[str]:
                 yield f"{name}: inline BuildSpec; name a buildspec file instead"
 
 
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """Whether `value` is `Ref` or `Fn::GetAtt` of the resource `logical_id`."""
+    if not isinstance(value, dict):
+        return False
+    target = value.get("Ref") or (value.get("Fn::GetAtt") or [None])[0]
+    return target == logical_id
+
+
+def _denies_plain_http(statement: dict[str, Any]) -> bool:
+    return statement.get("Effect") == "Deny" and any(
+        str(value).lower() == "false"
+        for operator, keys in statement.get("Condition", {}).items() if operator == "Bool"
+        for key, value in keys.items() if key.lower() == "aws:securetransport")
+
+
+def tls_only_bucket(template: Template) -> Iterator[str]:
+    """Every bucket's policy denies requests that do not use TLS, on the bucket and its
+    objects."""
+    policies = list(_resources(template, "AWS::S3::BucketPolicy"))
+    for name, _ in _resources(template, "AWS::S3::Bucket"):
+        denials = [statement for _, props in policies if _refers_to(props.get("Bucket"), name)
+                   for statement in as_list(props.get("PolicyDocument", {}).get("Statement", []))
+                   if _denies_plain_http(statement)]
+        covered = {str(_text(r) or r) for s in denials for r in as_list(s.get("Resource", []))}
+        if not denials:
+            yield f"{name}: no bucket policy denies aws:SecureTransport false (plain HTTP)"
+        elif not any(r.endswith("/*") for r in covered):
+            yield f"{name}: the TLS-only statement leaves the bucket's objects out"
+
+
+def service_invoke_scope(template: Template) -> Iterator[str]:
+    """A function that an AWS service may invoke names the resource that invokes it, and the
+    account where that resource's ARN has none (an S3 bucket's): otherwise any account's
+    bucket or topic could invoke it (the confused deputy)."""
+    for name, props in _resources(template, "AWS::Lambda::Permission"):
+        principal = _text(props.get("Principal")) or ""
+        if not principal.endswith(".amazonaws.com"):
+            continue
+        if "SourceArn" not in props:
+            yield f"{name}: {principal} may invoke the function without a SourceArn"
+        if principal == "s3.amazonaws.com" and "SourceAccount" not in props:
+            yield f"{name}: s3.amazonaws.com may invoke the function without a SourceAccount " \
+                  "(bucket ARNs name no account)"
+
+
+def _notified_functions(template: Template) -> Iterator[tuple[str, str]]:
+    """(bucket, function logical id) of every bucket notification to a function."""
+    functions = {name for name, _ in _resources(template, "AWS::Lambda::Function",
+                                                "AWS::Serverless::Function")}
+    for bucket, props in _resources(template, "AWS::S3::Bucket"):
+        notifications = props.get("NotificationConfiguration", {})
+        for entry in notifications.get("LambdaConfigurations", []):
+            for function in functions:
+                if _refers_to(entry.get("Function"), function):
+                    yield bucket, function
+
+
+def failed_event_destination(template: Template) -> Iterator[str]:
+    """A function S3 invokes asynchronously sends the events it fails on somewhere (an
+    on-failure destination or a dead-letter queue), not to oblivion after Lambda's retries."""
+    configs = [props for _, props in _resources(template, "AWS::Lambda::EventInvokeConfig")]
+    for bucket, function in _notified_functions(template):
+        props = template["Resources"][function].get("Properties", {})
+        has_destination = any(
+            _refers_to(config.get("FunctionName"), function)
+            and config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            for config in configs)
+        if not has_destination and not props.get("DeadLetterConfig"):
+            yield f"{function}: {bucket} invokes it asynchronously and its failed events have " \
+                  "no on-failure destination (EventInvokeConfig) or dead-letter queue"
+
+
+def function_error_alarm(template: Template) -> Iterator[str]:
+    """A function S3 invokes asynchronously has an alarm on its Errors: nobody is waiting
+    for its answer."""
+    alarmed = {dimension.get("Value", {}).get("Ref")
+               for _, props in _resources(template, "AWS::CloudWatch::Alarm")
+               if props.get("Namespace") == "AWS/Lambda" and props.get("MetricName") == "Errors"
+               for dimension in props.get("Dimensions", [])
+               if dimension.get("Name") == "FunctionName"
+               and isinstance(dimension.get("Value"), dict)}
+    for bucket, function in _notified_functions(template):
+        if function not in alarmed:
+            yield f"{function}: {bucket} invokes it asynchronously and no alarm watches its " \
+                  "Errors"
+
+
 RULES: dict[str, Callable[[Template], Iterator[str]]] = {
     rule.__name__.replace("_", "-"): rule
     for rule in (github_v1_source, codebuild_image, lambda_runtime, pass_role, wildcard_action,
                  service_wildcard, bucket_encryption, topic_encryption, public_bucket,
                  endpoint_name, prod_deploy_mode, named_retain, role_boundary,
-                 inline_buildspec)
+                 inline_buildspec, tls_only_bucket, service_invoke_scope,
+                 failed_event_destination, function_error_alarm)
 }
 
 

@@ -59,7 +59,8 @@ def deployed_by(pipeline: Stack, action_name: str) -> Stack:
 
 @pytest.fixture(scope="module")
 def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
-    """The pipeline stack, and the training and API stacks as the pipeline deploys them."""
+    """The pipeline stack, and the training, API and batch-inference stacks as the pipeline
+    deploys them."""
     boundary = DATA["constants"]["boundary"]
     pipeline = Stack(load(templates["pipeline"]), {
         "ProjectName": PROJECT, "BranchName": "main",
@@ -69,7 +70,11 @@ def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
             "training": deployed_by(pipeline, "DeployTrainingWorkflow"),
             "api": Stack(load(templates["api"]), {"EndpointName": f"{PROJECT}-prod",
                                                   "PermissionsBoundaryArn": boundary},
-                         f"{PROJECT}-api")}
+                         f"{PROJECT}-api"),
+            "batch-inference": Stack(load(templates["batch-inference"]), {
+                "ProjectName": PROJECT, "EndpointName": f"{PROJECT}-prod",
+                "SageMakerRoleArn": DATA["constants"]["sagemaker_role"],
+                "InputPrefix": "incoming/"}, f"{PROJECT}-batch-inference")}
 
 
 def principal_of(spec: dict, stacks: dict[str, Stack]) -> Principal:

@@ -64,7 +64,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory, templates: dict[str, Path
         return Findings(copies, lint.result(), scan.result())
 
 
-@pytest.mark.parametrize("template", ["pipeline", "endpoint", "api"])
+@pytest.mark.parametrize("template", ["pipeline", "endpoint", "batch-inference", "api"])
 def test_clean_copies_are_clean(findings: Findings, template: str):
     clean = findings.copies["clean", template]
     assert violations(load(clean)) == []

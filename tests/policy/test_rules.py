@@ -45,7 +45,7 @@ REVIEWED_ON_EVERY_RESOURCE = {
 }
 
 
-@pytest.mark.parametrize("name", ["pipeline", "endpoint", "api"])
+@pytest.mark.parametrize("name", ["pipeline", "endpoint", "batch-inference", "api"])
 def test_template_complies(templates: dict[str, Path], name: str):
     assert violations(load(templates[name])) == []
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
 from endpoint_kit import Deployer
 from jobs_support import unique
-from model_kit import trained_model_archive
 from testkit import MODEL_IMAGE_URI
 
 

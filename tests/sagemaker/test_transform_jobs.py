@@ -7,9 +7,9 @@ import csv
 import json
 
 import pytest
+from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
 from jobs_support import ROLE, log_text, new_bucket, process_alive, unique, wait_until
-from model_kit import trained_model_archive
 from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for
 from transform_kit import (
     abalone_libsvm,

@@ -1,19 +1,20 @@
 """The resource providers of the local CloudFormation, by type name: the one registry.
 
-A type listed here is created by its provider (or, from `recorded`, only recorded with its
-`Ref`/`Fn::GetAtt`); any other type is recorded with its physical name as `Ref`. To add a type,
-write its module (a `ResourceProvider` subclass, see base.py) and add its line below.
+A type listed here is created by its provider; any other type is recorded with its physical
+name as `Ref`. To add a type, write its module (a `ResourceProvider` subclass, see base.py) and
+add its line below.
 """
 
 from __future__ import annotations
 
 from sagepipe.cloudformation.providers import (
     awslambda,
+    codebuild,
+    codepipeline,
     ecr,
     iam,
     kms,
     logs,
-    recorded,
     s3,
     sagemaker,
     serverless,
@@ -35,6 +36,7 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     sagemaker.Endpoint(),
     awslambda.Function(),
     awslambda.Permission(),
+    awslambda.EventInvokeConfig(),
     serverless.ServerlessFunction(),
     serverless.RestApi(),
     stepfunctions.StateMachine(),
@@ -50,8 +52,8 @@ PROVIDERS: dict[str, ResourceProvider] = {provider.type_name: provider for provi
     ecr.Repository(),
     kms.Key(),
     kms.Alias(),
-    recorded.Project(),
-    recorded.Pipeline(),
+    codebuild.Project(),
+    codepipeline.Pipeline(),
 )}
 
 

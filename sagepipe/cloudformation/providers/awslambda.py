@@ -1,13 +1,16 @@
-"""Lambda functions and their permissions, created for real through the local Lambda API
-(boto3 from the provider's Context), as CloudFormation's own handlers do.
+"""Lambda functions, their permissions and asynchronous-invocation settings, created for real
+through the local Lambda API (boto3 from the provider's Context), as CloudFormation's own
+handlers do.
 
 `AWS::Lambda::Function`: Code from S3 (S3Bucket/S3Key) or inline (`Code.ZipFile`: the source,
 zipped as `index.py`, as CloudFormation does); the other properties are CreateFunction's,
 coerced to the API's types; `Ref` is the name, `Fn::GetAtt Arn` the ARN. Updated in place
 (code, then configuration, then tags; each waited for with Lambda's waiters) unless the name
 changes. `AWS::Lambda::Permission`: AddPermission with the physical name as statement id; any
-change replaces it. Properties Lambda sets through other APIs (ReservedConcurrentExecutions,
-RecursiveLoop, RuntimeManagementConfig) are recorded only, and the deploy log says so.
+change replaces it. `AWS::Lambda::EventInvokeConfig`: PutFunctionEventInvokeConfig (retries,
+event age, destinations); a new function or qualifier replaces it. Properties Lambda sets
+through other APIs (ReservedConcurrentExecutions, RecursiveLoop, RuntimeManagementConfig) are
+recorded only, and the deploy log says so.
 """
 
 from __future__ import annotations
@@ -139,3 +142,30 @@ class Permission(ResourceProvider):
                         raise ResourceFailed(exc.response["Error"]["Message"]) from None
                 else:
                     return
+
+
+class EventInvokeConfig(ResourceProvider):
+    """What Lambda does with a function's failed and finished asynchronous invocations
+    (retries, maximum age, destinations): PutFunctionEventInvokeConfig. A new function or
+    qualifier replaces it, as in AWS."""
+
+    type_name = "AWS::Lambda::EventInvokeConfig"
+    emulated = True
+    updatable: ClassVar[frozenset[str]] = frozenset({
+        "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"})
+
+    def create(self, ctx: Context, name: str, props: dict[str, Any]) -> None:
+        call(ctx.client("lambda").put_function_event_invoke_config,
+             **api_params("PutFunctionEventInvokeConfig", props))
+
+    def update(self, ctx: Context, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.create(ctx, name, new)  # Put replaces every setting, as the template states them
+
+    def delete(self, ctx: Context, name: str) -> None:
+        props = ctx.properties
+        try:
+            ctx.client("lambda").delete_function_event_invoke_config(
+                FunctionName=props["FunctionName"], Qualifier=props["Qualifier"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise ResourceFailed(exc.response["Error"]["Message"]) from None

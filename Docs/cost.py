@@ -70,6 +70,7 @@ ACTION_MINUTES = {
     "Prod.ClearFailedCreate": 1,  # one DescribeStacks per prod stack, most runs
     "Prod.PackageApi": 3,
     "Prod.DeployApi": 3,
+    "Prod.DeployBatchInference": 2,  # buckets, two functions and their roles, mostly updates
     "Prod.SmokeTest": 2,
     "Prod.TeardownQA": 5,
 }

@@ -166,6 +166,8 @@ def deploy(content: Content) -> Iterator[Deployed]:
                         TemplateBody=stand_in(f"/aws/states/{PROJECT}-training-standin"))
         cf.create_stack(StackName=f"{PROJECT}-api",
                         TemplateBody=stand_in(f"/aws/lambda/{PROJECT}-api-APIHandler-standin"))
+        cf.create_stack(StackName=f"{PROJECT}-batch-inference",
+                        TemplateBody=stand_in(f"/aws/lambda/{PROJECT}-batch-inference-standin"))
         yield Deployed(session, bucket, repository,
-                       (f"{PROJECT}-api", prod, qa, f"{PROJECT}-training", f"{PROJECT}-pipeline"),
-                       content)
+                       (f"{PROJECT}-api", f"{PROJECT}-batch-inference", prod, qa,
+                        f"{PROJECT}-training", f"{PROJECT}-pipeline"), content)

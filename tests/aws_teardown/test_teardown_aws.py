@@ -77,7 +77,8 @@ def test_deletes_everything_in_order_in_batches(deployed_at_scale: Deployed):
                     else p.get("Bucket") or p.get("repositoryName"))
                    for op, p in calls.named("DeleteStack", "DeleteBucket", "DeleteRepository")]
     assert destructive == [
-        ("DeleteStack", f"{PROJECT}-api"), ("DeleteStack", f"{PROJECT}-endpoint-prod"),
+        ("DeleteStack", f"{PROJECT}-api"), ("DeleteStack", f"{PROJECT}-batch-inference"),
+        ("DeleteStack", f"{PROJECT}-endpoint-prod"),
         ("DeleteStack", f"{PROJECT}-endpoint-qa"), ("DeleteStack", f"{PROJECT}-training"),
         ("DeleteBucket", deployed.bucket),
         ("DeleteRepository", deployed.repository), ("DeleteStack", f"{PROJECT}-pipeline")]

@@ -116,6 +116,38 @@ def test_run_creates_the_stack_pushes_the_commit_and_releases_to_prod(clone, fir
     assert "ManualApproval" in status.stdout and "Succeeded" in status.stdout
 
 
+def test_the_release_deploys_the_batch_inference_that_scores_a_dropped_file(
+        clone, first_release):
+    """Prod's DeployBatchInference (after DeployProd, the prod endpoint's name wired in, the
+    code packaged by PackageApi): the README's "drop a file, get predictions" after a run."""
+    assert first_release.returncode == 0, first_release.stdout + first_release.stderr
+    assert "✔ Prod.DeployBatchInference" in first_release.stdout
+    (stack,) = client_for(clone.settings, "cloudformation").describe_stacks(
+        StackName="sagepipe-batch-inference")["Stacks"]
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert given["EndpointName"] == PROD
+    assert given["PermissionsBoundaryArn"].endswith(":policy/sagepipe-batch-inference-boundary")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    s3 = client_for(clone.settings, "s3")
+    s3.put_object(Bucket=outputs["InputBucketName"], Key="incoming/passengers.csv",
+                  Body=b"Name,Pclass,Sex,Age\nAllen,1,female,29\nNobody,4,male,30\n")
+    key = "predictions/incoming/passengers.csv"
+    s3.get_waiter("object_exists").wait(Bucket=outputs["OutputBucketName"], Key=key,
+                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+    def read(name: str) -> list[str]:
+        body = s3.get_object(Bucket=outputs["OutputBucketName"], Key=name)["Body"].read()
+        return body.decode().splitlines()
+
+    header, allen = read(key)
+    assert header == "Name,Pclass,Sex,Age,predicted_survived,survival_probability"
+    version = client_for(clone.settings, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv", Accept="text/csv")
+    assert allen == "Allen,1,female,29," + version["Body"].read().decode().strip()
+    assert read(f"{key}.errors.csv")[1].startswith("3,column Pclass: 4 is not one of 1, 2, 3")
+
+
 def test_a_failing_training_job_stops_before_qa(clone, first_release):
     before = clone.prod_version()
     clone.commit_hyperparameters("a broken hyperparameter", n_estimators="many")

@@ -24,7 +24,10 @@ PROJECT = "sagepipe"
 # What the earlier actions give the Build stage's deploy of the training stack.
 PIPELINE_VARIABLES = {"SourceVariables.CommitId": "c0ffee1",
                       "Image.IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
-                                         "sagepipe-model:c0ffee1"}
+                                         "sagepipe-model:c0ffee1",
+                      "ProdEndpoint.EndpointName": "sagepipe-prod"}
+# Templates the actions read from a build's output, by the template they were packaged from.
+PACKAGED = {"ApiPackage::batch-inference.packaged.yaml": "CloudFormation/batch-inference.yaml"}
 
 
 @dataclass
@@ -44,8 +47,9 @@ def _call(entry: str | dict, caller: str) -> Call:
 
 
 def deployed_by(pipeline: Stack, action_name: str) -> Stack:
-    """The stack a CloudFormation action of the pipeline deploys from the source artifact,
-    with the parameters the action passes (the pipeline's own variables filled in)."""
+    """The stack a CloudFormation action of the pipeline deploys (from the source artifact, or
+    packaged from it), with the parameters the action passes (the pipeline's own variables
+    filled in)."""
     (action,) = [action for resource in pipeline.template["Resources"].values()
                  if resource["Type"] == "AWS::CodePipeline::Pipeline"
                  for stage in resource["Properties"]["Stages"] for action in stage["Actions"]
@@ -53,7 +57,8 @@ def deployed_by(pipeline: Stack, action_name: str) -> Stack:
     config: dict[str, Any] = pipeline.resolve(action["Configuration"])
     overrides = re.sub(r"#\{([^}]+)\}", lambda m: PIPELINE_VARIABLES[m[1]],
                        config["ParameterOverrides"])
-    path = REPO / config["TemplatePath"].removeprefix("SourceOutput::")
+    path = REPO / PACKAGED.get(config["TemplatePath"],
+                               config["TemplatePath"].removeprefix("SourceOutput::"))
     return Stack(load(path), json.loads(overrides), config["StackName"])
 
 
@@ -71,10 +76,7 @@ def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
             "api": Stack(load(templates["api"]), {"EndpointName": f"{PROJECT}-prod",
                                                   "PermissionsBoundaryArn": boundary},
                          f"{PROJECT}-api"),
-            "batch-inference": Stack(load(templates["batch-inference"]), {
-                "ProjectName": PROJECT, "EndpointName": f"{PROJECT}-prod",
-                "SageMakerRoleArn": DATA["constants"]["sagemaker_role"],
-                "InputPrefix": "incoming/"}, f"{PROJECT}-batch-inference")}
+            "batch-inference": deployed_by(pipeline, "DeployBatchInference")}
 
 
 def principal_of(spec: dict, stacks: dict[str, Stack]) -> Principal:

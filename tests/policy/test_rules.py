@@ -121,8 +121,9 @@ def test_every_template_fits_cloudformations_template_body(path: Path):
 
 
 def _padded(tmp_path: Path, size: int) -> Path:
-    """pipeline.yaml grown to `size` bytes the way templates grow: comments."""
-    text = (REPO / "CodePipeline" / "pipeline.yaml").read_text()
+    """A template (endpoint.yaml, smaller than every threshold) grown to `size` bytes the way
+    templates grow: comments."""
+    text = (REPO / "CloudFormation" / "endpoint.yaml").read_text()
     line = "# " + "x" * 97 + "\n"
     text += line * ((size - len(text.encode())) // len(line))
     text += "#" * (size - len(text.encode()) - 1) + "\n"

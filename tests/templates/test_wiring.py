@@ -189,8 +189,14 @@ def test_the_api_gets_the_prod_endpoint_name_and_its_permissions_boundary():
 
 def test_prod_stage_runs_in_the_documented_order():
     prod = [a.name for a in pipeline_actions() if a.stage == "Prod"]
-    assert prod == ["ClearFailedCreate", "DeployProd", "PackageApi", "DeployApi", "SmokeTest",
-                    "TeardownQA"]
+    assert prod == ["ClearFailedCreate", "DeployProd", "PackageApi", "DeployApi",
+                    "DeployBatchInference", "SmokeTest", "TeardownQA"]
+    # The batch inference scores with the prod endpoint: deployed after it, with its name.
+    batch = action("DeployBatchInference")
+    assert action("DeployProd").runs_before(batch)
+    assert batch.configuration["ActionMode"] == "CREATE_UPDATE"
+    assert '"EndpointName": "#{ProdEndpoint.EndpointName}"' in substitute(
+        batch.configuration["ParameterOverrides"], {})
     assert action("TeardownQA").configuration["ActionMode"] == "DELETE_ONLY"
     assert action("TeardownQA").configuration["StackName"] == action("DeployQA").configuration[
         "StackName"]
@@ -198,12 +204,12 @@ def test_prod_stage_runs_in_the_documented_order():
 
 def test_failed_first_creates_of_prod_stacks_are_cleared_before_their_deploys():
     """CREATE_UPDATE cannot update a stack left ROLLBACK_COMPLETE by a failed first create:
-    ClearFailedCreate deletes exactly those stacks, before either prod deploy runs."""
+    ClearFailedCreate deletes exactly those stacks, before any prod deploy runs."""
     clear = action("ClearFailedCreate")
     updated = [a for a in pipeline_actions()
                if a.provider == "CloudFormation" and a.configuration.get("ActionMode")
                == "CREATE_UPDATE"]
-    assert {a.name for a in updated} == {"DeployProd", "DeployApi"}
+    assert {a.name for a in updated} == {"DeployProd", "DeployApi", "DeployBatchInference"}
     assert all(clear.runs_before(a) for a in updated)
     (stacks,) = [v["Value"] for v in clear.project()["Environment"]["EnvironmentVariables"]
                  if v["Name"] == "PROD_STACKS"]

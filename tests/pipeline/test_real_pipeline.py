@@ -145,7 +145,9 @@ def test_the_release_deploys_the_batch_inference_that_scores_a_dropped_file(
     version = client_for(clone.settings, "sagemaker-runtime").invoke_endpoint(
         EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv", Accept="text/csv")
     assert allen == "Allen,1,female,29," + version["Body"].read().decode().strip()
-    assert read(f"{key}.errors.csv")[1].startswith("3,column Pclass: 4 is not one of 1, 2, 3")
+    assert read(f"{key}.errors.csv") == [
+        "line,error,Name,Pclass,Sex,Age",
+        '3,"column Pclass: 4 is not one of 1, 2, 3",Nobody,4,male,30']
 
 
 def test_a_failing_training_job_stops_before_qa(clone, first_release):

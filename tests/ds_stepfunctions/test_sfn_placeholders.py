@@ -9,6 +9,8 @@ from sfn_kit import ROLE, xgb_request
 from ds_stepfunctions.inputs import Array, ExecutionInput, Format, StepInput
 from ds_stepfunctions.steps import Pass, ProcessingStep, Task, TrainingStep, TransformStep
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def test_paths_of_execution_and_step_inputs():
     ei = ExecutionInput()

@@ -18,6 +18,8 @@ from .checkers import REPO
 from .iam import Call, Principal, Stack, role, without
 from .rules import load
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 CALLS_FILE = Path(__file__).with_name("iam_calls.yaml")
 DATA = yaml.safe_load(CALLS_FILE.read_text())
 PROJECT = "sagepipe"

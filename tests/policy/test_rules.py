@@ -28,6 +28,8 @@ from .rules import (
     violations,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 PROD_CONFIG = "CloudFormation/config/prod.json"
 
 # Statements that allow on every resource, and why each cannot name its resources. A new one

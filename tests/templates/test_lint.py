@@ -11,6 +11,8 @@ import yaml
 
 from .cfn import PIPELINE, REPO, TEMPLATES, pipeline_actions, resources, template
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 LINT_CONFIG = REPO / ".cfnlintrc.yaml"
 

@@ -8,6 +8,8 @@ import pytest
 
 from .cfn import ENDPOINT, PIPELINE, REPO, pipeline_actions, resources, substitute, template
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 # Longest region code in use (us-isof-south-1), and a 12-digit account id.
 LONGEST_REGION = "us-isof-south-1"
 ACCOUNT = "123456789012"

@@ -32,6 +32,8 @@ from .cfn import (
     template,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 # Output variables of the CodeStarSourceConnection source action.
 SOURCE_VARIABLES = {"AuthorDate", "BranchName", "CommitId", "CommitMessage", "ConnectionArn",
                     "FullRepositoryName"}

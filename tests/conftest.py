@@ -40,7 +40,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         modules = iter([collection_path])
     else:
         return None
-    return not any(AWS_UNIT in module.read_text() for module in modules)
+    # None, not False, when it is kept: a folder's own collect_ignore still applies
+    return None if any(AWS_UNIT in module.read_text() for module in modules) else True
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

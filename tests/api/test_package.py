@@ -16,6 +16,8 @@ import yaml
 from api.serving_kit import API_DIR
 from testkit import REPO
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 BIN = Path(sys.executable).parent
 
 

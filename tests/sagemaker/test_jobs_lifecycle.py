@@ -15,8 +15,8 @@ from jobs_support import (
     register_toy_image,
     training_request,
     unique,
-    wait_until,
 )
+from testkit import wait_until
 from transform_kit import (
     new_probe_dir,
     probe_model,

@@ -11,8 +11,8 @@ from jobs_support import (
     new_bucket,
     processing_request,
     unique,
-    wait_until,
 )
+from testkit import wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 

@@ -15,8 +15,8 @@ from jobs_support import (
     training_request,
     unique,
     untar,
-    wait_until,
 )
+from testkit import wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 METRICS = [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},

@@ -51,6 +51,11 @@ class Authenticator:
         received = Received(request.method, raw_path.decode("latin-1"),
                             request.scope.get("query_string", b"").decode("latin-1"),
                             request.headers)
+        return self.verify_received(received, service, body=body, s3=s3)
+
+    def verify_received(self, received: Received, service: str, *, body: bytes | None,
+                        s3: bool = False) -> Signature:
+        """As `verify`, for the parts of a request already read off the wire."""
         return verify(received, self.keys(received), body=body, s3=s3, service=service)
 
     def keys(self, request: Received) -> Mapping[str, str]:

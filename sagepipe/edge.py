@@ -181,23 +181,30 @@ async def serve(service: Service, request: Request, auth: Authenticator) -> Resp
     try:
         auth.check_host(request.headers.get("host"))
         response = await service.handle(context, auth)
-    except AccessRefused as refused:
-        response = service.error_response(service.protocol.access_error(refused), context)
-    except AWSError as err:
-        response = service.error_response(err, context)
-    except ClientDisconnect:  # nobody is left to answer; the body was discarded
-        response = Response(status_code=400)
-    except Exception:  # a bug of ours: log it here, never send a traceback to the client
-        log.exception("internal error in %s: %s %s", service.label, request.method,
-                      request.url.path)
-        response = service.error_response(service.internal_error(
-            f"sagepipe's local {service.label} hit an internal error; see the gateway log "
-            "(`sagepipe logs gateway`)."), context)
+    except Exception as exc:
+        response = failure(service, context, exc)
     response.headers.setdefault(service.protocol.request_id_header, context.request_id)
     if declares_body(request) and not body_was_read(request):
         # Unread body bytes would be parsed as the next request on this connection.
         response.headers["connection"] = "close"
     return response
+
+
+def failure(service: Service, context: RequestContext, exc: Exception) -> Response:
+    """What `exc`, raised while serving `context`, answers (called in its `except` block)."""
+    if isinstance(exc, AccessRefused):
+        return service.error_response(service.protocol.access_error(exc), context)
+    if isinstance(exc, AWSError):
+        return service.error_response(exc, context)
+    if isinstance(exc, ClientDisconnect):  # nobody is left to answer; the body was discarded
+        return Response(status_code=400)
+    # A bug of ours: log it here, never send a traceback to the client.
+    request = context.request
+    log.exception("internal error in %s: %s %s", service.label, request.method,
+                  request.url.path)
+    return service.error_response(service.internal_error(
+        f"sagepipe's local {service.label} hit an internal error; see the gateway log "
+        "(`sagepipe logs gateway`)."), context)
 
 
 def wire_request(request: Request, body: bytes = b"") -> WireRequest:

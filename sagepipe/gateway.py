@@ -58,6 +58,7 @@ from sagepipe.protocols.query import FORM, QueryProtocol
 from sagepipe.protocols.rest_json import RestJsonProtocol
 from sagepipe.protocols.service_models import models_by_signing_name
 from sagepipe.protocols.wire import WireRequest
+from sagepipe.runtime.fast_path import PlainInvocations
 from sagepipe.runtime.responses import RuntimeService
 from sagepipe.s3.models import S3Backend
 from sagepipe.s3.notifications import LambdaNotifier
@@ -177,10 +178,11 @@ class LocalAWS:
                        LambdaDelivery(lambda: clients.client(settings, "lambda")))
         self.codebuild = CodeBuild(self.store, settings)
         self.codepipeline = CodePipeline(self.store, settings)
+        runtime = RuntimeService(self.sagemaker.endpoints.invoker)
         self.services = ServiceTable([
             S3Service(self.s3),
             sagemaker_service(self.sagemaker),
-            RuntimeService(self.sagemaker.endpoints.invoker),
+            runtime,
             ecr_service(Ecr(settings, self.images)),
             stepfunctions_service(self.stepfunctions),
             LambdaService(self.awslambda),
@@ -202,6 +204,8 @@ class LocalAWS:
         # Starlette runs the lifespan; requests skip its middleware and router (a fifth of
         # the gateway's time per InvokeEndpoint) for the one route there is.
         self._lifespan_app = Starlette(lifespan=self._lifespan)
+        # Plain invocations, the hot path, are served from the scope; the rest the general way.
+        self._requests = PlainInvocations(runtime, self.auth, self._general)
 
     @asynccontextmanager
     async def _lifespan(self, _app: Any):  # noqa: ANN202
@@ -235,6 +239,10 @@ class LocalAWS:
         if scope["type"] != "http":
             await self._lifespan_app(scope, receive, send)
             return
+        await self._requests(scope, receive, send)
+
+    async def _general(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any request through the service table and the edge."""
         # As Starlette's own entry does: its Request reads a malformed form as a 400
         # (HTTPException) only inside an app, a bare MultiPartException outside one.
         scope["app"] = self._lifespan_app

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from botocore.auth import SigV4Auth
@@ -101,7 +102,7 @@ class Received:
         return self.headers.get(name)
 
     def header_values(self, name: str) -> list[str]:
-        getlist = getattr(self.headers, "getlist", None)
+        getlist = None if type(self.headers) is dict else getattr(self.headers, "getlist", None)
         if getlist is not None:
             return list(getlist(name))
         value = self.headers.get(name)
@@ -158,8 +159,7 @@ def _canonical_path(path: str) -> str:
     return quote(normalize_url_path(path), safe="/~")
 
 
-@dataclass(frozen=True)
-class _Claim:
+class _Claim(NamedTuple):
     """What the request says about its signature, from the header or the query string."""
 
     credential: str

@@ -94,10 +94,16 @@ def plain_endpoint(wire: WireRequest) -> str | None:
     """The endpoint a plain InvokeEndpoint calls (see the module's docstring), else None."""
     if wire.method != "POST" or wire.query or not wire.body:
         return None
-    match = PLAIN_PATH.fullmatch(wire.path)
+    return plain_name(wire.path, wire.headers.raw)
+
+
+def plain_name(path: str, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The endpoint of a POST with a body and no query to `path`, if it is a plain
+    InvokeEndpoint, else None."""
+    match = PLAIN_PATH.fullmatch(path)
     if match is None or len(match[1]) > MAX_NAME:
         return None
-    for name, value in wire.headers.raw:  # names in lower case, as ASGI servers give them
+    for name, value in raw_headers:  # names in lower case, as ASGI servers give them
         if name.startswith(MODELED_PREFIX) or (name in RAW_PLAIN_HEADERS and (
                 len(value) > MAX_PLAIN_HEADER or not value.isascii())):
             return None

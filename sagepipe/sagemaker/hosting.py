@@ -305,6 +305,8 @@ class Fleet:
             raise ValidationError(f"Every production variant of endpoint {self.endpoint} has "
                                   "weight 0; name one with TargetVariant.")
         healthy = self._serving(replicas)
+        if len(healthy) == 1:  # the usual endpoint: no weights to draw from (on the hot path)
+            return healthy[0]
         return random.choices(healthy, [r.spec.weight for r in healthy])[0]  # noqa: S311 - traffic split, not crypto
 
     def _serving(self, replicas: list[Replica]) -> list[Replica]:

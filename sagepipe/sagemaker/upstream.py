@@ -55,6 +55,8 @@ class _Connection(asyncio.Protocol):
     """One connection to a server; the parser calls back as the answer arrives."""
 
     def __init__(self) -> None:
+        # Made in the loop it serves; asked once (asking costs a getpid() call each time).
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
@@ -68,7 +70,7 @@ class _Connection(asyncio.Protocol):
         self._framed: bool | None = None
 
     async def exchange(self, request: bytes, timeout: float) -> Reply:
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self._answer = answer = loop.create_future()
         self._received, self._headers, self._body, self._framed = False, {}, [], None
         assert self.transport is not None

@@ -97,4 +97,5 @@ def read_token(home_secret: str, token: str) -> Session | None:
 
 def request_token(headers: Mapping[str, str], query: str) -> str | None:
     """The session token a request carries, if any."""
-    return headers.get(SESSION_HEADER) or dict(parse_qsl(query)).get(SESSION_PARAM)
+    return headers.get(SESSION_HEADER) or (dict(parse_qsl(query)).get(SESSION_PARAM)
+                                           if query else None)

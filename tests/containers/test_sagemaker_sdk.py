@@ -4,7 +4,8 @@ logs, build, deploy with its default wait, invoke, delete (sdk/v3_lifecycle.py).
 
 What the SDK needs beyond AWS_ENDPOINT_URL, as a user of AWS needs it too: a role the local IAM
 knows, whose policy allows what ModelTrainer's role check simulates; and the default bucket
-named in the SDK's config file, because the SDK asks STS for the account at
+named in the SDK's config file at its default place (~/.config/sagemaker/config.yaml; no
+variable), because to name the default bucket itself the SDK asks STS for the account at
 sts.REGION.amazonaws.com whatever AWS_ENDPOINT_URL says (README: "works with a note").
 """
 
@@ -51,12 +52,13 @@ def test_model_trainer_and_model_builder_with_their_defaults(aws, local_aws, sdk
                                                              tmp_path):
     internal(local_aws, "PUT", "images", {
         "uri": IMAGE, "directory": str(Path(__file__).parent / "images/flask_extra")})
-    config = tmp_path / "sagemaker-config.yaml"
+    # The SDK's own config file, where it looks by default (~/.config/sagemaker/config.yaml)
+    config = tmp_path / ".config" / "sagemaker" / "config.yaml"
+    config.parent.mkdir(parents=True)
     config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
                       "      Session:\n"
                       f"        DefaultS3Bucket: sagemaker-{local_aws.region}-{ACCOUNT_ID}\n")
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **local_env(local_aws),
-           "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **local_env(local_aws)}
     done = subprocess.run([str(REPO / "ci/checkers.sh"), "sagemaker",
                            str(Path(__file__).parent / "sdk/v3_lifecycle.py"), IMAGE, sdk_role,
                            str(tmp_path / "result.json")],

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,32 @@ from sagepipe.sigv4 import sign
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small committed files, sources in its README
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
+API_DIR = REPO / "chalice-api"
+BIN = Path(sys.executable).parent
 
-__all__ = ["MODEL_IMAGE_URI", "REPO", "TEST_DATA", "aws_cli_v2", "client_for", "free_port",
-           "signed_headers", "signed_http", "tail_command"]
+__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "aws_cli_v2",
+           "chalice_package", "client_for", "free_port", "signed_headers", "signed_http",
+           "tail_command", "unique"]
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (`prefix-` and 8 hex digits): tests share a local AWS."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def chalice_package(out: Path, *args: str, env: dict[str, str] | None = None) -> Path:
+    """`chalice package ARGS OUT` of chalice-api/, as the PackageApi build runs it: `out`.
+
+    One at a time (a lock on the app's .chalice/config.json): chalice writes its cached
+    deployment.zip under .chalice/deployments/ in place, and reuses any file it finds there, so
+    a second worker packaging meanwhile would ship a half-written zip."""
+    env = env or {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION",
+                                                                     "us-east-1")}
+    with open(API_DIR / ".chalice" / "config.json") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([str(BIN / "chalice"), "package", *args, str(out)], cwd=API_DIR,
+                       env=env, check=True, capture_output=True)
+    return out
 
 
 def signed_http(settings: Settings, service: str = "s3", **options: Any) -> httpx.Client:

@@ -10,11 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
-from testkit import MODEL_IMAGE_URI, REPO
+from testkit import MODEL_IMAGE_URI, REPO, chalice_package, unique
 
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
@@ -84,9 +83,6 @@ def api_parameters(endpoint: str) -> dict[str, str]:
     return {"EndpointName": endpoint, "PermissionsBoundaryArn": PERMISSIONS_BOUNDARY}
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
 
 def local_process_env(settings: Settings) -> dict[str, str]:
     """This environment pointed at the local AWS, as the local CodeBuild runs commands."""
@@ -149,10 +145,8 @@ def package_api(settings: Settings, out: Path) -> Path:
     """`chalice package` + `aws cloudformation package` as CodePipeline/buildspecs/api.yml runs
     them (the code lands in the local S3): the packaged template."""
     env = local_process_env(settings)
-    merge = REPO / "CodePipeline" / "api-parameters.json"
-    subprocess.run([str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template",
-                    str(merge), str(out)], cwd=API_DIR, env=env, check=True,
-                   capture_output=True)
+    chalice_package(out, "--stage", "prod", "--merge-template",
+                    str(REPO / "CodePipeline" / "api-parameters.json"), env=env)
     ensure_bucket(settings)
     packaged = out / "packaged.yaml"
     subprocess.run([str(BIN / "aws"), "cloudformation", "package", "--template-file",

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from api.serving_kit import api_parameters, package_api, unique
+from api.serving_kit import api_parameters, package_api
+from testkit import unique
 
 from sagepipe.clients import internal
 from sagepipe.cloudformation.providers import Context

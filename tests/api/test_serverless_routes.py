@@ -10,8 +10,8 @@ import base64
 
 import httpx
 import pytest
-from api.serving_kit import unique
 from awslambda.lambda_kit import create
+from testkit import unique
 
 from sagepipe.clients import SigV4, client
 from sagepipe.config import Settings

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from awslambda.lambda_kit import HANDLER, invoke, unique, zip_of
+from awslambda.lambda_kit import HANDLER, invoke, zip_of
 from botocore.exceptions import ClientError
+from testkit import unique
 
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks

@@ -18,8 +18,8 @@ import string
 from email import policy
 from email.parser import BytesParser
 
-from stack_kit import aws_cli, unique
-from testkit import REPO
+from stack_kit import aws_cli
+from testkit import REPO, unique
 
 from sagepipe.clients import internal
 from sagepipe.cloudformation.providers import provider_for

@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from stack_kit import model_data, unique, wait
-from testkit import client_for, free_port
+from stack_kit import model_data, wait
+from testkit import client_for, free_port, unique
 
 from sagepipe.clients import internal
 from sagepipe.config import Settings

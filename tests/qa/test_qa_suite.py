@@ -19,9 +19,8 @@ from api.serving_kit import (
     local_process_env,
     package_api,
     train,
-    unique,
 )
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, unique
 
 from sagepipe.clients import client
 from sagepipe.cloudformation.providers import Context

@@ -9,8 +9,7 @@ import pytest
 from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
 from endpoint_kit import Deployer
-from jobs_support import unique
-from testkit import MODEL_IMAGE_URI
+from testkit import MODEL_IMAGE_URI, unique
 
 
 def test_example_model_serves_predictions(aws, tmp_path):

@@ -14,9 +14,9 @@ from jobs_support import (
     process_alive,
     register_toy_image,
     training_request,
-    unique,
     wait_until,
 )
+from testkit import unique
 from transform_kit import (
     new_probe_dir,
     probe_model,

@@ -10,9 +10,9 @@ from jobs_support import (
     log_text,
     new_bucket,
     processing_request,
-    unique,
     wait_until,
 )
+from testkit import unique
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 

@@ -13,10 +13,10 @@ from jobs_support import (
     log_text,
     new_bucket,
     training_request,
-    unique,
     untar,
     wait_until,
 )
+from testkit import unique
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 METRICS = [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},

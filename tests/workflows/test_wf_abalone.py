@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from workflows_kit import LocalWorkflows, entered, output, unique
+from testkit import unique
+from workflows_kit import LocalWorkflows, entered, output
 
 from workflows import abalone
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from service_kit import ROLE, unique, wait_until_done
-from testkit import REPO
+from service_kit import ROLE, wait_until_done
+from testkit import REPO, unique
 
 from sagepipe.cloudformation.providers import Context, provider_for
 from sagepipe.cloudformation.stacks import StackError, Stacks

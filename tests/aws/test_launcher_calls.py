@@ -21,7 +21,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from .deploys import ACCOUNT, BUCKET, REGION, REPO
+from .deploy_kit import ACCOUNT, BUCKET, REGION, REPO
 
 SCRIPTS = REPO / "CodePipeline" / "scripts"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/sagepipe-model:c0ffee1"

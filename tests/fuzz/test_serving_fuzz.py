@@ -1,6 +1,6 @@
 """Serving under generated bad input: the example model's server itself, InvokeEndpoint in front
 of it (the local SageMaker Runtime), and the Chalice API in front of that: the example model
-trained once with real jobs and served once as an endpoint (tests/api's session fixtures),
+trained once with real jobs and served once as an endpoint (serving_kit's session fixtures),
 and by its own server (conftest.py).
 Every answer is a 4xx (a model's refusal comes back as InvokeEndpoint's ModelError, 424), and
 every request gets one."""
@@ -20,7 +20,7 @@ from testkit import REPO
 
 from sagepipe.clients import SigV4, local_env
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 CONTENT_TYPES = ["text/csv", "application/json", "text/csv; charset=utf-8", "text/plain",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from testkit import client_for, free_port
-from tiny import MAKE, STACK, VERIFY, commit, git
+from tiny_kit import MAKE, STACK, VERIFY, commit, git
 
 from sagepipe.config import Settings
 from sagepipe.server import stop

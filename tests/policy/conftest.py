@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from testkit import chalice_package
 
-from .checkers import REPO
+from .checkers_kit import REPO
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .iam import Call, Principal, Stack, role, without
-from .rules import load
+from .iam_kit import Call, Principal, Stack, role, without
+from .rules_kit import load
 
 CALLS_FILE = Path(__file__).with_name("iam_calls.yaml")
 DATA = yaml.safe_load(CALLS_FILE.read_text())

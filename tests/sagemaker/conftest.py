@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from jobs_support import register_toy_image
+from jobs_kit import register_toy_image
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from jobs_support import process_alive
+from jobs_kit import process_alive
 from testkit import unique
 
 from sagepipe.config import Settings

@@ -8,7 +8,7 @@ import os
 import signal
 
 from endpoint_kit import Deployer, register_test_images, wait_for_pid, wait_until_gone
-from jobs_support import process_alive
+from jobs_kit import process_alive
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from jobs_support import (
+from jobs_kit import (
     log_text,
     new_bucket,
     process_alive,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from jobs_support import (
+from jobs_kit import (
     log_text,
     new_bucket,
     processing_request,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from jobs_support import (
+from jobs_kit import (
     TERMINAL,
     TOY_URI,
     channel,

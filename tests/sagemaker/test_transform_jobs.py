@@ -9,7 +9,7 @@ import json
 import pytest
 from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
-from jobs_support import ROLE, log_text, new_bucket, process_alive, wait_until
+from jobs_kit import ROLE, log_text, new_bucket, process_alive, wait_until
 from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, unique
 from transform_kit import (
     abalone_libsvm,

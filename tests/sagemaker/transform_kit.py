@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import WaiterError
-from jobs_support import ROLE
+from jobs_kit import ROLE
 from testkit import REPO, unique
 
 from sagepipe.config import Settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .cfn import REPO
+from .templates_kit import REPO
 
 DOCKERFILE = REPO / "model" / "Dockerfile"
 ENTRY_POINTS = ("prepare", "train", "serve")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .cfn import PIPELINE, REPO, TEMPLATES, pipeline_actions, resources, template
+from .templates_kit import PIPELINE, REPO, TEMPLATES, pipeline_actions, resources, template
 
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 LINT_CONFIG = REPO / ".cfnlintrc.yaml"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .cfn import ENDPOINT, PIPELINE, pipeline_actions, resources, substitute, template
+from .templates_kit import ENDPOINT, PIPELINE, pipeline_actions, resources, substitute, template
 
 # Longest region code in use (us-isof-south-1), and a 12-digit account id.
 LONGEST_REGION = "us-isof-south-1"

@@ -16,7 +16,7 @@ from testkit import unique
 from sagepipe.clients import SigV4, client
 from sagepipe.config import Settings
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 
 # A function that answers with the event it received, or misbehaves as the path says.
 ECHO = r'''

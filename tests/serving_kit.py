@@ -1,7 +1,13 @@
-"""Helpers shared by tests/api and tests/qa (import them as `api.serving_kit`): the example model
-trained by real SageMaker jobs on the local AWS with the pipeline's own launcher, endpoints
-through boto3, the chalice API packaged as the PackageApi build packages it, and a stub model
-server for the ways an endpoint fails (SageMaker's hosting contract, misbehaving on purpose).
+"""What the serving tests share (tests/apigateway, tests/chalice_api, tests/qa, tests/fuzz): the
+example model trained by real SageMaker jobs on the local AWS with the pipeline's own launcher,
+endpoints through boto3, the chalice API packaged as the PackageApi build packages it, and a stub
+model server for the ways an endpoint fails (SageMaker's hosting contract, misbehaving on
+purpose).
+
+The session fixtures at the end (`images`, `training`, `model_endpoint`: the model trained once
+and one endpoint serving it) are loaded by the test modules that use them with
+`pytest_plugins = ["serving_kit"]`: a plugin, so they are built once per session (per worker)
+for all those folders, and the root conftest keeps those modules on one worker.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from testkit import MODEL_IMAGE_URI, REPO, chalice_package, unique
+import pytest
+from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique
 
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
@@ -21,8 +28,6 @@ from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
 LAUNCHER = REPO / "CodePipeline" / "scripts" / "launch_training.py"
-API_DIR = REPO / "chalice-api"
-BIN = Path(sys.executable).parent
 BUCKET = "serving-tests"
 ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
 STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
@@ -154,3 +159,24 @@ def package_api(settings: Settings, out: Path) -> Path:
                     "--output-template-file", str(packaged)], env=env, check=True,
                    capture_output=True)
     return packaged
+
+
+# The session fixtures (pytest_plugins = ["serving_kit"]).
+
+@pytest.fixture(scope="session")
+def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's local AWS (the example model registered), with the stub model server."""
+    register_stub_image(local_aws, tmp_path_factory.mktemp("images"))
+    return local_aws
+
+
+@pytest.fixture(scope="session")
+def training(images: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """training.json of the example model trained with its default hyperparameters."""
+    return train(images, TEST_DATA / "titanic_train.csv", tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture(scope="session")
+def model_endpoint(images: Settings, training: dict) -> str:
+    """An InService endpoint serving the trained example model."""
+    return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, training["ModelDataUrl"])

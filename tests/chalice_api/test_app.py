@@ -10,14 +10,15 @@ import json
 import time
 
 import pytest
-from api.serving_kit import API_DIR, STUB_IMAGE, create_endpoint, local_process_env
 from botocore.config import Config
 from chalice.test import Client
+from serving_kit import STUB_IMAGE, create_endpoint, local_process_env
+from testkit import API_DIR
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 RECORDS = [{"Pclass": 1, "Sex": "female", "Age": 29}, {"Pclass": 3, "Sex": "male", "Age": None},

@@ -53,24 +53,54 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that need a local AWS (`-m "not local_aws"`: the inner loop), put each
-    test in its xdist group (`--dist loadgroup`: one group runs on one worker), and order the
-    groups so the longest start first (a long group started last makes the run as long as
-    it). Scheduling only: no test depends on which worker runs it or in which order."""
+    """Mark the tests that need a local AWS (`-m "not local_aws"`: the inner loop), tie the
+    modules that share a session fixture into one xdist group (`--dist loadgroup`: a group, or
+    else a module, runs on one worker), and start the longest groups first (one started last
+    would make the run as long as it). Scheduling only: no test depends on which worker runs it
+    or in which order."""
     groups = _groups(items)
     for item in items:
         if GATEWAYS & set(item.fixturenames):
             item.add_marker(pytest.mark.local_aws)
-        item.add_marker(pytest.mark.xdist_group(groups[item.path]))
-    rank = {group: index for index, group in enumerate(
-        dict.fromkeys(groups[item.path] for item in items))}
+    if config.getvalue("loadgroup"):  # set in xdist's workers by `--dist loadgroup`
+        for item in items:
+            if item.path in groups:
+                _join_group(item, groups[item.path])
+    order = {path: index for index, path in enumerate(dict.fromkeys(i.path for i in items))}
 
     def slowness(item: pytest.Item) -> tuple[int, int]:
-        group = groups[item.path]
-        slow = next((i for i, part in enumerate(SLOW_FIRST) if part in group), len(SLOW_FIRST))
-        return slow, rank[group]
+        where = f"{item.path.relative_to(config.rootpath)} {groups.get(item.path, '')}"
+        slow = next((i for i, part in enumerate(SLOW_FIRST) if part in where), len(SLOW_FIRST))
+        first = min(order[path] for path, group in groups.items()
+                    if group == groups[item.path]) if item.path in groups else order[item.path]
+        return slow, first
 
-    items.sort(key=slowness)  # stable: the order within a group is kept
+    items.sort(key=slowness)  # stable: the order within a module is kept
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadgroup` as the suite needs it: a test of a group runs with its group, any
+    other with its module (xdist's own loadgroup spreads ungrouped tests one by one, which would
+    build a module's fixtures on every worker)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupOrModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):
+                return nodeid.rsplit("@", 1)[1]
+            return nodeid.split("::", 1)[0]
+
+    return GroupOrModule(config, log)
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """`item` in xdist group `group`: the `@group` suffix xdist's loadgroup scheduler reads.
+    xdist 3.8 writes it to `item._nodeid`, which pytest 9.2 no longer reads (its node id is
+    `item._id`, a NodeId), so the `xdist_group` mark alone groups nothing: set it here."""
+    item._id = type(item._id).parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
 
 
 def _session_fixtures(item: pytest.Item) -> dict[str, object]:
@@ -83,8 +113,9 @@ def _session_fixtures(item: pytest.Item) -> dict[str, object]:
 
 
 def _groups(items: list[pytest.Item]) -> dict[object, str]:
-    """Test module -> its xdist group: the modules that use one (non-per-worker) session
-    fixture joined into one group (union-find), named after its first module."""
+    """Module -> group, for the modules that share a session fixture (other than the per-worker
+    ones) with another module: joined by union-find, each group named after its first module's
+    folder and the fixture that first tied it (`apigateway.images`)."""
     parent: dict[object, object] = {}
 
     def root(path: object) -> object:
@@ -93,17 +124,24 @@ def _groups(items: list[pytest.Item]) -> dict[object, str]:
         return path
 
     owner: dict[int, object] = {}
+    tie: dict[object, str] = {}
     for item in items:
         for name, fixturedef in _session_fixtures(item).items():
             if name in PER_WORKER:
                 continue
             first = owner.setdefault(id(fixturedef), item.path)
-            parent[root(item.path)] = root(first)
-    names: dict[object, str] = {}
-    for item in items:
-        top = root(item.path)
-        names.setdefault(top, str(item.path.relative_to(item.config.rootpath)))
-    return {item.path: names[root(item.path)] for item in items}
+            if root(item.path) != root(first):
+                tie.setdefault(root(first), name)
+                parent[root(item.path)] = root(first)
+    members: dict[object, list[object]] = {}
+    for path in dict.fromkeys(item.path for item in items):
+        members.setdefault(root(path), []).append(path)
+    groups: dict[object, str] = {}
+    for top, paths in members.items():
+        if len(paths) > 1:
+            name = f"{paths[0].parent.name}.{tie[top]}"  # type: ignore[attr-defined]
+            groups.update(dict.fromkeys(paths, name))
+    return groups
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,6 +17,7 @@ import httpx
 from sagepipe.clients import SigV4, local_env
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
+from sagepipe.processes import free_port
 from sagepipe.sigv4 import sign
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,12 +68,6 @@ def signed_headers(settings: Settings, method: str, path: str, service: str = "s
     signed = sign(method, settings.endpoint_url + path, b"", credentials.access_key_id,
                   credentials.secret_access_key, settings.region, headers, service=service)
     return {"Host": f"127.0.0.1:{settings.port}", **signed}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def aws_cli_v2() -> str | None:

@@ -32,6 +32,8 @@ from sagepipe.server import running_pid, start_background, stop
 from sagepipe.sigv4 import sign
 from sagepipe.store import Store
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 pytest_plugins = ["serving_kit"]
 
 ONE = {"records": [{"Pclass": 1, "Sex": "female", "Age": 29}]}

@@ -17,6 +17,8 @@ from testkit import client_for, free_port, unique
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 
 def start_quick(settings: Settings) -> None:
     with pytest.MonkeyPatch.context() as patch:

@@ -15,6 +15,8 @@ from sagepipe.clients import internal
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 SLOW_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/slow:restart"
 TEMPLATE = f"""
 Parameters:

@@ -22,6 +22,8 @@ pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained in " +
 """
 SERVE = """#!/usr/bin/env python3
 import http.server, os, pathlib
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 model = pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").read_text()
 class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self):

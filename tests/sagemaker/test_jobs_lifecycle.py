@@ -30,6 +30,8 @@ from sagepipe.config import Settings
 from sagepipe.processes import free_port
 from sagepipe.server import running_pid, start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 
 @pytest.fixture
 def gateway(tmp_path) -> Iterator[Settings]:

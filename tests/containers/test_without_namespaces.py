@@ -14,6 +14,8 @@ from sagepipe.clients import client, internal
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 TRAIN = """#!/usr/bin/env python3
@@ -22,8 +24,6 @@ pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained in " +
 """
 SERVE = """#!/usr/bin/env python3
 import http.server, os, pathlib
-
-pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 model = pathlib.Path(os.environ["SM_MODEL_DIR"], "model.txt").read_text()
 class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self):

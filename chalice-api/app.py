@@ -108,12 +108,30 @@ def predict() -> dict[str, Any]:
 
 
 @app.route("/health", methods=["GET"], authorizer=iam)
-def health() -> dict[str, str]:
+def health() -> dict[str, Any]:
+    """200 only when a call would be served: an endpoint stays InService while SageMaker replaces
+    a failed instance, so the variants' instance counts decide, not the endpoint's status."""
     name = endpoint_name()
     try:
-        status = aws("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"]
+        described = aws("sagemaker").describe_endpoint(EndpointName=name)
     except (BotoCoreError, ClientError) as exc:
         raise endpoint_failure(name, exc) from None
+    status = described["EndpointStatus"]
     if status != "InService":
         raise ServiceUnavailableError(f"endpoint {name} is {status}, not InService")
-    return {"status": "ok", "endpoint": name, "endpoint_status": status}
+    variants = described.get("ProductionVariants", [])
+    # A serverless variant has no instance count: it serves whenever the endpoint is InService.
+    serving = [v for v in variants
+               if v.get("CurrentInstanceCount", 1) > 0 and v.get("CurrentWeight", 1) > 0]
+    if variants and not serving:
+        raise ServiceUnavailableError(
+            f"endpoint {name} is InService but no production variant has an instance serving: "
+            + "; ".join(f"{v['VariantName']}: {outage(v)}" for v in variants))
+    return {"status": "ok", "endpoint": name, "endpoint_status": status,
+            "serving_variants": [v["VariantName"] for v in serving]}
+
+
+def outage(variant: dict[str, Any]) -> str:
+    """What DescribeEndpoint says about a variant without a serving instance."""
+    messages = [s.get("StatusMessage") or s["Status"] for s in variant.get("VariantStatus", [])]
+    return "; ".join(messages) or f"{variant.get('CurrentInstanceCount', 0)} instances in service"

@@ -33,7 +33,8 @@ ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
 STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
 
 # STUB_MODE (the model's environment) picks the failure: `error` answers 500, `garbage` an
-# answer that is not the model's, `slow` answers after STUB_SLEEP seconds, `crash` never starts.
+# answer that is not the model's, `slow` answers after STUB_SLEEP seconds, `crash` never starts;
+# with STUB_GATE set, /ping answers 503 while that file is missing.
 STUB_SERVE = r'''#!/usr/bin/env python3
 import json
 import os
@@ -56,8 +57,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self):
-        self.reply(200, b"{}")
+    def do_GET(self):  # /ping fails while STUB_GATE names a file that does not exist
+        gate = os.environ.get("STUB_GATE")
+        self.reply(503 if gate and not os.path.exists(gate) else 200, b"{}")
 
     def do_POST(self):
         count = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["instances"])
@@ -67,7 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b'{"predictions": "none"}')
         time.sleep(float(os.environ.get("STUB_SLEEP", "0")))
         predictions = [{"survived": 1, "probability": 0.9}] * count
-        self.reply(200, json.dumps({"predictions": predictions, "model_version": "stub"}).encode())
+        self.reply(200, json.dumps({"predictions": predictions, "model_version": "stub",
+                                    "pid": os.getpid()}).encode())
 
     def log_message(self, *args):
         pass

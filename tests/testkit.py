@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.exceptions import ClientError, WaiterError
 
 from sagepipe.clients import SigV4, local_env
 from sagepipe.clients import client as client_for
@@ -26,9 +30,9 @@ MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:t
 API_DIR = REPO / "chalice-api"
 BIN = Path(sys.executable).parent
 
-__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "aws_cli_v2",
-           "chalice_package", "client_for", "free_port", "signed_headers", "signed_http",
-           "tail_command", "unique"]
+__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "LocalStacks", "StackFailed",
+           "aws_cli_v2", "chalice_package", "client_for", "free_port", "signed_headers",
+           "signed_http", "tail_command", "unique", "wait_until"]
 
 
 def unique(prefix: str) -> str:
@@ -90,3 +94,70 @@ def tail_command(cli: str, settings: Settings, *args: str) -> tuple[list[str], d
     env.pop("AWS_ENDPOINT_URL", None)  # CLI 2.9 predates it: --endpoint-url says where
     return [cli, "logs", "tail", *args, "--endpoint-url", settings.endpoint_url,
             "--region", settings.region, "--format", "short"], env
+
+
+def wait_until(describe: Callable[[], Any], condition: Callable[[Any], bool], what: str,
+               timeout: float = 120) -> Any:
+    """Poll `describe` (a Describe call, an HTTP request) until `condition` holds its answer (a
+    bounded wait, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = describe()
+        if condition(doc):
+            return doc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}; last answer: {doc}")
+        time.sleep(0.2)
+
+
+class StackFailed(AssertionError):
+    """A stack operation that did not complete; the message has the failed resources' reasons
+    from the stack's events."""
+
+
+class LocalStacks:
+    """Stacks through the local CloudFormation API (create or update, then the waiter), as
+    `aws cloudformation deploy` does: the running local AWS owns its state, tests are clients."""
+
+    WAIT = {"Delay": 1, "MaxAttempts": 600}
+
+    def __init__(self, settings: Settings) -> None:
+        self.cfn = client_for(settings, "cloudformation")
+
+    def deploy(self, name: str, template: str | dict[str, Any],
+               parameters: dict[str, str]) -> dict[str, str]:
+        """The stack's outputs once it is CREATE_COMPLETE or UPDATE_COMPLETE."""
+        body = template if isinstance(template, str) else json.dumps(template)
+        request = {"StackName": name, "TemplateBody": body,
+                   "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
+                                    "CAPABILITY_AUTO_EXPAND"],
+                   "Parameters": [{"ParameterKey": k, "ParameterValue": v}
+                                  for k, v in parameters.items()]}
+        if self.describe(name) is None:
+            self.cfn.create_stack(**request)
+            self._wait("stack_create_complete", name)
+        else:
+            self.cfn.update_stack(**request)
+            self._wait("stack_update_complete", name)
+        return {o["OutputKey"]: o["OutputValue"] for o in self.describe(name).get("Outputs", [])}
+
+    def delete(self, name: str) -> None:
+        self.cfn.delete_stack(StackName=name)
+        self._wait("stack_delete_complete", name)
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.cfn.describe_stacks(StackName=name)["Stacks"][0]
+        except ClientError as error:
+            if "does not exist" in error.response["Error"]["Message"]:
+                return None
+            raise
+
+    def _wait(self, waiter: str, name: str) -> None:
+        try:
+            self.cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig=self.WAIT)
+        except WaiterError:
+            events = self.cfn.describe_stack_events(StackName=name)["StackEvents"]
+            reasons = [f"{e['LogicalResourceId']}: {e['ResourceStatusReason']}" for e in events
+                       if e["ResourceStatus"].endswith("FAILED") and e.get("ResourceStatusReason")]
+            raise StackFailed(f"stack {name}: " + "; ".join(reasons)) from None

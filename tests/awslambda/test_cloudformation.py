@@ -1,4 +1,5 @@
-"""The local CloudFormation's Lambda types, created through the local Lambda API:
+"""The local CloudFormation's Lambda types, deployed through the local CloudFormation API
+and created through the local Lambda API:
 `AWS::Lambda::Function` with inline code (zipped as index.py) or code in S3,
 `AWS::Serverless::Function` from a packaged CodeUri, `AWS::Lambda::Permission`,
 `AWS::Lambda::EventInvokeConfig`; updated in place, deleted with their stack."""
@@ -10,12 +11,9 @@ import json
 import pytest
 from awslambda.lambda_kit import HANDLER, invoke, zip_of
 from botocore.exceptions import ClientError
-from testkit import unique
+from testkit import LocalStacks, StackFailed, unique
 
-from sagepipe.cloudformation.providers import Context
-from sagepipe.cloudformation.stacks import StackError, Stacks
-from sagepipe.cloudformation.template import load
-from sagepipe.store import Store
+from sagepipe.server import log_file
 
 TEMPLATE = """
 Parameters:
@@ -78,12 +76,6 @@ Outputs:
 
 
 @pytest.fixture
-def template(tmp_path):
-    (tmp_path / "lambda.yaml").write_text(TEMPLATE)
-    return load(tmp_path / "lambda.yaml")
-
-
-@pytest.fixture
 def code_bucket(s3):
     bucket = unique("cfn-code")
     s3.create_bucket(Bucket=bucket)
@@ -91,19 +83,19 @@ def code_bucket(s3):
     return bucket
 
 
-def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, template, code_bucket):
+def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, code_bucket):
     lam = aws("lambda")
-    log: list[str] = []
-    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, log.append))
+    stacks = LocalStacks(local_aws)
     stack = unique("lambda-stack")
-    outputs = stacks.deploy(stack, template, {"Greeting": "hello", "Bucket": code_bucket})
+    outputs = stacks.deploy(stack, TEMPLATE, {"Greeting": "hello", "Bucket": code_bucket})
     inline = outputs["InlineName"]
     assert outputs["InlineArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{inline}"
     assert invoke(lam, inline)[1] == "hello"
     config = lam.get_function(FunctionName=inline)
     assert (config["Configuration"]["Timeout"], config["Configuration"]["MemorySize"]) == (5, 256)
     assert config["Tags"] == {"team": "ml"}
-    assert any("ReservedConcurrentExecutions recorded only" in line for line in log), log
+    # what the local AWS cannot apply, it says in its log (`sagepipe logs gateway`)
+    assert "ReservedConcurrentExecutions recorded only" in log_file(local_aws).read_text()
     assert invoke(lam, f"{stack}-from-s3")[1]["invocations"] == 1
     sam = lam.get_function_configuration(FunctionName=outputs["SamName"])
     assert sam["TracingConfig"] == {"Mode": "Active"} and sam["Runtime"] == "python3.13"
@@ -115,7 +107,7 @@ def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, template,
     assert settings["DestinationConfig"]["OnFailure"]["Destination"] == \
         f"arn:aws:lambda:us-east-1:000000000000:function:{stack}-from-s3"
 
-    stacks.deploy(stack, template, {"Greeting": "bonjour", "Bucket": code_bucket,
+    stacks.deploy(stack, TEMPLATE, {"Greeting": "bonjour", "Bucket": code_bucket,
                                     "Retries": "0"})
     assert invoke(lam, inline)[1] == "bonjour"  # the same function, updated in place
     assert lam.get_function_event_invoke_config(
@@ -128,8 +120,8 @@ def test_a_stack_creates_updates_and_deletes_functions(local_aws, aws, template,
         assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_a_function_lambda_refuses_rolls_the_stack_back(local_aws, aws, tmp_path):
-    (tmp_path / "old.yaml").write_text("""
+def test_a_function_lambda_refuses_rolls_the_stack_back(local_aws, aws):
+    old = """
 Resources:
   Old:
     Type: AWS::Lambda::Function
@@ -138,11 +130,11 @@ Resources:
       Handler: index.handler
       Role: arn:aws:iam::000000000000:role/old
       Code: {ZipFile: "def handler(event, context): pass"}
-""")
-    stacks = Stacks(Store(local_aws.db_path), Context(local_aws, lambda _line: None))
+"""
+    stacks = LocalStacks(local_aws)
     stack = unique("old-runtime")
-    with pytest.raises(StackError, match=r"InvalidParameterValueException: The runtime "
-                                         r"parameter of python3\.8 is no longer supported"):
-        stacks.deploy(stack, load(tmp_path / "old.yaml"), {})
-    assert stacks.describe(stack)["Status"] == "ROLLBACK_COMPLETE"
+    with pytest.raises(StackFailed, match=r"InvalidParameterValueException: The runtime "
+                                          r"parameter of python3\.8 is no longer supported"):
+        stacks.deploy(stack, old, {})
+    assert stacks.describe(stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     stacks.delete(stack)

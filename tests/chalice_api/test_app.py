@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
 import time
 
 import pytest
 from botocore.config import Config
 from chalice.test import Client
 from serving_kit import STUB_IMAGE, create_endpoint, local_process_env
-from testkit import API_DIR
+from testkit import API_DIR, wait_until
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
@@ -95,7 +97,8 @@ def test_health_is_ok_when_the_endpoint_is_in_service(api, model_endpoint):
     response = api(model_endpoint).http.get("/health")
     assert response.status_code == 200, response.body
     assert response.json_body == {"status": "ok", "endpoint": model_endpoint,
-                                  "endpoint_status": "InService"}
+                                  "endpoint_status": "InService",
+                                  "serving_variants": ["AllTraffic"]}
 
 
 # -- the caller's mistakes: 4xx --------------------------------------------------------------
@@ -194,6 +197,34 @@ def test_an_endpoint_not_in_service_is_503(api, stubs):
     health = api(stubs["crash"]).http.get("/health")
     assert health.status_code == 503
     assert health.json_body["Message"] == f"endpoint {stubs['crash']} is Failed, not InService"
+
+
+def test_health_is_503_while_the_endpoints_only_instance_is_being_replaced(api, images,
+                                                                           tmp_path):
+    """SageMaker keeps the endpoint InService while it replaces a dead instance: /health must
+    look at the variants, or it says ok while every call gets a 503."""
+    gate = tmp_path / "ready"
+    gate.touch()
+    sm = client(images, "sagemaker")
+    name = create_endpoint(sm, STUB_IMAGE, environment={"STUB_MODE": "ok", "STUB_GATE": str(gate)})
+    assert api(name).http.get("/health").json_body["serving_variants"] == ["AllTraffic"]
+    pid = json.loads(client(images, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=name, ContentType="application/json",
+        Body=json.dumps({"instances": [ONE]}))["Body"].read())["pid"]
+    gate.unlink()  # the replacement will not pass its health check until the gate is back
+    os.kill(pid, signal.SIGKILL)
+    health = wait_until(lambda: api(name).http.get("/health"), lambda r: r.status_code != 200,
+                        "/health to see the outage", timeout=60)
+    assert health.status_code == 503
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    assert health.json_body["Message"].startswith(
+        f"endpoint {name} is InService but no production variant has an instance serving: "
+        "AllTraffic: Replacing the instance: its model server was killed by SIGKILL")
+    gate.touch()
+    healed = wait_until(lambda: api(name).http.get("/health"), lambda r: r.status_code == 200,
+                        "/health to see the replacement serve", timeout=60)
+    assert healed.json_body["status"] == "ok"
+    sm.delete_endpoint(EndpointName=name)
 
 
 def test_an_unreachable_sagemaker_is_503(api, model_endpoint, monkeypatch):

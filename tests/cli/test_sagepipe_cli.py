@@ -70,7 +70,8 @@ def test_images_jobs_endpoints_and_logs(home_cli):
 
 
 def test_a_transform_job_by_the_aws_cli_shows_in_jobs_and_logs(home_cli, tmp_path):
-    """The README's batch transform example, then `sagepipe jobs` and `sagepipe logs`."""
+    """The README's batch transform example, then `sagepipe jobs` and `sagepipe logs`; an
+    endpoint of the same model in `sagepipe endpoints`."""
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in home_cli("up").stdout.splitlines() if line.startswith("export "))
     home_cli("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1")
@@ -102,6 +103,17 @@ def test_a_transform_job_by_the_aws_cli_shows_in_jobs_and_logs(home_cli, tmp_pat
     assert scored == "v1:1,female,29\n3,male,40\n"  # one request: the lines as they were
     listed = home_cli("jobs").stdout
     assert re.search(r"transform\s*│\s*score\s*│\s*Completed\s*│\s*\d{4}-\d\d-\d\d", listed)
+    for command in (["sagemaker", "create-endpoint-config", "--endpoint-config-name", "echo-1",
+                     "--production-variants", "VariantName=AllTraffic,ModelName=echo,"
+                     "InitialInstanceCount=1,InstanceType=ml.m5.large"],
+                    ["sagemaker", "create-endpoint", "--endpoint-name", "echo-ep",
+                     "--endpoint-config-name", "echo-1"],
+                    ["sagemaker", "wait", "endpoint-in-service", "--endpoint-name", "echo-ep"]):
+        run(*aws, *command, env=exports)
+    endpoints = home_cli("endpoints").stdout
+    assert re.search(r"echo-ep\s*│\s*InService\s*│\s*\d{4}-\d\d-\d\d", endpoints), endpoints
+    run(*aws, "sagemaker", "delete-endpoint", "--endpoint-name", "echo-ep", env=exports)
+    assert "echo-ep" not in home_cli("endpoints").stdout
     logged = home_cli("logs", "score").stdout
     assert "[sagemaker logs]: MaxConcurrentTransforms=1, MaxPayloadInMB=6, " \
         "BatchStrategy=MULTI_RECORD" in logged

@@ -8,6 +8,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+# Runs in the SageMaker SDK v3's own venv (test_sfn_sdk_venv.py), not in the project's.
+collect_ignore = ["test_sfn_sagemaker_v3.py"]
+
 
 @pytest.fixture
 def sfn() -> Iterator[tuple[object, Stubber]]:

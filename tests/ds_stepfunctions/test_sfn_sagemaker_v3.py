@@ -1,7 +1,8 @@
 """SageMaker steps from real SageMaker Python SDK v3 objects.
 
-sagemaker v3 is ~0.5-1 GB and is never in the project's venv: this module runs in its own venv
-(ds_stepfunctions/README.md: "SageMaker SDK v3 objects") and is skipped elsewhere. The objects
+sagemaker v3 is ~0.5-1 GB and is never in the project's venv: test_sfn_sdk_venv.py runs this
+module in the SDK's own venv (ds_stepfunctions/README.md: "SageMaker SDK v3 objects"); the
+project's collection ignores it (conftest.py). The objects
 are built offline (`SAGEMAKER_VALIDATE_ROLE=false` stops ModelTrainer asking IAM about the role).
 """
 

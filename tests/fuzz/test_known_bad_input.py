@@ -85,11 +85,16 @@ def test_content_type_with_whitespace_around_it(images, model_endpoint, content_
     assert status == 200
 
 
-def test_large_bodies_the_model_refuses_unread_get_its_answer(images, model_endpoint):
-    """The model answers 415 before reading a body of a type it does not take: InvokeEndpoint
-    says so (ModelError, 424, with the model's status), every time, not 503."""
+@pytest.mark.parametrize(("content_type", "accept", "refused_with"), [
+    ("text/plain", "text/csv", 415), ("text/csv", "application/xml", 406)])
+def test_large_bodies_the_model_refuses_unread_get_its_answer(images, model_endpoint,
+                                                             content_type, accept, refused_with):
+    """The model answers 415 (a body type it does not take) or 406 (an answer type it cannot
+    give) before reading the body: InvokeEndpoint says so (ModelError, 424, with the model's
+    status), every time, not 503."""
     for size in (1024 * 1024, 3 * 1024 * 1024, 6 * 1024 * 1024 - 1):
         for _ in range(3):
-            status, error = invoke_raw(images, model_endpoint, b"x" * size, "text/plain")
+            status, error = invoke_raw(images, model_endpoint, b"x" * size, content_type,
+                                       accept)
             assert status == 424, (size, status, error)
-            assert error["OriginalStatusCode"] == 415
+            assert error["OriginalStatusCode"] == refused_with

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,19 +156,6 @@ def processing_request(name: str, bucket: str, image: str = TOY_URI, **extra: An
             "S3UploadMode": "EndOfJob"}}]},
         **extra,
     }
-
-
-def wait_until(describe: Callable[[], dict], condition: Callable[[dict], bool], what: str,
-               timeout: float = 120) -> dict:
-    """Poll a Describe call until `condition` holds (a bounded wait, not a speed check)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        doc = describe()
-        if condition(doc):
-            return doc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}; last answer: {doc}")
-        time.sleep(0.2)
 
 
 def untar(body: bytes) -> dict[str, bytes]:

@@ -9,8 +9,8 @@ import json
 import pytest
 from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
-from jobs_kit import ROLE, log_text, new_bucket, process_alive, wait_until
-from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, unique
+from jobs_kit import ROLE, log_text, new_bucket, process_alive
+from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, unique, wait_until
 from transform_kit import (
     abalone_libsvm,
     new_probe_dir,

@@ -106,18 +106,6 @@ def test_resource_type_and_resource(resource, resource_type, name):
                                                     "resource": name}
 
 
-def test_an_activity_records_activity_events():
-    activity = "arn:aws:states:us-east-1:000000000000:activity:review"
-    _, events = run(machine({"A": {"Type": "Task", "Resource": activity, "End": True,
-                                   "HeartbeatSeconds": 30}}), {"k": 1}, runner=Script(echo))
-    assert types(events)[2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
-    assert events[2]["activityScheduledEventDetails"] == {
-        "resource": activity, "input": '{"k":1}', "inputDetails": {"truncated": False},
-        "heartbeatInSeconds": 30}
-    report = ParamValidator().validate({"events": events}, HISTORY)
-    assert not report.has_errors(), report.generate_report()
-
-
 def test_the_event_that_ends_an_execution_cut_short_by_a_restart(history):
     event = interrupted_event(len(history), history[-1]["timestamp"])
     assert (event["id"], event["previousEventId"], event["type"]) == (

@@ -4,6 +4,8 @@ scored by a batch transform, and an endpoint that answers InvokeEndpoint."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 from testkit import unique
@@ -76,3 +78,21 @@ def test_the_endpoint_answers(local, deployed):
     assert len(rings) == 3 and all(1 < value < 30 for value in rings)
     assert f"endpoint {job} predicts " in run.stdout
     assert f"aws sagemaker delete-endpoint --endpoint-name {job}" in run.stdout
+
+
+def test_a_training_job_that_cannot_be_created_fails_the_execution(local, deployed):
+    """The failure path: the chain has no Catch (as the notebook's), so the Train Step's error
+    ends the execution FAILED with SageMaker's reason, and nothing after it runs."""
+    job, _, machine = deployed
+    sfn, again = local.client("stepfunctions"), unique("abalone-again")
+    inputs = {"JobName": job, "ModelName": again, "EndpointName": again}  # the job name is taken
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
+                              input=json.dumps(inputs))["executionArn"]
+    described, events = local.finished(arn)
+    assert described["status"] == "FAILED"
+    assert entered(events) == ["Train Step"]
+    assert described["error"].startswith("SageMaker.")
+    assert job in described["cause"] and "already" in described["cause"], described["cause"]
+    sm = local.client("sagemaker")
+    with pytest.raises(ClientError, match="Could not find model"):
+        sm.describe_model(ModelName=again)

@@ -139,7 +139,6 @@ def test_the_preparation_function_refuses_rows_that_are_not_online_retail(local,
     assert "lacks the column(s) StockCode, Description, InvoiceDate" in error["errorMessage"]
 
 
-@pytest.mark.slow
 def test_a_failed_preparation_is_retried_after_15_s_and_the_run_succeeds(local):
     """The raw data is not there when the preparation first runs (NoSuchKey); it is uploaded
     while the Retry waits, and the second attempt goes on to batch inference. (Started with

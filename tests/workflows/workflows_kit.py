@@ -24,14 +24,11 @@ from typing import Any
 
 import boto3
 from botocore.stub import Stubber
-from testkit import REPO, client_for, unique
+from testkit import REPO, LocalStacks, client_for, unique
 
 from sagepipe.clients import internal, local_env
-from sagepipe.cloudformation.providers import Context
-from sagepipe.cloudformation.stacks import Stacks
 from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
-from sagepipe.store import Store
 from workflows import aws, export, functions
 
 ACCOUNT = "000000000000"
@@ -91,24 +88,21 @@ class LocalWorkflows:
 
     def stack(self, name: str) -> str:
         """The state machine ARN of workflows/templates/<name>.yaml deployed as a stack (once
-        per session): its parameters are this bucket, the local SageMaker role and images; the
-        functions' code is the package `python -m workflows.functions` writes, in S3.
-
-        The deployment goes through the local CloudFormation engine (`Stacks`), in this
-        process: the CloudFormation API is not yet a service of the local AWS on this branch.
-        Once it is, this becomes create_stack and the stack_create_complete waiter."""
+        per session) through the local CloudFormation API, as `aws cloudformation deploy` does
+        it: its parameters are this bucket, the local SageMaker role and images; the functions'
+        code is the package `python -m workflows.functions` writes, in S3."""
         if name not in self._stacks:
-            template = load(export.TEMPLATES / f"{name}.yaml")
+            path = export.TEMPLATES / f"{name}.yaml"
+            declared = load(path)["Parameters"]
             offered = {"Bucket": self.bucket, "SageMakerRoleArn": SAGEMAKER_ROLE,
                        "LambdaCodeBucket": self.bucket, **STACK_IMAGES}
-            parameters = {k: v for k, v in offered.items() if k in template["Parameters"]}
+            parameters = {k: v for k, v in offered.items() if k in declared}
             if "LambdaCodeBucket" in parameters:
-                key = template["Parameters"][functions.CODE_KEY.name]["Default"]
+                key = declared[functions.CODE_KEY.name]["Default"]
                 self.client("s3").put_object(Bucket=self.bucket, Key=key,
                                              Body=functions.package())
-            stacks = Stacks(Store(self.settings.db_path), Context(self.settings, lambda _: None))
-            outputs = stacks.deploy(unique(f"wf-{name.replace('_', '-')}"), template,
-                                    parameters)
+            outputs = LocalStacks(self.settings).deploy(
+                unique(f"wf-{name.replace('_', '-')}"), path.read_text(), parameters)
             self._stacks[name] = outputs["StateMachineArn"]
         return self._stacks[name]
 

@@ -3,7 +3,8 @@ heartbeats, `.waitForTaskToken` callbacks, then Retry and Catch around it all.
 
 Event families follow the Resource: an optimized or AWS SDK integration
 (`arn:aws:states:::service:action`) records Task* events with its resourceType and resource;
-a bare Lambda function ARN records LambdaFunction* events, an activity ARN Activity* events.
+a bare Lambda function ARN records LambdaFunction* events. (Activities are not emulated: the
+service refuses an activity ARN when the state machine is created.)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CLEANUP_GRACE_SECONDS = 15.0
 class Family:
     """How one Resource's events are named and detailed."""
 
-    prefix: str  # "Task", "LambdaFunction" or "Activity"
+    prefix: str  # "Task" or "LambdaFunction"
     resource: str
     resource_type: str = ""
     region: str = ""
@@ -47,8 +48,6 @@ class Family:
         parts = resource.split(":", 6)
         if len(parts) >= 6 and parts[2] == "lambda" and parts[5] == "function":
             return cls("LambdaFunction", resource)
-        if len(parts) >= 6 and parts[2] == "states" and parts[5] == "activity":
-            return cls("Activity", resource)
         if len(parts) == 7 and parts[2] == "states" and parts[3] == parts[4] == "":
             service, action = parts[5], parts[6]
             if service == "aws-sdk":
@@ -72,8 +71,7 @@ class Family:
         return with_payload("input", parameters, resource=self.resource, **limits)
 
     def started(self) -> dict[str, Any] | None:
-        return self.ids() if self.prefix == "Task" else \
-            {"workerName": "sagepipe"} if self.prefix == "Activity" else None
+        return self.ids() if self.prefix == "Task" else None
 
 
 class _Slot:

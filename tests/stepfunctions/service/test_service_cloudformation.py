@@ -1,4 +1,4 @@
-"""`AWS::StepFunctions::StateMachine` deployed by the local CloudFormation engine for real:
+"""`AWS::StepFunctions::StateMachine` deployed by the local CloudFormation API for real:
 a definition as an object, as a string and from the local S3, with substitutions; Ref and
 GetAtt as AWS answers them; updated in place, replaced on a new name, deleted with the stack;
 an invalid definition rolls the stack back with Step Functions' reason."""
@@ -6,17 +6,13 @@ an invalid definition rolls the stack back with Step Functions' reason."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 from service_kit import ROLE, wait_until_done
-from testkit import REPO, unique
+from testkit import REPO, LocalStacks, StackFailed, unique
 
 from sagepipe.cloudformation.providers import Context, provider_for
-from sagepipe.cloudformation.stacks import StackError, Stacks
-from sagepipe.cloudformation.template import load
-from sagepipe.store import Store
 
 TEMPLATE = """
 Parameters:
@@ -65,8 +61,8 @@ S3_DEFINITION = json.dumps({"StartAt": "First", "States": {
 
 
 @pytest.fixture
-def stacks(local_aws) -> Stacks:
-    return Stacks(Store(local_aws.db_path), Context(local_aws, lambda _: None))
+def stacks(local_aws) -> LocalStacks:
+    return LocalStacks(local_aws)
 
 
 @pytest.fixture
@@ -77,22 +73,16 @@ def bucket(aws) -> str:
     return name
 
 
-def body(folder: Path, text: str) -> dict:
-    path = folder / "template.yaml"
-    path.write_text(text)
-    return load(path)
-
-
 def run_once(sfn, arn: str) -> dict:
     execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
     return wait_until_done(sfn, execution, timeout=30)
 
 
-def test_deploy_update_replace_and_delete(stacks, sfn, bucket, local_aws, tmp_path):
+def test_deploy_update_replace_and_delete(stacks, sfn, bucket, local_aws):
     ctx = Context(local_aws, lambda _: None)
     stack, fixed = unique("sfn-stack"), unique("fixed")
     parameters = {"Greeting": "hello", "Bucket": bucket, "FixedName": fixed}
-    outputs = stacks.deploy(stack, body(tmp_path, TEMPLATE), parameters)
+    outputs = stacks.deploy(stack, TEMPLATE, parameters)
     inline = outputs["InlineArn"]
     assert inline == f"arn:aws:states:us-east-1:000000000000:stateMachine:" \
                      f"{outputs['InlineName']}"
@@ -108,13 +98,13 @@ def test_deploy_update_replace_and_delete(stacks, sfn, bucket, local_aws, tmp_pa
     assert provider.attributes(ctx, outputs["InlineName"]) == {
         "Arn": inline, "Name": outputs["InlineName"], "StateMachineRevisionId": revision}
 
-    updated = stacks.deploy(stack, body(tmp_path, TEMPLATE), {**parameters, "Greeting": "bonjour"})
+    updated = stacks.deploy(stack, TEMPLATE, {**parameters, "Greeting": "bonjour"})
     assert updated["InlineArn"] == inline  # a new definition: updated in place
     assert sfn.describe_state_machine(stateMachineArn=inline)["revisionId"] != revision
     assert json.loads(run_once(sfn, inline)["output"]) == {"greeting": "bonjour"}
 
     renamed = unique("renamed")
-    replaced = stacks.deploy(stack, body(tmp_path, TEMPLATE), {**parameters, "Greeting": "bonjour",
+    replaced = stacks.deploy(stack, TEMPLATE, {**parameters, "Greeting": "bonjour",
                                                      "FixedName": renamed})
     assert replaced["FixedArn"].endswith(f":stateMachine:{renamed}")
     with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
@@ -126,14 +116,14 @@ def test_deploy_update_replace_and_delete(stacks, sfn, bucket, local_aws, tmp_pa
             sfn.describe_state_machine(stateMachineArn=arn)
 
 
-def test_an_invalid_definition_rolls_the_stack_back_with_the_reason(stacks, bucket, tmp_path):
+def test_an_invalid_definition_rolls_the_stack_back_with_the_reason(stacks, bucket):
     stack = unique("sfn-bad")
     template = TEMPLATE.replace("Type: Pass\n", "Type: Pas\n")
-    with pytest.raises(StackError, match=r"InvalidDefinition: Invalid State Machine "
+    with pytest.raises(StackFailed, match=r"InvalidDefinition: Invalid State Machine "
                                          r"Definition: .*at /States/Hello"):
-        stacks.deploy(stack, body(tmp_path, template), {"Greeting": "x", "Bucket": bucket,
+        stacks.deploy(stack, template, {"Greeting": "x", "Bucket": bucket,
                                               "FixedName": unique("fixed")})
-    assert stacks.describe(stack)["Status"] == "ROLLBACK_COMPLETE"
+    assert stacks.describe(stack)["StackStatus"] == "ROLLBACK_COMPLETE"
 
 
 def test_a_workflow_template_of_this_repository_deploys(stacks, sfn):
@@ -141,7 +131,8 @@ def test_a_workflow_template_of_this_repository_deploys(stacks, sfn):
     with the substitutions applied and validated as AWS validates it)."""
     stack = unique("titanic-train")
     image = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:wf"
-    outputs = stacks.deploy(stack, load(REPO / "workflows" / "templates" / "titanic_train.yaml"),
+    template = (REPO / "workflows" / "templates" / "titanic_train.yaml").read_text()
+    outputs = stacks.deploy(stack, template,
                             {"Bucket": "wf-bucket", "TitanicImageUri": image,
                              "SageMakerRoleArn": "arn:aws:iam::000000000000:role/SageMaker"})
     described = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineArn"])

@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if GATEWAYS & set(item.fixturenames):
             item.add_marker(pytest.mark.local_aws)
-    if config.getvalue("loadgroup"):  # set in xdist's workers by `--dist loadgroup`
+    if getattr(config.option, "loadgroup", False):  # xdist sets it in its workers
         for item in items:
             if item.path in groups:
                 _join_group(item, groups[item.path])

@@ -14,9 +14,8 @@ from jobs_kit import (
     process_alive,
     register_toy_image,
     training_request,
-    wait_until,
 )
-from testkit import unique
+from testkit import unique, wait_until
 from transform_kit import (
     new_probe_dir,
     probe_model,

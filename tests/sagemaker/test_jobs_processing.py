@@ -10,9 +10,8 @@ from jobs_kit import (
     log_text,
     new_bucket,
     processing_request,
-    wait_until,
 )
-from testkit import unique
+from testkit import unique, wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 

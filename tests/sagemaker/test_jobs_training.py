@@ -14,9 +14,8 @@ from jobs_kit import (
     new_bucket,
     training_request,
     untar,
-    wait_until,
 )
-from testkit import unique
+from testkit import unique, wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 METRICS = [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},

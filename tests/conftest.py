@@ -34,9 +34,13 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # `local_aws`. Modules whose tests start their own say so with `pytestmark`.
 GATEWAYS = {"local_aws", "inference_aws", "fuzz_aws"}
 
-# The groups that take longest (measured: `pytest --durations`), started first; a group's name
-# is its first module's path, matched here by a part of it. Scheduling only.
-SLOW_FIRST = ()
+# The groups and modules that take longest (measured: `pytest --durations`), started first: a
+# group by its name (`<folder>.<fixture>`, see _groups), a module by its path under tests/.
+# Scheduling only: a name missing here just starts in collection order.
+SLOW_FIRST = ("pipeline/test_four_doors.py", "pipeline/test_real_pipeline.py", "apigateway.images",
+              "pipeline/test_template_pipeline.py", "batch_inference.inference_aws",
+              "workflows.local", "service.prepared", "containers/test_sagemaker_sdk.py",
+              "policy.packaged_api", "model.prepared")
 
 # Session fixtures that every worker builds for itself (cheap, or per worker by design): they
 # do not tie the tests that use them to one worker.
@@ -69,8 +73,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order = {path: index for index, path in enumerate(dict.fromkeys(i.path for i in items))}
 
     def slowness(item: pytest.Item) -> tuple[int, int]:
-        where = f"{item.path.relative_to(config.rootpath)} {groups.get(item.path, '')}"
-        slow = next((i for i, part in enumerate(SLOW_FIRST) if part in where), len(SLOW_FIRST))
+        name = groups.get(item.path) or item.path.relative_to(config.rootpath / "tests").as_posix()
+        slow = SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
         first = min(order[path] for path, group in groups.items()
                     if group == groups[item.path]) if item.path in groups else order[item.path]
         return slow, first

@@ -42,15 +42,16 @@ test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 # The inner loop (under 30 s): ruff, mypy (incremental, from .mypy_cache), and the tests that
-# need no local AWS (`-m "not local_aws"`) in the folders where those are quick (not the model's
-# training, cfn-lint, checkov, moto deployments: `make test` runs them).
+# need no local AWS nor a slow tool (`-m "not local_aws and not slow"`) in the folders where
+# those are quick (not the model's training, cfn-lint, checkov, moto deployments: `make test`
+# runs them).
 FAST_FOLDERS = protocols stepfunctions ds_stepfunctions docs codebuild edge batch_inference \
 	workflows containers
 FAST_TESTS = $(addprefix tests/,$(FAST_FOLDERS))
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not local_aws" $(FAST_TESTS)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not local_aws and not slow" $(FAST_TESTS)
 
 # The template checks alone (all of them also run in `make test`); ci/checkers.sh builds the
 # taskcat and checkov venvs once.

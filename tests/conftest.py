@@ -53,6 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "local_aws: the test runs against a local AWS (set by the root conftest from "
         "the fixtures it uses, or by the module for tests that start their own); "
         "`make test-fast` leaves these out")
+    config.addinivalue_line(
+        "markers", "slow: seconds of a tool outside pytest (cfn-lint, a venv of its own) with no "
+        "local AWS; `make test-fast` leaves these out too")
 
 
 @pytest.hookimpl(tryfirst=True)

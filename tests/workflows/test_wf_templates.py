@@ -34,6 +34,7 @@ def test_generated_templates_and_pictures_are_up_to_date():
     assert export.stale() == [], "run: python -m workflows.export"
 
 
+@pytest.mark.slow  # cfn-lint: seconds
 def test_cfn_lint_reports_nothing():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run([str(cfn_lint), "--format", "parseable", "--",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 from botocore.exceptions import ClientError, WaiterError
 
@@ -32,12 +33,23 @@ BIN = Path(sys.executable).parent
 
 __all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "LocalStacks", "StackFailed",
            "aws_cli_v2", "chalice_package", "client_for", "free_port", "signed_headers",
-           "signed_http", "tail_command", "unique", "wait_until"]
+           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until"]
 
 
 def unique(prefix: str) -> str:
     """A name no other test uses (`prefix-` and 8 hex digits): tests share a local AWS."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def use_local_aws(patch: Any, settings: Settings, **extra: str) -> None:
+    """Point code that makes its clients with `boto3.client(...)` (the launcher, the Chalice
+    app) at the local AWS of `settings`, as `sagepipe env` would in a new shell: its variables
+    set with `patch` (a pytest MonkeyPatch), and boto3's default session dropped. That session
+    keeps the credentials it found when first used, so another test of this worker that used
+    `boto3.client` first (with moto's) would otherwise sign these calls with those."""
+    for name, value in {**local_env(settings), **extra}.items():
+        patch.setenv(name, value)
+    patch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def chalice_package(out: Path, *args: str, env: dict[str, str] | None = None) -> Path:

@@ -14,8 +14,8 @@ import time
 import pytest
 from botocore.config import Config
 from chalice.test import Client
-from serving_kit import STUB_IMAGE, create_endpoint, local_process_env
-from testkit import API_DIR, wait_until
+from serving_kit import STUB_IMAGE, create_endpoint
+from testkit import API_DIR, use_local_aws, wait_until
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
@@ -38,8 +38,7 @@ def app_module():
 def api(app_module, images: Settings, monkeypatch):
     """`api(endpoint)` -> a chalice test client of the app configured for `endpoint`, its AWS
     clients pointed at the local AWS."""
-    for name, value in local_process_env(images).items():
-        monkeypatch.setenv(name, value)
+    use_local_aws(monkeypatch, images)
     app_module.aws.cache_clear()
 
     def configured(endpoint: str | None) -> Client:

@@ -16,9 +16,9 @@ import pytest
 from fuzz_kit import FUZZ, assert_client_error, header_text, json_values, send, text
 from hypothesis import given
 from hypothesis import strategies as st
-from testkit import REPO
+from testkit import REPO, use_local_aws
 
-from sagepipe.clients import SigV4, local_env
+from sagepipe.clients import SigV4
 
 pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
@@ -81,8 +81,7 @@ def api(images, model_endpoint):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO / "chalice-api"))
-        for name, value in {**local_env(images), "ENDPOINT_NAME": model_endpoint}.items():
-            patch.setenv(name, value)
+        use_local_aws(patch, images, ENDPOINT_NAME=model_endpoint)
         app_module = importlib.import_module("app")
         app_module.aws.cache_clear()
         yield Client(app_module.app, stage_name="prod", project_dir=str(REPO / "chalice-api"))

@@ -8,18 +8,15 @@ import sys
 import uuid
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, use_local_aws
 
 sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
 import launch_training
 
-from sagepipe.clients import local_env
-
 
 @pytest.fixture
 def launcher(local_aws, aws, monkeypatch, tmp_path):
-    for name, value in local_env(local_aws).items():  # what `sagepipe env` exports
-        monkeypatch.setenv(name, value)
+    use_local_aws(monkeypatch, local_aws)  # what `sagepipe env` exports
     bucket = f"launch-{uuid.uuid4().hex[:12]}"
     aws("s3").create_bucket(Bucket=bucket)
 

@@ -62,9 +62,11 @@ check-templates: $(STAMP)
 	$(BIN)/pytest -q tests/templates tests/policy tests/aws
 
 # Serving: the SageMaker BYO stack vs model/serve (needs wrk and nginx: apt-get install wrk nginx).
+# Gateway: the model server alone vs InvokeEndpoint through the local AWS (needs wrk).
 # Pipeline: commit to prod answering, with the stage breakdown and a blue/green second run.
 bench: $(STAMP)
 	$(BIN)/python bench/serving.py --rounds 3
+	$(BIN)/python bench/gateway.py --rounds 3
 	$(BIN)/python bench/pipeline.py
 
 # The architecture picture (needs Graphviz: apt-get install graphviz) and the cost tables.
@@ -72,13 +74,15 @@ docs: $(STAMP)
 	Docs/render.sh
 	$(BIN)/python Docs/cost.py --write
 
-# Re-pin every package after changing pyproject.toml or model/requirements.txt.
+# Re-pin every package after changing pyproject.toml or model/requirements.txt, and cut the
+# CodeBuild actions' requirement sets (requirements/*.txt) from the new lock.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet -r model/requirements.txt -e '.[dev,bench]'
 	(echo "# Every package of the project's venv, pinned (regenerate with \`make lock\`)."; \
-	 echo "# Installed with --no-deps by the Makefile and by the CodeBuild buildspecs."; \
+	 echo "# Installed with --no-deps by the Makefile; the buildspecs install requirements/*.txt."; \
 	 .venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e') > requirements.lock
+	.venv-lock/bin/python ci/requirement_sets.py --write
 	rm -rf .venv-lock
 
 clean:

@@ -1,9 +1,10 @@
 """Approximate time and AWS cost of a sagepipe release, computed from the project's configuration.
 
 Reads the pipeline's stages, actions and CodeBuild compute types (CodePipeline/pipeline.yaml),
-the endpoint stages (CloudFormation/config/qa.json and prod.json) and the training launcher's
-instance type (CodePipeline/scripts/launch_training.py, unless buildspec.yml passes
---instance-type), and prices them with the on-demand us-east-1 prices below.
+the endpoint stages (CloudFormation/config/qa.json and prod.json) and the training jobs' instance
+type (the InstanceType the Build stage deploys the training workflow with: its ParameterOverrides,
+else the default of workflows/templates/titanic_train.yaml), and prices them with the on-demand
+us-east-1 prices below.
 
     python Docs/cost.py            print the tables (Markdown)
     python Docs/cost.py --write    put them into README.md and Docs/deploying-to-aws.md, between
@@ -14,7 +15,6 @@ instance type (CodePipeline/scripts/launch_training.py, unless buildspec.yml pas
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import re
@@ -26,6 +26,7 @@ from typing import Any
 from sagepipe.cloudformation.template import load
 
 REPO = Path(__file__).resolve().parents[1]
+TRAINING_TEMPLATE = "workflows/templates/titanic_train.yaml"
 DOCS = (REPO / "README.md", REPO / "Docs" / "deploying-to-aws.md")
 BEGIN, END = "<!-- cost.py: begin -->", "<!-- cost.py: end -->"
 
@@ -63,11 +64,13 @@ ACTION_MINUTES = {
     "Source.Source": 1,
     "Build.UnitTests": 5,
     "Build.BuildImage": 6,
+    "Build.DeployTrainingWorkflow": 2,  # the state machine and its role, mostly updates
     "Build.Train": 14,  # two SageMaker jobs, each waiting a few minutes for its instance
     "QA.QATests": 3,
     "Prod.ClearFailedCreate": 1,  # one DescribeStacks per prod stack, most runs
     "Prod.PackageApi": 3,
     "Prod.DeployApi": 3,
+    "Prod.DeployBatchInference": 2,  # buckets, two functions and their roles, mostly updates
     "Prod.SmokeTest": 2,
     "Prod.TeardownQA": 5,
 }
@@ -172,15 +175,21 @@ def timeline(actions: list[Action]) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def launcher_instance_type(root: Path) -> str:
-    passed = re.search(r"--instance-type[ =]\"?([\w.]+)", (root / "buildspec.yml").read_text())
+def training_instance_type(root: Path) -> str:
+    """The jobs' instance type: what the pipeline deploys the training workflow with."""
+    pipeline = load(root / "CodePipeline" / "pipeline.yaml")
+    (deploy,) = [action for resource in pipeline["Resources"].values()
+                 if resource["Type"] == "AWS::CodePipeline::Pipeline"
+                 for stage in resource["Properties"]["Stages"] for action in stage["Actions"]
+                 if str(action.get("Configuration", {}).get("TemplatePath", "")).endswith(
+                     TRAINING_TEMPLATE)]
+    overrides = deploy["Configuration"].get("ParameterOverrides", "")
+    if isinstance(overrides, dict):  # !Sub of the pipeline stack's values
+        overrides = overrides["Fn::Sub"]
+    passed = re.search(r'"InstanceType":\s*"([\w.]+)"', overrides)
     if passed:
         return passed.group(1)
-    path = root / "CodePipeline" / "scripts" / "launch_training.py"
-    spec = importlib.util.spec_from_file_location("launch_training", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.parser().get_default("instance_type")
+    return load(root / TRAINING_TEMPLATE)["Parameters"]["InstanceType"]["Default"]
 
 
 def money(value: float) -> str:
@@ -223,7 +232,7 @@ class Release:
         projects = {logical: r["Properties"] for logical, r in resources.items()
                     if r["Type"] == "AWS::CodeBuild::Project"}
         return cls(read_actions(pipeline, stages), projects, stages["qa"], stages["prod"],
-                   launcher_instance_type(root))
+                   training_instance_type(root))
 
     def deploy_action(self, stage: str) -> Action:
         return next(a for a in self.actions if config_stage(a.configuration) == stage)
@@ -336,8 +345,8 @@ def render(root: Path = REPO) -> str:
         + ", ".join(f"[{name}]({url})" for name, url in SOURCES.items())
         + " pricing; Docs/cost.py says through which copies); they change, check them. "
         "Minutes are estimates for this small model, not "
-        "measurements. Left out: free tiers, and S3, ECR, CloudWatch, API Gateway and Lambda "
-        "(cents a month at low traffic)."]) + "\n"
+        "measurements. Left out: free tiers, and S3, ECR, CloudWatch, Step Functions (a few state "
+        "transitions per release), API Gateway and Lambda (cents a month at low traffic)."]) + "\n"
 
 
 def replaced(name: str, document: str, block: str) -> str:

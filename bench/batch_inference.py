@@ -2,8 +2,9 @@
 against a direct batch transform job of the same file with the same model, on a local AWS of
 its own:
 
-- the model image trained by the pipeline's own launcher (processing + training jobs) on the
-  default Titanic data, served by CloudFormation/endpoint.yaml as `bench-prod` (one instance);
+- the model image trained by the pipeline's training workflow (its state machine: processing +
+  training jobs) on the default Titanic data, served by CloudFormation/endpoint.yaml as
+  `bench-prod` (one instance);
 - the batch-inference stack packaged (`aws cloudformation package`) and deployed with its
   defaults (1000 rows a request, 4 requests in flight) unless told otherwise;
 - files of N seeded random `Pclass,Sex,Age` rows with a header: the S3 path is timed from the
@@ -60,7 +61,8 @@ def run(args: list[str], settings: Settings) -> None:
 
 def create_stack(settings: Settings, name: str, body: str, **parameters: str) -> dict[str, str]:
     cfn = client(settings, "cloudformation")
-    cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+    cfn.create_stack(StackName=name, TemplateBody=body,
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
                      Parameters=[{"ParameterKey": k, "ParameterValue": v}
                                  for k, v in parameters.items()])
     cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
@@ -72,9 +74,14 @@ def set_up(settings: Settings, work: Path, args: argparse.Namespace) -> dict[str
     """Model trained, prod endpoint up, batch-inference stack deployed: its outputs."""
     ImageRegistry(Store(settings.db_path)).register(REPO / "model", IMAGE)
     client(settings, "s3").create_bucket(Bucket=BUCKET)
-    print("training the model (processing + training jobs) ...", flush=True)
-    run([str(BIN / "python"), "CodePipeline/scripts/launch_training.py", "--image-uri", IMAGE,
-         "--role-arn", ROLE, "--bucket", BUCKET, "--prefix", "model", "--output",
+    print("training the model (the pipeline's training workflow: processing + training "
+          "jobs) ...", flush=True)
+    machine = create_stack(settings, f"{PROJECT}-training",
+                           (REPO / "workflows/templates/titanic_train.yaml").read_text(),
+                           Bucket=BUCKET, SageMakerRoleArn=ROLE,
+                           TitanicImageUri=IMAGE)["StateMachineArn"]
+    run([str(BIN / "python"), "CodePipeline/scripts/run_training.py", "--state-machine-arn",
+         machine, "--hyperparameters", "model/hyperparameters.json", "--output",
          str(work / "training.json")], settings)
     training = json.loads((work / "training.json").read_text())
     endpoint = create_stack(settings, f"{PROJECT}-endpoint-prod",

@@ -3,7 +3,10 @@
 Trains the Titanic model with the real `prepare` and `train` entry points (on
 tests/data/titanic_train.csv), starts both stacks side by side on 127.0.0.1, checks that
 they predict the same labels, then loads each in turn with wrk (1-row CSV, 8 connections) and
-prints req/s, p50 and p99 latency and the ratio. Results also go to bench/results/serving.json.
+prints req/s, p50 and p99 latency and the ratio. Beside them, the in-process limit of the
+served runtime: `model/serve`'s own parse + predict + encode of the same payload in a loop, one
+process per worker, no HTTP: how close the server gets to what the model costs. Results also
+go to bench/results/serving.json.
 
     .venv/bin/python bench/serving.py [--duration 10] [--connections 8] [--rounds 1]
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import multiprocessing
 import os
 import pickle
 import re
@@ -42,7 +46,9 @@ PAYLOAD = "3,male,22\n"
 
 sys.path.insert(0, str(MODEL))  # the BYO forest is fitted by the model's own training code
 from titanic.dataset import read_split  # noqa: E402
+from titanic.payload import CSV, decode, encode, parse_csv  # noqa: E402
 from titanic.preprocessor import Preprocessor  # noqa: E402
+from titanic.runtime import Predictor  # noqa: E402
 from titanic.serve import SINGLE_THREADED  # noqa: E402
 from titanic.train import fit_forest  # noqa: E402
 
@@ -145,7 +151,8 @@ def to_ms(text: str) -> float:
 
 
 def load(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    """One wrk run against POST /invocations: req/s, p50/p99 ms, non-2xx and socket errors."""
+    """One wrk run against POST /invocations: req/s, p50/p99 ms, requests, non-2xx and socket
+    errors."""
     output = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"{url}/invocations"], capture_output=True, text=True, check=True).stdout
@@ -154,8 +161,38 @@ def load(url: str, script: Path, seconds: int, connections: int) -> dict[str, fl
     return {"req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
             "p50_ms": to_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
             "p99_ms": to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "non_2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": sockets.group(1) if sockets else ""}
+
+
+def predict_loop(model_dir: Path, seconds: float) -> float:
+    """Calls per second of one process doing what `model/serve` does per 1-row CSV request
+    (decode, parse, predict, encode), without the HTTP around it."""
+    predictor = Predictor.load(model_dir)
+    body = PAYLOAD.encode()
+
+    def call() -> bytes:
+        passengers = parse_csv(decode(body), predictor.preprocessor.parse)
+        return encode(CSV, *predictor.predict(passengers), predictor.version)
+
+    for _ in range(1000):  # warm-up
+        call()
+    calls, started = 0, time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        call()
+        calls += 1
+    return calls / (time.perf_counter() - started)
+
+
+def in_process_limit(model_dir: Path, seconds: int, workers: int) -> float:
+    """The calls per second of `workers` processes running `predict_loop` at once (each with
+    one compute thread, as the server's workers)."""
+    os.environ.update(SINGLE_THREADED)
+    context = multiprocessing.get_context("spawn")  # fresh interpreters, as the workers are
+    with context.Pool(workers) as pool:
+        return sum(pool.starmap(predict_loop, [(model_dir, seconds)] * workers))
 
 
 def main() -> int:
@@ -204,7 +241,9 @@ def main() -> int:
         script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(PAYLOAD)}\n'
                           'wrk.headers["Content-Type"] = "text/csv"\n')
         runs: dict[str, list[dict[str, float]]] = {key: [] for key in stacks}
+        limits: list[float] = []
         for _ in range(args.rounds):
+            limits.append(in_process_limit(model_dir, args.duration, args.workers))
             for key, stack in stacks.items():
                 load(stack.url, script, 2, args.connections)  # warm-up
                 runs[key].append(load(stack.url, script, args.duration, args.connections))
@@ -215,7 +254,10 @@ def main() -> int:
 
     results = {key: {metric: statistics.median(run[metric] for run in runs[key])
                      for metric in ("req_per_s", "p50_ms", "p99_ms")} for key in runs}
+    limit = statistics.median(limits)
     print(f"\n{'stack':<66}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'in-process limit: parse + predict + encode, no HTTP':<66}{limit:>10.0f}"
+          f"{'-':>9}{'-':>9}")
     for key, stack in stacks.items():
         result = results[key]
         print(f"{stack.name:<66}{result['req_per_s']:>10.0f}{result['p50_ms']:>9.2f}"
@@ -224,12 +266,14 @@ def main() -> int:
             if run["non_2xx"] or run["socket_errors"]:
                 print(f"  warning: {run['non_2xx']} non-2xx, socket errors {run['socket_errors']}")
     ratio = results["ours"]["req_per_s"] / results["byo"]["req_per_s"]
-    print(f"\nthroughput ratio (model/serve / BYO): {ratio:.1f}x")
+    print(f"\nthroughput ratio (model/serve / BYO): {ratio:.1f}x; model/serve reaches "
+          f"{results['ours']['req_per_s'] / limit:.0%} of the in-process limit")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "serving.json").write_text(json.dumps(
         {"payload": PAYLOAD, "connections": args.connections, "workers": args.workers,
-         "duration_s": args.duration, "rounds": runs, "median": results, "ratio": ratio},
+         "duration_s": args.duration, "rounds": runs, "median": results, "ratio": ratio,
+         "in_process_limit": {"rounds": limits, "median": limit}},
         indent=2))
     return 0
 

@@ -19,15 +19,18 @@ service's internal error (500), never with a traceback.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 from botocore.model import OperationModel
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -43,6 +46,52 @@ log = logging.getLogger(__name__)
 Result = Mapping[str, Any] | Response | None
 Handler = Callable[..., Result | Awaitable[Result]]
 MAX_BODY = 64 * 1024 * 1024  # above any AWS API's request limit the local services emulate
+
+
+class EdgeRequest(Request):
+    """starlette's Request, its headers looked up in a dict: the edge reads a dozen headers
+    of every request (host, signature, routing, protocol), where starlette's Headers scans
+    the whole list each time."""
+
+    @property
+    def headers(self) -> Headers:
+        if not hasattr(self, "_headers"):
+            self._headers = IndexedHeaders(scope=self.scope)
+        return self._headers
+
+
+class IndexedHeaders(Headers):
+    """Immutable headers, as starlette's, indexed by lower-case name on first use."""
+
+    @cached_property
+    def _index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for name, value in self.raw:
+            index.setdefault(name.decode("latin-1").lower(), []).append(
+                value.decode("latin-1"))
+        return index
+
+    def __getitem__(self, key: str) -> str:
+        values = self._index.get(key.lower())
+        if values is None:
+            raise KeyError(key)
+        return values[0]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._index.get(key.lower())
+        return default if values is None else values[0]
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self._index.get(key.lower(), ()))
+
+
+@functools.lru_cache(maxsize=1024)
+def is_coroutine(handler: Handler) -> bool:
+    """Whether a handler is `async def` (asked once per handler: inspect is slow)."""
+    return inspect.iscoroutinefunction(handler)
 
 
 @dataclass
@@ -79,10 +128,10 @@ class Service:
             raise NotEmulated(f"sagepipe's local {self.label} does not emulate {op.name}; run it "
                               "against AWS.")
         params = await self.parameters(context, op, wire)
-        if inspect.iscoroutinefunction(handler):
-            result = await handler(context, params)
+        if is_coroutine(handler):
+            result = await cast(Awaitable[Result], handler(context, params))
         else:
-            result = await run_in_threadpool(handler, params)
+            result = await run_in_threadpool(cast(Callable[..., Result], handler), params)
         if isinstance(result, Response):
             return result
         return self.protocol.serialize(op, {} if result is None else result, context.request_id)

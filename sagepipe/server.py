@@ -114,7 +114,10 @@ def serve(settings: Settings) -> None:
     instance = instances.record(settings)
     try:
         local_aws = LocalAWS(settings)
+        # No proxy headers: nothing stands in front of the gateway (it listens on loopback),
+        # so no X-Forwarded-For is to be believed.
         config = uvicorn.Config(local_aws.app, access_log=False, log_level="warning",
+                                interface="asgi3", proxy_headers=False,
                                 timeout_graceful_shutdown=10)
         uvicorn.Server(config).run(sockets=[sock])
     finally:

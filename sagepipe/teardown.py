@@ -2,10 +2,11 @@
 
 The order is forced by how the pieces depend on each other:
 
-1. the stacks the pipeline deployed: `<P>-api` (it calls the prod endpoint), then
-   `<P>-endpoint-prod` and `<P>-endpoint-qa`. They were deployed with the pipeline stack's
-   CloudFormation role, which CloudFormation also deletes them with, so they must go while the
-   pipeline stack (and that role) still exists;
+1. the stacks the pipeline deployed: `<P>-api` and `<P>-batch-inference` (they call the prod
+   endpoint), then `<P>-endpoint-prod`, `<P>-endpoint-qa` and `<P>-training`. They were
+   deployed with the pipeline stack's CloudFormation role, which CloudFormation also deletes
+   them with, so they must go while the pipeline stack (and that role) still exists (the
+   batch-inference stack's buckets outlive it, as its template says: delete them by hand);
 2. the artifact bucket and the image repository: `DeletionPolicy: Retain` in pipeline.yaml, so
    deleting the pipeline stack leaves them behind. The bucket is versioned: every version and
    delete marker goes before the bucket can;
@@ -52,8 +53,9 @@ class Deployment:
     @property
     def app_stacks(self) -> tuple[str, ...]:
         """The stacks the pipeline deployed, in the order they must be deleted."""
-        return (f"{self.project}-api", f"{self.project}-endpoint-prod",
-                f"{self.project}-endpoint-qa")
+        return (f"{self.project}-api", f"{self.project}-batch-inference",
+                f"{self.project}-endpoint-prod", f"{self.project}-endpoint-qa",
+                f"{self.project}-training")
 
     def bucket(self, account: str, region: str) -> str:
         return f"{self.project}-artifacts-{account}-{region}"

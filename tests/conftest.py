@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from testkit import MODEL_IMAGE_URI, REPO, aws_cli_v2, client_for, free_port
@@ -28,6 +29,27 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "AKIAMOTOONLY00000000", "AWS_SECRET_ACCE
                    "AWS_DEFAULT_REGION": "us-east-1"})
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+# The tests the pipeline's UnitTests action runs in AWS (CodePipeline/buildspecs/test.yml:
+# `pytest -m aws_unit`, with requirements/unit.txt installed): they read templates, policies and
+# code, and need no local AWS. A module opts in with `pytestmark = pytest.mark.aws_unit`.
+AWS_UNIT = "aws_unit"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m aws_unit`, a test module without the marker, or a folder without such a
+    module, is not even imported (nor its conftest.py): it may import what the UnitTests action
+    does not install (moto, hypothesis)."""
+    if config.getoption("markexpr") != AWS_UNIT:
+        return None
+    if collection_path.is_dir():
+        modules = collection_path.rglob("test_*.py")
+    elif collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        modules = iter([collection_path])
+    else:
+        return None
+    return not any(AWS_UNIT in module.read_text() for module in modules)
 
 
 # The fixtures that start a local AWS (a gateway process): the tests that use one are marked
@@ -64,7 +86,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     modules that share a session fixture into one xdist group (`--dist loadgroup`: a group, or
     else a module, runs on one worker), and start the longest groups first (one started last
     would make the run as long as it). Scheduling only: no test depends on which worker runs it
-    or in which order."""
+    or in which order. A test marked aws_unit that asks for the local AWS is a mistake: the run
+    is refused."""
+    wrong = [item.nodeid for item in items if item.get_closest_marker(AWS_UNIT)
+             and "local_aws" in getattr(item, "fixturenames", ())]
+    if wrong:
+        raise pytest.UsageError(f"marked {AWS_UNIT} but using the local AWS: {wrong}")
     groups = _groups(items)
     for item in items:
         if GATEWAYS & set(item.fixturenames):

@@ -1,8 +1,8 @@
 """What the serving tests share (tests/apigateway, tests/chalice_api, tests/qa, tests/fuzz): the
-example model trained by real SageMaker jobs on the local AWS with the pipeline's own launcher,
-endpoints through boto3, the chalice API packaged as the PackageApi build packages it, and a stub
-model server for the ways an endpoint fails (SageMaker's hosting contract, misbehaving on
-purpose).
+example model trained by real SageMaker jobs on the local AWS as the pipeline trains it (its
+training workflow's stack, run by its training script), endpoints through boto3, the chalice API
+packaged as the PackageApi build packages it, and a stub model server for the ways an endpoint
+fails (SageMaker's hosting contract, misbehaving on purpose).
 
 The session fixtures at the end (`images`, `training`, `model_endpoint`: the model trained once
 and one endpoint serving it) are loaded by the test modules that use them with
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique
 
 from sagepipe.clients import client, local_env
@@ -27,7 +28,9 @@ from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
-LAUNCHER = REPO / "CodePipeline" / "scripts" / "launch_training.py"
+TRAINER = REPO / "CodePipeline" / "scripts" / "run_training.py"
+TRAINING_TEMPLATE = REPO / "workflows" / "templates" / "titanic_train.yaml"
+TRAINING_STACK = "serving-training"
 BUCKET = "serving-tests"
 ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
 STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
@@ -91,7 +94,6 @@ def api_parameters(endpoint: str) -> dict[str, str]:
     return {"EndpointName": endpoint, "PermissionsBoundaryArn": PERMISSIONS_BOUNDARY}
 
 
-
 def local_process_env(settings: Settings) -> dict[str, str]:
     """This environment pointed at the local AWS, as the local CodeBuild runs commands."""
     return {**os.environ, **local_env(settings)}
@@ -112,19 +114,44 @@ def register_stub_image(settings: Settings, workdir: Path) -> None:
     ImageRegistry(Store(settings.db_path)).register(stub, STUB_IMAGE)
 
 
-def train(settings: Settings, data: Path, workdir: Path, **hyperparameters: str) -> dict:
-    """Prepare and train on `data` with real jobs, by the pipeline's launcher as CodeBuild runs
-    it: the launcher's training.json (ModelDataUrl, TestDataUri, Metrics, ...)."""
+def training_state_machine(settings: Settings) -> str:
+    """The training workflow's stack (workflows/templates/titanic_train.yaml, deployed through
+    the local CloudFormation once per local AWS, as the pipeline's Build stage deploys it): the
+    ARN of its state machine."""
     ensure_bucket(settings)
-    tag = "-".join(f"{k}-{v}" for k, v in sorted(hyperparameters.items())) or "default"
-    output = workdir / f"training-{tag}.json"
-    done = subprocess.run(
-        [sys.executable, str(LAUNCHER), "--image-uri", MODEL_IMAGE_URI, "--role-arn", ROLE,
-         "--bucket", BUCKET, "--prefix", f"models/{tag}", "--data", str(data),
-         "--output", str(output),
-         *(f"--hyperparameter={k}={v}" for k, v in hyperparameters.items())],
+    cf = client(settings, "cloudformation")
+    try:
+        cf.describe_stacks(StackName=TRAINING_STACK)
+    except ClientError:
+        cf.create_stack(
+            StackName=TRAINING_STACK, TemplateBody=TRAINING_TEMPLATE.read_text(),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in {
+                "Bucket": BUCKET, "Prefix": "serving", "SageMakerRoleArn": ROLE,
+                "TitanicImageUri": MODEL_IMAGE_URI}.items()])
+    cf.get_waiter("stack_create_complete").wait(
+        StackName=TRAINING_STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    (stack,) = cf.describe_stacks(StackName=TRAINING_STACK)["Stacks"]
+    return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "StateMachineArn")
+
+
+def run_training(settings: Settings, output: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """The pipeline's training script on the training workflow's state machine, as CodeBuild
+    runs it (the environment pointed at the local AWS)."""
+    return subprocess.run(
+        [sys.executable, str(TRAINER), "--state-machine-arn", training_state_machine(settings),
+         "--output", str(output), *arguments],
         env=local_process_env(settings), capture_output=True, text=True, timeout=900,
         check=False)
+
+
+def train(settings: Settings, data: Path, workdir: Path, **hyperparameters: str) -> dict:
+    """Prepare and train on `data` with real jobs, as the pipeline's Train action does: the
+    training script's training.json (ModelDataUrl, TestDataUri, Metrics, ...)."""
+    tag = "-".join(f"{k}-{v}" for k, v in sorted(hyperparameters.items())) or "default"
+    output = workdir / f"training-{tag}.json"
+    done = run_training(settings, output, "--data", str(data),
+                        *(f"--hyperparameter={k}={v}" for k, v in hyperparameters.items()))
     assert done.returncode == 0, f"training failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(output.read_text())
 

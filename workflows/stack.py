@@ -6,6 +6,9 @@ images) and the template maps them with `DefinitionSubstitutions`. The state mac
 derived from the definition itself: each Task's integration grants exactly its API calls on its
 resource type in this account and region, `iam:PassRole` names only the SageMaker execution role
 (passed to SageMaker only), and `lambda:InvokeFunction` names only the stack's own functions.
+Every role of the stack takes the optional `PermissionsBoundaryArn`: whoever deploys the stack
+with a role that may create roles only under a boundary (the release pipeline's CloudFormation
+role) passes it, and an edit of the template can then grant no more than the boundary allows.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ SAGEMAKER_ROLE = Parameter("SageMakerRoleArn", "Execution role of the SageMaker 
 INSTANCE_TYPE = Parameter("InstanceType", "Instance type of the jobs and endpoints",
                           "ml.m5.large", pattern=r"ml\.[a-z0-9]+\.[a-z0-9]+")
 COMMON = (BUCKET, PREFIX, SAGEMAKER_ROLE, INSTANCE_TYPE)
+# Taken by every stack (template() adds it): the permissions boundary of the stack's roles.
+BOUNDARY = Parameter("PermissionsBoundaryArn", "Permissions boundary of the stack's roles (a "
+                     "managed policy ARN), or empty for none", "",
+                     pattern=r"(arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+)?")
+HAS_BOUNDARY = "HasPermissionsBoundary"
 # The Place a template's definition is built with: CloudFormation fills these in.
 PLACE = Place(f"${{{BUCKET.name}}}", f"${{{PREFIX.name}}}", f"${{{SAGEMAKER_ROLE.name}}}",
               f"${{{INSTANCE_TYPE.name}}}")
@@ -189,12 +197,17 @@ def template(workflow: Workflow, description: str, stack: Stack) -> str:
         "Policies": [{"PolicyName": "run-workflow", "PolicyDocument": {
             "Version": "2012-10-17",
             "Statement": state_machine_statements(definition, stack.functions)}}]}}
+    resources = {"StateMachineRole": role, "StateMachineComponent": machine, **stack.resources}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::Role":
+            resource["Properties"]["PermissionsBoundary"] = {
+                "Fn::If": [HAS_BOUNDARY, ref(BOUNDARY.name), ref("AWS::NoValue")]}
     document = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": exported["Description"],
-        "Parameters": {p.name: p.declaration() for p in stack.parameters},
-        "Resources": {"StateMachineRole": role, "StateMachineComponent": machine,
-                      **stack.resources},
+        "Parameters": {p.name: p.declaration() for p in (*stack.parameters, BOUNDARY)},
+        "Conditions": {HAS_BOUNDARY: {"Fn::Not": [{"Fn::Equals": [ref(BOUNDARY.name), ""]}]}},
+        "Resources": resources,
         "Outputs": {"StateMachineArn": {"Description": "run it: python -m workflows.<name> "
                                                        "--state-machine-arn <this>",
                                         "Value": ref("StateMachineComponent")},

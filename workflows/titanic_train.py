@@ -5,8 +5,11 @@ fits the preprocessor on the training split; `train` fits the forest on the trai
 validation splits with that preprocessor. Each run writes its splits under its own prefix
 (named after the processing job), so that the training job's `preprocessor` channel keeps
 pointing at the preprocessor it was trained with: titanic_inference finds it there.
-ExecutionInput {PreprocessingJobName, TrainingJobName}, as Hermione's machine; a failed job
-ends in "ML Workflow failed" with the job's FailureReason in the cause.
+ExecutionInput {PreprocessingJobName, TrainingJobName}, as Hermione's machine, and
+HyperParameters: the model's tuning (model/hyperparameters.json) comes with each run, so that the
+state machine is the process and a change of hyperparameters needs no new one (the release
+pipeline passes the commit's file). A failed job ends in "ML Workflow failed" with the job's
+FailureReason in the cause.
 
     python -m workflows.titanic_train [--image-uri URI] [--data raw.csv] ...
 """
@@ -37,7 +40,7 @@ NAME = "sagepipe-titanic-train"
 REPO = Path(__file__).resolve().parents[1]
 MODEL_DIR = "model"
 HYPERPARAMETERS = REPO / MODEL_DIR / "hyperparameters.json"
-# What `train` prints (`name=value;`), as the pipeline's training launcher reads it.
+# What `train` prints (`name=value;`): SageMaker reads the job's metrics with these.
 METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.]+);"} for name in
            ("train:accuracy", "validation:accuracy", "validation:f1", "validation:auc")]
 PREPARED = ("train", "validation", "test", "preprocessor", "report")
@@ -65,7 +68,7 @@ def prepared(place: aws.Place, job_name: Reference, part: str) -> Format:
 
 def build(place: aws.Place, image_uri: str, name: str = NAME) -> Workflow:
     execution_input = ExecutionInput(schema={"PreprocessingJobName": str,
-                                             "TrainingJobName": str})
+                                             "TrainingJobName": str, "HyperParameters": dict})
     job = execution_input["PreprocessingJobName"]
     prepare = ProcessingStep(
         "Preprocessing step", processor=processor(image_uri, place), job_name=job,
@@ -79,9 +82,9 @@ def build(place: aws.Place, image_uri: str, name: str = NAME) -> Workflow:
                                            ("preprocessor", "application/json"))}
     train = TrainingStep(
         "TrainStep", job_name=execution_input["TrainingJobName"], data=channels,
-        hyperparameters=json.loads(HYPERPARAMETERS.read_text()),
         estimator=training_request(image_uri, place.sagemaker_role_arn,
-                                   place.uri("titanic", "models"), place.instance_type, METRICS))
+                                   place.uri("titanic", "models"), place.instance_type, METRICS),
+        parameters={"HyperParameters": execution_input["HyperParameters"]})
     catch_failures(failure_state(), prepare, train)
     return Workflow(name, Chain([prepare, train]), aws.local_role("sagepipe-workflows"),
                     execution_input=execution_input)
@@ -104,6 +107,17 @@ def default_data(directory: Path) -> Path:
     return module.export_titanic(directory / "titanic.csv")
 
 
+def hyperparameters(path: Path) -> dict[str, str]:
+    """The file's values as SageMaker takes them: strings."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"--hyperparameters {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise SystemExit(f"--hyperparameters {path} must hold a JSON object")
+    return {str(k): str(v) for k, v in values.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = aws.parser(__doc__.splitlines()[0], NAME)
     p.add_argument("--image-uri", default=aws.local_image("sagepipe-model"),
@@ -111,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, help="raw CSV with Survived,Pclass,Sex,Age (default: "
                    "the Titanic list in bokeh-sampledata)")
     p.add_argument("--job-name", help="base of the job names (default: titanic-<time>)")
+    p.add_argument("--hyperparameters", type=Path, default=HYPERPARAMETERS,
+                   help="JSON object of the training job's hyperparameters")
     args = p.parse_args(argv)
     settings = aws.settings(args)
     base = args.job_name or aws.job_name("titanic")
-    inputs = {"PreprocessingJobName": f"{base}-prepare", "TrainingJobName": f"{base}-train"}
+    inputs = {"PreprocessingJobName": f"{base}-prepare", "TrainingJobName": f"{base}-train",
+              "HyperParameters": hyperparameters(args.hyperparameters)}
     aws.check_image(aws.client("ecr", settings.region), args.image_uri, MODEL_DIR)
     s3 = aws.client("s3", settings.region)
     aws.ensure_bucket(s3, settings.place.bucket, settings.region)

@@ -108,9 +108,10 @@ class Placeholder(Reference):
         return json.dumps(_type_names(self.get_schema_as_dict()), indent=4 if pretty else None)
 
     def validate(self, input: Any) -> ValidationResult:
-        """Check `input` against the schema: every leaf present and of its type."""
+        """Check `input` against the schema: every leaf present and of its type (a leaf may be
+        a whole object, `{"HyperParameters": dict}`: its value is not looked into)."""
         schema = _flatten(self.get_schema_as_dict())
-        given = _flatten(input) if isinstance(input, Mapping) else {}
+        given = {k: v for k in schema if (v := _lookup(input, k.split("."))) is not _ABSENT}
         missing = [k for k in schema if k not in given]
         mismatched = [(k, schema[k], type(given[k])) for k in schema
                       if k in given and not _is_instance(given[k], schema[k])]
@@ -232,6 +233,21 @@ def _flatten(tree: Mapping[str | int, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+_ABSENT = object()
+
+
+def _lookup(tree: Any, path: list[str]) -> Any:
+    """The value at `path` (the keys of a flattened schema name) in `tree`, or _ABSENT."""
+    for part in path:
+        if not isinstance(tree, Mapping):
+            return _ABSENT
+        found = [value for key, value in tree.items() if str(key) == part]
+        if not found:
+            return _ABSENT
+        tree = found[0]
+    return tree
 
 
 def _is_instance(value: Any, expected: type) -> bool:

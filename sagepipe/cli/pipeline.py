@@ -81,9 +81,8 @@ class Stack:
         return {**self.parameters, "CodeConnectionArn": connection_arn}
 
     def upload(self, settings: Settings) -> str:
-        """The template put in the local S3, where a Launch Stack button's templateURL points
-        (it is larger than the 51,200 bytes CloudFormation takes as a TemplateBody); its URL,
-        as AWS writes S3 URLs (the local CloudFormation reads them from the local S3)."""
+        """The template put in the local S3, where a Launch Stack button's templateURL points;
+        its URL, as AWS writes S3 URLs (the local CloudFormation reads them from the local S3)."""
         bucket = f"cf-templates-{ACCOUNT_ID}-{settings.region}"
         s3 = client(settings, "s3")
         try:
@@ -109,9 +108,10 @@ def connection(settings: Settings, stack: Stack) -> str:
 
 
 def deploy(settings: Settings, stack: Stack, connection_arn: str) -> None:
-    """`aws cloudformation create-stack` (or `update-stack`) of the pipeline stack, and wait."""
+    """`aws cloudformation create-stack --template-body file://CodePipeline/pipeline.yaml` (or
+    `update-stack`) of the pipeline stack, and wait."""
     cfn = client(settings, "cloudformation")
-    arguments = {"StackName": stack.name, "TemplateURL": stack.upload(settings),
+    arguments = {"StackName": stack.name, "TemplateBody": stack.template.read_text(),
                  "Capabilities": CAPABILITIES,
                  "Parameters": [{"ParameterKey": k, "ParameterValue": v}
                                 for k, v in stack.with_connection(connection_arn).items()]}

@@ -10,6 +10,7 @@ a free 127.0.0.1 port named by SAGEMAKER_BIND_TO_PORT; either way the local AWS 
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
@@ -48,6 +49,8 @@ from sagepipe.sagemaker.sandbox import SERVING_PORT, Sandbox, network_namespaces
 
 STOP_GRACE = 10.0
 PING_TIMEOUT = 2.0
+# httpx logs every request at INFO: one gateway log line per health poll.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 # Health checks of every server, from the supervisor's and the deployments' threads.
 _pings = httpx.Client(transport=relay.sync_transport(), timeout=PING_TIMEOUT, trust_env=False)
 

@@ -2,13 +2,14 @@
 own (`container_init`): through the server's connection broker.
 
 Each server is addressed as `http://127.0.0.1:<port>`, a port reserved for it on the host. For
-a server in its own namespace nothing listens there: the HTTP clients of the local AWS
-(InvokeEndpoint, batch transform, the health checks) use the network backends below, which
-ask that server's `Broker` for a connection instead. The broker, inside the namespace, connects
-to 127.0.0.1:8080 and hands the connected socket back (SCM_RIGHTS): from then on requests go
-over that socket as over any pooled TCP connection, with no process copying bytes in between;
-only opening a connection costs one round trip to the broker. A server without a broker (the
-machine allows no namespaces) listens on the host port itself, reached over plain TCP.
+a server in its own namespace nothing listens there: the HTTP clients of the local AWS ask that
+server's `Broker` for a connection instead (InvokeEndpoint's `upstream.py` through
+`broker_for`; batch transform and the health checks through `sync_transport` below). The
+broker, inside the namespace, connects to 127.0.0.1:8080 and hands the connected socket back
+(SCM_RIGHTS): from then on requests go over that socket as over any pooled TCP connection, with
+no process copying bytes in between; only opening a connection costs one round trip to the
+broker. A server without a broker (the machine allows no namespaces) listens on the host port
+itself, reached over plain TCP.
 """
 
 from __future__ import annotations
@@ -17,11 +18,8 @@ import socket
 import threading
 from collections.abc import Iterable
 
-import anyio
-import anyio.abc
 import httpcore
 import httpx
-from httpcore._backends.anyio import AnyIOStream
 from httpcore._backends.base import SOCKET_OPTION
 from httpcore._backends.sync import SyncStream
 
@@ -84,7 +82,8 @@ def detach(port: int) -> None:
         broker.close()
 
 
-def _broker(host: str, port: int) -> Broker | None:
+def broker_for(host: str, port: int) -> Broker | None:
+    """The broker that reaches the server addressed as `host`:`port`, if it has one."""
     with _brokers_lock:
         return _brokers.get(port) if host == HOST else None
 
@@ -105,7 +104,7 @@ class SyncNetwork(httpcore.NetworkBackend):
                     local_address: str | None = None,
                     socket_options: Iterable[SOCKET_OPTION] | None = None
                     ) -> httpcore.NetworkStream:
-        broker = _broker(host, port)
+        broker = broker_for(host, port)
         if broker is None:
             return self._tcp.connect_tcp(host, port, timeout, local_address, socket_options)
         return SyncStream(_brokered(broker))
@@ -117,30 +116,6 @@ class SyncNetwork(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._tcp.sleep(seconds)
-
-
-class AsyncNetwork(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._tcp = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[SOCKET_OPTION] | None = None
-                          ) -> httpcore.AsyncNetworkStream:
-        broker = _broker(host, port)
-        if broker is None:
-            return await self._tcp.connect_tcp(host, port, timeout, local_address,
-                                               socket_options)
-        sock = await anyio.to_thread.run_sync(_brokered, broker)
-        return AnyIOStream(await anyio.abc.SocketStream.from_socket(sock))
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[SOCKET_OPTION] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
-        return await self._tcp.connect_unix_socket(path, timeout, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._tcp.sleep(seconds)
 
 
 # httpx takes no network backend: its transports are made as usual, then given a connection
@@ -155,16 +130,6 @@ def sync_transport(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.HTTPTransport
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry, network_backend=SyncNetwork())
-    return transport
-
-
-def async_transport(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncHTTPTransport:
-    """The asynchronous `sync_transport` (InvokeEndpoint's)."""
-    transport = httpx.AsyncHTTPTransport(limits=limits)
-    transport._pool = httpcore.AsyncConnectionPool(
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry, network_backend=AsyncNetwork())
     return transport
 
 

@@ -4,7 +4,8 @@ artifact bucket with versions and delete markers, and an image repository with i
 The endpoint stacks are the real CloudFormation/endpoint.yaml with the real stage configurations.
 The pipeline stack keeps pipeline.yaml's own bucket and repository resources (retained, as in AWS)
 and outputs: moto cannot deploy the rest of pipeline.yaml (CodeBuild, CodePipeline). The API
-stack (a SAM template built by `chalice package` in the pipeline) is a one-resource stand-in.
+stack (a SAM template built by `chalice package` in the pipeline) and the training stack (the
+Step Functions workflow of workflows/templates/titanic_train.yaml) are one-resource stand-ins.
 """
 
 from __future__ import annotations
@@ -101,10 +102,9 @@ def pipeline_stand_in() -> str:
     })
 
 
-def api_stand_in() -> str:
-    return json.dumps({"Resources": {"APIHandlerLogs": {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {"LogGroupName": f"/aws/lambda/{PROJECT}-api-APIHandler-standin"}}}})
+def stand_in(log_group: str) -> str:
+    return json.dumps({"Resources": {"Logs": {
+        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": log_group}}}})
 
 
 def deploy_endpoint(cf: Any, stage: str, role_arn: str, bucket: str, image_uri: str) -> str:
@@ -162,6 +162,12 @@ def deploy(content: Content) -> Iterator[Deployed]:
         fill_repository(session.client("ecr"), repository, content)
         qa = deploy_endpoint(cf, "qa", role, bucket, f"{image_repo_uri}:commit1")
         prod = deploy_endpoint(cf, "prod", role, bucket, f"{image_repo_uri}:commit1")
-        cf.create_stack(StackName=f"{PROJECT}-api", TemplateBody=api_stand_in())
+        cf.create_stack(StackName=f"{PROJECT}-training",
+                        TemplateBody=stand_in(f"/aws/states/{PROJECT}-training-standin"))
+        cf.create_stack(StackName=f"{PROJECT}-api",
+                        TemplateBody=stand_in(f"/aws/lambda/{PROJECT}-api-APIHandler-standin"))
+        cf.create_stack(StackName=f"{PROJECT}-batch-inference",
+                        TemplateBody=stand_in(f"/aws/lambda/{PROJECT}-batch-inference-standin"))
         yield Deployed(session, bucket, repository,
-                       (f"{PROJECT}-api", prod, qa, f"{PROJECT}-pipeline"), content)
+                       (f"{PROJECT}-api", f"{PROJECT}-batch-inference", prod, qa,
+                        f"{PROJECT}-training", f"{PROJECT}-pipeline"), content)

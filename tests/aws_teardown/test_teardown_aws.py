@@ -70,15 +70,17 @@ def test_deletes_everything_in_order_in_batches(deployed_at_scale: Deployed):
 
     plan = teardown(DEPLOYMENT, clients, lines.append)
 
-    assert plan == Plan(deployed.stacks[:3], deployed.bucket, deployed.repository,
-                        deployed.stacks[3])
+    assert plan == Plan(deployed.stacks[:-1], deployed.bucket, deployed.repository,
+                        deployed.stacks[-1])
     assert_gone(deployed)
     destructive = [(op, stack_name(p["StackName"]) if op == "DeleteStack"
                     else p.get("Bucket") or p.get("repositoryName"))
                    for op, p in calls.named("DeleteStack", "DeleteBucket", "DeleteRepository")]
     assert destructive == [
-        ("DeleteStack", f"{PROJECT}-api"), ("DeleteStack", f"{PROJECT}-endpoint-prod"),
-        ("DeleteStack", f"{PROJECT}-endpoint-qa"), ("DeleteBucket", deployed.bucket),
+        ("DeleteStack", f"{PROJECT}-api"), ("DeleteStack", f"{PROJECT}-batch-inference"),
+        ("DeleteStack", f"{PROJECT}-endpoint-prod"),
+        ("DeleteStack", f"{PROJECT}-endpoint-qa"), ("DeleteStack", f"{PROJECT}-training"),
+        ("DeleteBucket", deployed.bucket),
         ("DeleteRepository", deployed.repository), ("DeleteStack", f"{PROJECT}-pipeline")]
     # Each deletion is waited for (stack_delete_complete polls DescribeStacks) before the next.
     for index, (op, params) in enumerate(calls.calls):
@@ -107,7 +109,7 @@ def test_running_again_finds_nothing_left(deployed: Deployed):
     assert plan.bucket == deployed.bucket and calls.named("GetCallerIdentity")
     assert not calls.named("DeleteStack", "DeleteBucket", "DeleteRepository")
     assert all("not found, nothing to delete" in line for line in lines)
-    assert len(lines) == 6
+    assert len(lines) == len(deployed.stacks) + 2  # the stacks, the bucket, the repository
 
 
 def test_refuses_another_projects_pipeline_stack(deployed: Deployed):
@@ -160,7 +162,7 @@ def test_delete_failed_stops_with_the_stack_events_reasons(deployed: Deployed):
     session = deployed.session
     clients = Clients(cf, session.client("s3"), session.client("ecr"), session.client("sts"),
                       REGION)
-    plan = Plan(deployed.stacks[:3], deployed.bucket, deployed.repository, deployed.stacks[3])
+    plan = Plan(deployed.stacks[:-1], deployed.bucket, deployed.repository, deployed.stacks[-1])
 
     with stubber, pytest.raises(TeardownError) as stopped:
         run(plan, clients, lambda _: None)

@@ -37,8 +37,10 @@ def test_yes_deletes_everything_and_reports_each_step(deployed: Deployed):
     assert stacks_left(deployed) == [] and not bucket_exists(deployed)
     steps = [line.split(":")[0] for line in result.stdout.splitlines()
              if not line.endswith("deleting (was CREATE_COMPLETE)")]
-    assert steps == [f"stack {PROJECT}-api", f"stack {PROJECT}-endpoint-prod",
-                     f"stack {PROJECT}-endpoint-qa", f"bucket {deployed.bucket}",
+    assert steps == [f"stack {PROJECT}-api", f"stack {PROJECT}-batch-inference",
+                     f"stack {PROJECT}-endpoint-prod",
+                     f"stack {PROJECT}-endpoint-qa", f"stack {PROJECT}-training",
+                     f"bucket {deployed.bucket}",
                      f"repository {deployed.repository}", f"stack {PROJECT}-pipeline"]
     assert "teardown complete" in result.stderr
 

@@ -5,10 +5,13 @@ model answers 400), or by one that names no line."""
 
 from __future__ import annotations
 
+import pytest
 from batches import Rejected, batches, score
 from csv_rows import Layout, Row
 from titanic.payload import PayloadError, parse_csv
 from titanic.schema import parse_passenger
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 LAYOUT = Layout(("Name", "Pclass", "Sex", "Age"), (1, 2, 3), True)
 

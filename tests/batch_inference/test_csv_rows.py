@@ -15,6 +15,8 @@ from csv_rows import (
     rejected_line,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def chunks(data: bytes, size: int = 3) -> list[bytes]:
     return [data[i:i + size] for i in range(0, len(data), size)]

@@ -10,6 +10,8 @@ import pytest
 from handoff import Source, job_name
 from scoring import OutOfTime, Progress, Settings, newer, sources
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def record(key: str, event: str = "ObjectCreated:Put", **extra) -> dict:
     return {"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": event,

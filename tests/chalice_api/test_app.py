@@ -20,6 +20,8 @@ from testkit import API_DIR, use_local_aws, wait_until
 from sagepipe.clients import client
 from sagepipe.config import Settings
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 

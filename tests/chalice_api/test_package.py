@@ -14,6 +14,8 @@ import pytest
 import yaml
 from testkit import REPO, chalice_package
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 BIN = Path(sys.executable).parent
 
 

@@ -5,10 +5,7 @@ email subscription (the confirmation lands in the outbox), the image repository,
 the log group, and records what the local AWS does not emulate (the build projects and the
 pipeline, until CodeBuild and CodePipeline serve them: "not emulated locally, recorded
 only"); `delete-stack` removes what it should and keeps the RetainExceptOnCreate bucket and
-repository, as AWS does after a successful create.
-
-The template is given by URL, from the local S3 (the Launch Stack path): it is larger than the
-51,200 bytes CloudFormation accepts as TemplateBody (test_errors checks that limit)."""
+repository, as AWS does after a successful create."""
 
 from __future__ import annotations
 
@@ -19,7 +16,7 @@ from email import policy
 from email.parser import BytesParser
 
 from stack_kit import aws_cli
-from testkit import REPO, unique
+from testkit import REPO
 
 from sagepipe.clients import internal
 from sagepipe.cloudformation.providers import provider_for
@@ -35,16 +32,14 @@ def cli_json(local_aws, *args: str) -> dict:
 
 def test_create_stack_of_the_pipeline_then_delete_it(local_aws, aws):
     project = "p" + "".join(random.choices(string.ascii_lowercase, k=10))
-    stack, templates = f"{project}-pipeline", unique("templates")
-    aws_cli(local_aws, "s3", "mb", f"s3://{templates}")
-    aws_cli(local_aws, "s3", "cp", str(TEMPLATE), f"s3://{templates}/sagepipe/pipeline.yaml")
+    stack = f"{project}-pipeline"
     connection = aws("codeconnections").create_connection(
         ProviderType="GitHub", ConnectionName=project)["ConnectionArn"]
     values = {**LOCAL_PARAMETERS, "ProjectName": project, "ApprovalEmail": f"{project}@ex.com",
               "CodeConnectionArn": connection}
     created = cli_json(
         local_aws, "cloudformation", "create-stack", "--stack-name", stack,
-        "--template-url", f"https://{templates}.s3.amazonaws.com/sagepipe/pipeline.yaml",
+        "--template-body", f"file://{TEMPLATE}",
         "--capabilities", "CAPABILITY_NAMED_IAM", "--parameters",
         *[f"ParameterKey={k},ParameterValue={v}" for k, v in values.items()])
     assert created["StackId"].startswith("arn:aws:cloudformation:us-east-1:000000000000:stack/")
@@ -127,4 +122,3 @@ def test_create_stack_of_the_pipeline_then_delete_it(local_aws, aws):
     for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
         s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     s3.delete_bucket(Bucket=bucket)
-    aws_cli(local_aws, "s3", "rb", f"s3://{templates}", "--force")

@@ -31,5 +31,6 @@ def test_every_role_and_deployed_stack_is_named(picture: str):
     roles = [props["Properties"]["RoleName"]["Fn::Sub"].replace("${ProjectName}", "P")
              for props in TEMPLATE["Resources"].values() if props["Type"] == "AWS::IAM::Role"]
     assert len(roles) == 10  # CodePipeline, CloudFormation, SageMaker, seven build projects
-    for name in [*roles, "P-endpoint-qa", "P-endpoint-prod", "stack P-api"]:
+    for name in [*roles, "stack P-training", "P-training-StateMachineRole", "P-endpoint-qa",
+                 "P-endpoint-prod", "stack P-api"]:
         assert name in picture

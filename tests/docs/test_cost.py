@@ -17,9 +17,8 @@ cost = sys.modules["cost"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cost)
 
 INPUTS = ("CodePipeline/pipeline.yaml", "CodePipeline/local-parameters.json",
-          "CodePipeline/scripts/launch_training.py", "CodePipeline/scripts/default_data.py",
-          "buildspec.yml", "CloudFormation/endpoint.yaml", "CloudFormation/config/qa.json",
-          "CloudFormation/config/prod.json")
+          "workflows/templates/titanic_train.yaml", "CloudFormation/endpoint.yaml",
+          "CloudFormation/config/qa.json", "CloudFormation/config/prod.json")
 
 
 @pytest.fixture
@@ -94,3 +93,19 @@ def test_an_action_without_an_estimate_is_named(tree: Path):
 def test_unit_prices_keep_their_published_digits():
     assert [cost.unit_price(p) for p in (0.23, 0.115, 0.005, 2.0)] == \
         ["$0.23", "$0.115", "$0.005", "$2.00"]
+
+
+def test_the_jobs_instance_type_is_the_training_workflows(tree: Path):
+    """The template's default, unless the Build stage deploys the workflow with another."""
+    template = tree / "workflows" / "templates" / "titanic_train.yaml"
+    template.write_text(template.read_text().replace("Default: ml.m5.large",
+                                                     "Default: ml.c7i.large"))
+    with pytest.raises(cost.CostError, match=r"no processing price for ml\.c7i\.large"):
+        cost.render(tree)
+    pipeline = tree / "CodePipeline" / "pipeline.yaml"
+    text = pipeline.read_text()
+    assert '"TitanicImageUri": "#{Image.IMAGE_URI}",' in text
+    pipeline.write_text(text.replace('"TitanicImageUri": "#{Image.IMAGE_URI}",',
+                                     '"TitanicImageUri": "#{Image.IMAGE_URI}", '
+                                     '"InstanceType": "ml.m5.large",'))
+    assert "| SageMaker training job | ml.m5.large x1, " in cost.render(tree)

@@ -8,6 +8,8 @@ import pytest
 import yaml
 from sfn_kit import GOLDEN, abalone, golden_bytes, hermione_train, retail
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 @pytest.mark.parametrize("name, build", [("abalone", abalone),
                                          ("hermione_train", hermione_train),

@@ -10,7 +10,10 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sfn_kit import GOLDEN, HYPERPARAMETERS, SFN_ROLE, xgb_request, xgb_transformer
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:MyTrainTransformDeploy_v1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

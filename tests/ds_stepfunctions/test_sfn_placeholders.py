@@ -9,6 +9,8 @@ from sfn_kit import ROLE, xgb_request
 from ds_stepfunctions.inputs import Array, ExecutionInput, Format, StepInput
 from ds_stepfunctions.steps import Pass, ProcessingStep, Task, TrainingStep, TransformStep
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def test_paths_of_execution_and_step_inputs():
     ei = ExecutionInput()
@@ -158,3 +160,10 @@ def test_schema_validation():
     _ = untyped["any"]
     assert untyped.validate({"any": 5}).valid and not untyped.validate({}).valid
     assert ei.contains(ei["Hyper"]["eta"]) and not ei.contains(ExecutionInput()["x"])
+    # A leaf may be a whole object, passed on as it is (titanic_train's HyperParameters).
+    whole = ExecutionInput(schema={"JobName": str, "HyperParameters": dict})
+    assert whole.validate({"JobName": "j", "HyperParameters": {"max_depth": "6"}}).valid
+    assert whole.validate({"JobName": "j", "HyperParameters": {}}).valid
+    assert whole.validate({"JobName": "j", "HyperParameters": "6"}).keys_type_mismatch == [
+        ("HyperParameters", dict, str)]
+    assert whole.validate({"JobName": "j"}).keys_missing == ["HyperParameters"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+import pytest
 from defusedxml import ElementTree
 from PIL import Image
 from rich.console import Console
@@ -23,6 +24,8 @@ from ds_stepfunctions.steps import (
 )
 from ds_stepfunctions.workflow import Execution, ExecutionStatus, Workflow
 from ds_stepfunctions.workflow.graph import state_statuses
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 SVG = "{http://www.w3.org/2000/svg}"
 

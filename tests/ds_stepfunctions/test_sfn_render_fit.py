@@ -23,6 +23,8 @@ from ds_stepfunctions.steps import Catch, Chain, Choice, ChoiceRule, Fail, Lambd
 from ds_stepfunctions.workflow import Workflow
 from ds_stepfunctions.workflow.layout import ASCENT, DESCENT, text_width
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 SVG = "{http://www.w3.org/2000/svg}"
 PICTURES = sorted((Path(__file__).parents[2] / "Docs" / "workflows").glob("*.svg"))
 ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed", "States.Timeout",

@@ -17,6 +17,8 @@ from ds_stepfunctions.steps import (
     training_input,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 PROCESSOR = {"AppSpecification": {"ImageUri": "img"}, "RoleArn": ROLE,
              "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1,
                                                        "InstanceType": "ml.m5.large",

@@ -42,6 +42,8 @@ from ds_stepfunctions.steps import (  # noqa: E402
     TransformStep,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def trainer() -> ModelTrainer:
     return ModelTrainer(

@@ -30,6 +30,8 @@ from ds_stepfunctions.steps import (
 )
 from ds_stepfunctions.steps.choice_rule import OPERATORS
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 
 def test_control_flow_chain_serialises_like_the_old_sdk():
     """Byte for byte what stepfunctions 2.3.0 writes for the same code (its to_json)."""

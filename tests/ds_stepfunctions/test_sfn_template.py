@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sfn_kit import SFN_ROLE, XGB, xgb_request
 
 from ds_stepfunctions.template import TrainingPipeline
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:abalone-pipeline"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,6 +14,8 @@ from ds_stepfunctions.inputs import ExecutionInput
 from ds_stepfunctions.steps import Chain, Pass, Succeed
 from ds_stepfunctions.workflow import Execution, ExecutionStatus, Workflow
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:demo"
 EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:demo:run-1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

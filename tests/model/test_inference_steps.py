@@ -14,6 +14,8 @@ import pytest
 from model_kit import run
 from testkit import TEST_DATA
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 pytest_plugins = ["model_kit"]
 
 EXTRA = ("PassengerId,Name,Pclass,Sex,Age\n"

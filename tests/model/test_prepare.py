@@ -13,6 +13,8 @@ import pytest
 from model_kit import raw_dir, run_prepare
 from testkit import TEST_DATA
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 pytest_plugins = ["model_kit"]
 
 SPLITS = ("train", "validation", "test")

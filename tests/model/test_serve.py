@@ -20,6 +20,8 @@ from model_kit import MODEL_DIR, run
 from sklearn.ensemble import RandomForestClassifier
 from testkit import TEST_DATA, free_port
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 pytest_plugins = ["model_kit"]
 
 CSV, JSON = "text/csv", "application/json"

@@ -11,6 +11,8 @@ import pytest
 from model_kit import raw_dir, run, run_prepare, training_env
 from testkit import REPO
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 pytest_plugins = ["model_kit"]
 
 # As a SageMaker MetricDefinitions list would scrape them from the job's log.

@@ -45,7 +45,7 @@ class Doors:
     def aws(self, *args: str) -> Any:
         """The AWS CLI's answer (JSON), or its text for the commands that print text."""
         done = subprocess.run([str(BIN / "aws"), "--output", "json", *args], env=self.env,
-                              capture_output=True, text=True)
+                              cwd=self.clone, capture_output=True, text=True)
         assert done.returncode == 0, f"aws {' '.join(args)}: {done.stderr}"
         try:
             return json.loads(done.stdout) if done.stdout.strip() else None
@@ -141,12 +141,8 @@ def first_release(doors: Doors) -> dict[str, Any]:
     connection = doors.aws("codeconnections", "create-connection", "--provider-type", "GitHub",
                            "--connection-name", "sagepipe-github")["ConnectionArn"]
     parameters = {**PARAMETERS, "CodeConnectionArn": connection}
-    # The template is larger than a TemplateBody may be: by URL, from S3, as Launch Stack does.
-    doors.aws("s3", "mb", "s3://sagepipe-templates")
-    doors.aws("s3", "cp", str(REPO / "CodePipeline" / "pipeline.yaml"),
-              "s3://sagepipe-templates/pipeline.yaml")
-    doors.aws("cloudformation", "create-stack", "--stack-name", STACK, "--template-url",
-              "https://sagepipe-templates.s3.amazonaws.com/pipeline.yaml", "--capabilities",
+    doors.aws("cloudformation", "create-stack", "--stack-name", STACK, "--template-body",
+              "file://CodePipeline/pipeline.yaml", "--capabilities",
               "CAPABILITY_NAMED_IAM", "--parameters",
               *[f"ParameterKey={k},ParameterValue={v}" for k, v in parameters.items()])
     doors.aws("cloudformation", "wait", "stack-create-complete", "--stack-name", STACK)
@@ -162,8 +158,9 @@ def test_the_first_push_releases_to_prod_after_the_emailed_approval(doors, first
     assert first_release["status"] == "Succeeded", doors.actions(first_release["execution"])
     actions = doors.actions(first_release["execution"])
     order = list(actions)
-    assert order[0] == "Source.Source" and order[3] == "Build.Train"
+    assert order[0] == "Source.Source"
     assert set(order[1:3]) == {"Build.UnitTests", "Build.BuildImage"}  # in parallel: runOrder 1
+    assert order[3:5] == ["Build.DeployTrainingWorkflow", "Build.Train"]
     assert {a["status"] for a in actions.values()} == {"Succeeded"}
     assert doors.prod_version().startswith("sagepipe-train-")
     emails = [message_from_bytes(p.read_bytes(), policy=policy.default)
@@ -247,9 +244,11 @@ def test_a_push_that_fails_qa_leaves_prod_as_it_was(doors, first_release):
 
 
 def test_delete_stack_removes_the_pipeline_and_its_projects(doors, first_release):
-    # In the order `sagepipe teardown` deletes them in AWS: the API's role has the pipeline
-    # stack's permissions boundary attached, which cannot be deleted while it is (as in AWS).
-    for stack in ("sagepipe-api", "sagepipe-endpoint-prod"):
+    # In the order `sagepipe teardown` deletes them in AWS: the API's, the batch inference's
+    # and the training state machine's roles have the pipeline stack's permissions boundaries
+    # attached, which cannot be deleted while they are (as in AWS).
+    for stack in ("sagepipe-api", "sagepipe-batch-inference", "sagepipe-endpoint-prod",
+                  "sagepipe-training"):
         stack_id = doors.aws("cloudformation", "describe-stacks", "--stack-name", stack)[
             "Stacks"][0]["StackId"]
         doors.aws("cloudformation", "delete-stack", "--stack-name", stack)

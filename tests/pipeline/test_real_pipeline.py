@@ -64,6 +64,15 @@ class Clone:
         return {f"{d['stageName']}.{d['actionName']}": d["status"]
                 for d in sorted(details, key=lambda d: d["startTime"])}
 
+    def variables(self, execution_id: str, label: str) -> dict[str, str]:
+        """The output variables of an action of an execution (e.g. Build.Train)."""
+        stage, action = label.split(".")
+        details = self.api.list_action_executions(
+            pipelineName=PIPELINE, filter={"pipelineExecutionId": execution_id})[
+            "actionExecutionDetails"]
+        return next(d["output"]["outputVariables"] for d in details
+                    if (d["stageName"], d["actionName"]) == (stage, action))
+
     def prod_version(self) -> str:
         reply = client_for(self.settings, "sagemaker-runtime").invoke_endpoint(
             EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv",
@@ -94,9 +103,53 @@ def test_run_creates_the_stack_pushes_the_commit_and_releases_to_prod(clone, fir
     assert latest["sourceRevisions"][0]["revisionId"] == clone.base
     assert latest["trigger"]["triggerType"] == "WebhookV2"  # the push started it
     assert clone.prod_version().startswith("sagepipe-train-")
+    # The Build stage deploys the training stack, then trains through its state machine.
+    execution_id = latest["pipelineExecutionId"]
+    started = list(clone.statuses(execution_id))  # UnitTests and BuildImage run in parallel
+    assert set(started[1:3]) == {"Build.UnitTests", "Build.BuildImage"}
+    assert started[3:5] == ["Build.DeployTrainingWorkflow", "Build.Train"]
+    machine = clone.variables(execution_id, "Build.DeployTrainingWorkflow")["StateMachineArn"]
+    job = clone.variables(execution_id, "Build.Train")["TRAINING_JOB_NAME"]
+    training = client_for(clone.settings, "stepfunctions").describe_execution(
+        executionArn=machine.replace(":stateMachine:", ":execution:") + f":{job}")
+    assert training["status"] == "SUCCEEDED"
     status = subprocess.run(clone.sagepipe("status"), capture_output=True, text=True, check=True)
     assert f"{PIPELINE} execution {latest['pipelineExecutionId']}" in status.stdout
     assert "ManualApproval" in status.stdout and "Succeeded" in status.stdout
+
+
+def test_the_release_deploys_the_batch_inference_that_scores_a_dropped_file(
+        clone, first_release):
+    """Prod's DeployBatchInference (after DeployProd, the prod endpoint's name wired in, the
+    code packaged by PackageApi): the README's "drop a file, get predictions" after a run."""
+    assert first_release.returncode == 0, first_release.stdout + first_release.stderr
+    assert "✔ Prod.DeployBatchInference" in first_release.stdout
+    (stack,) = client_for(clone.settings, "cloudformation").describe_stacks(
+        StackName="sagepipe-batch-inference")["Stacks"]
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert given["EndpointName"] == PROD
+    assert given["PermissionsBoundaryArn"].endswith(":policy/sagepipe-batch-inference-boundary")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    s3 = client_for(clone.settings, "s3")
+    s3.put_object(Bucket=outputs["InputBucketName"], Key="incoming/passengers.csv",
+                  Body=b"Name,Pclass,Sex,Age\nAllen,1,female,29\nNobody,4,male,30\n")
+    key = "predictions/incoming/passengers.csv"
+    s3.get_waiter("object_exists").wait(Bucket=outputs["OutputBucketName"], Key=key,
+                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+    def read(name: str) -> list[str]:
+        body = s3.get_object(Bucket=outputs["OutputBucketName"], Key=name)["Body"].read()
+        return body.decode().splitlines()
+
+    header, allen = read(key)
+    assert header == "Name,Pclass,Sex,Age,predicted_survived,survival_probability"
+    version = client_for(clone.settings, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=PROD, Body=b"1,female,29", ContentType="text/csv", Accept="text/csv")
+    assert allen == "Allen,1,female,29," + version["Body"].read().decode().strip()
+    assert read(f"{key}.errors.csv") == [
+        "line,error,Name,Pclass,Sex,Age",
+        '3,"column Pclass: 4 is not one of 1, 2, 3",Nobody,4,male,30']
 
 
 def test_a_failing_training_job_stops_before_qa(clone, first_release):
@@ -105,6 +158,7 @@ def test_a_failing_training_job_stops_before_qa(clone, first_release):
     done = clone.run("run", "--auto-approve")
     assert done.returncode == 1
     assert "✘ Build.Train" in done.stdout and "n_estimators='many'" in done.stdout
+    assert "FAILED in state 'TrainStep': States.TaskFailed" in done.stdout
     statuses = clone.statuses(clone.latest()["pipelineExecutionId"])
     assert statuses["Build.Train"] == "Failed" and "QA.DeployQA" not in statuses
     assert clone.prod_version() == before

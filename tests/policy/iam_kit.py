@@ -2,9 +2,10 @@
 (sagepipe/iam/policy.py: `Principal.decide(call)`, which the local IAM's SimulatePrincipalPolicy
 answers with too).
 
-Templates are read as cfn-lint reads them (rules.load); `Ref`, `Fn::GetAtt`, `Fn::Sub` and
-`Fn::Join` are resolved for a stack of ProjectName `sagepipe` in account 123456789012,
-us-east-1, with every named resource's ARN built from its name property as AWS builds it.
+Templates are read as cfn-lint reads them (rules.load); `Ref`, `Fn::GetAtt`, `Fn::Sub`,
+`Fn::Join` and `Fn::If` (with the template's conditions) are resolved for a stack of ProjectName
+`sagepipe` in account 123456789012, us-east-1, with every named resource's ARN built from its
+name property as AWS builds it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = ["Call", "Principal", "Stack", "Statement", "UnsupportedPolicy", "deci
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
           "AWS::URLSuffix": "amazonaws.com"}
+NO_VALUE = object()  # what `Ref: AWS::NoValue` resolves to: the property is left out
 # type -> (name property, what Ref returns, {attribute: format}); {name} is the physical name.
 NAMED = {
     "AWS::S3::Bucket": ("BucketName", "{name}", {"Arn": "arn:{p}:s3:::{name}"}),
@@ -81,15 +83,41 @@ class Stack:
             if key == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
-        return {k: self.resolve(v) for k, v in value.items()}
+            if key == "Fn::If":
+                condition, if_true, if_false = argument
+                return self.resolve(if_true if self.condition(condition) else if_false)
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        return self._holds(self.template["Conditions"][name])
+
+    def _holds(self, expression: Any) -> bool:
+        (key, argument), = expression.items()
+        if key == "Condition":
+            return self.condition(argument)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(side) for side in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._holds(argument[0])
+        if key in ("Fn::And", "Fn::Or"):
+            found = [self._holds(part) for part in argument]
+            return all(found) if key == "Fn::And" else any(found)
+        raise UnsupportedPolicy(f"cannot evaluate the condition {expression}")
 
     def _variable(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in PSEUDO:
             return PSEUDO[name]
         if name == "AWS::StackName":
             return self.name
         if name in self.parameters:
             return self.parameters[name]
+        declared = self.template.get("Parameters", {}).get(name)
+        if declared is not None and "Default" in declared:  # a parameter the deploy leaves out
+            return declared["Default"]
         if "." in name:
             return self._attribute(*name.split(".", 1))
         return self._format(name, None)
@@ -152,8 +180,7 @@ def role(stack: Stack, logical: str, every_stack: Iterable[Stack]) -> Principal:
             raise UnsupportedPolicy(f"{logical}: managed policy {arn} is not in the templates")
         statements += policies[arn]
     boundary = None
-    if "PermissionsBoundary" in props:
-        arn = stack.resolve(props["PermissionsBoundary"])
+    if (arn := stack.resolve(props.get("PermissionsBoundary", NO_VALUE))) is not NO_VALUE:
         if arn not in policies:
             raise UnsupportedPolicy(f"{logical}: boundary {arn} is not in the templates")
         boundary = policies[arn]

@@ -81,7 +81,7 @@ def pass_role_on_every_role(template: Template) -> None:
 
 
 def pass_role_to_any_service(template: Template) -> None:
-    del _statement(template, "TrainRole", "PassSageMakerRoleToJobs")["Condition"]
+    del _statement(template, "CloudFormationRole", "PassTrainingRoleToStepFunctions")["Condition"]
 
 
 def allow_all_but_iam(template: Template) -> None:
@@ -115,13 +115,14 @@ def role_without_boundary(template: Template) -> None:
 
 
 def attach_managed_policies(template: Template) -> None:
-    _statement(template, "CloudFormationRole", "ApiFunctionRole")["Action"] += [
+    _statement(template, "CloudFormationRole", "StackRoles")["Action"] += [
         "iam:AttachRolePolicy", "iam:DetachRolePolicy"]
 
 
 def allow_everything(template: Template) -> None:
-    _properties(template, "UnitTestsRole")["Policies"][0]["PolicyDocument"]["Statement"].append(
-        {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"})
+    _properties(template, "UnitTestsRole").setdefault("Policies", []).append(
+        {"PolicyName": "everything", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]}})
 
 
 def s3_on_every_bucket(template: Template) -> None:

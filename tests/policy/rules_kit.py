@@ -7,7 +7,8 @@ long form, `{"Fn::Sub": ...}`.
 
 The same functions check the real templates (test_rules.py: no violation) and copies of them
 with one planted defect each (test_planted.py: the defect is named), so a rule that stops
-seeing what it is for fails the suite.
+seeing what it is for fails the suite. `template_size` reads the file itself, not the template
+it holds: its limit is on the bytes sent to CloudFormation.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ NAME_PROPERTIES = frozenset({"BucketName", "RepositoryName", "RoleName", "TopicN
 # IAM actions that give a role permissions: allowed only with a permissions boundary condition.
 ROLE_GRANTS = ("iam:createrole", "iam:putrolepolicy", "iam:attachrolepolicy",
                "iam:putrolepermissionsboundary")
+# CreateStack and UpdateStack take at most 51,200 bytes of TemplateBody (`aws cloudformation
+# create-stack --template-body file://...`, as the README deploys pipeline.yaml); a bigger
+# template must be uploaded to S3 and passed as TemplateURL. Past the warning size, the next
+# addition may not fit: move reasons into the docs before it does.
+TEMPLATE_BODY_LIMIT = 51_200
+TEMPLATE_BODY_WARNING = 46_000
+# Where the project keeps the templates it deploys (endpoint.yaml's stage configurations and the
+# buildspecs are there too, and are not templates: a template has Resources).
+TEMPLATE_FOLDERS = ("CodePipeline", "CloudFormation", "workflows/templates")
 
 
 def load(path: Path) -> Template:
@@ -368,6 +378,39 @@ RULES: dict[str, Callable[[Template], Iterator[str]]] = {
                  inline_buildspec, tls_only_bucket, service_invoke_scope,
                  failed_event_destination, function_error_alarm)
 }
+
+
+class TemplateNearSizeLimit(UserWarning):
+    """A template within TEMPLATE_BODY_WARNING bytes of CloudFormation's TemplateBody limit."""
+
+
+def deployable_templates(repo: Path) -> list[Path]:
+    """Every CloudFormation template under TEMPLATE_FOLDERS."""
+    found = []
+    for folder in TEMPLATE_FOLDERS:
+        for path in sorted((repo / folder).rglob("*")):
+            if path.suffix in (".yaml", ".yml", ".json", ".template") and \
+                    isinstance(load(path).get("Resources"), dict):
+                found.append(path)
+    return found
+
+
+def template_size(path: Path) -> Iterator[str]:
+    """A template fits CloudFormation's TemplateBody (TEMPLATE_BODY_LIMIT bytes)."""
+    size = path.stat().st_size
+    if size > TEMPLATE_BODY_LIMIT:
+        yield f"template-size: {path.name}: {size:,} bytes, over the {TEMPLATE_BODY_LIMIT:,} " \
+              "CloudFormation takes as TemplateBody (create-stack --template-body, the console's " \
+              "upload): move comments and reasons into the docs, or split the stack"
+
+
+def template_size_warnings(path: Path) -> Iterator[str]:
+    """A template close to the limit: the next addition may not fit."""
+    size = path.stat().st_size
+    if TEMPLATE_BODY_WARNING < size <= TEMPLATE_BODY_LIMIT:
+        yield f"template-size: {path.name}: {size:,} bytes, {TEMPLATE_BODY_LIMIT - size:,} " \
+              f"under CloudFormation's TemplateBody limit of {TEMPLATE_BODY_LIMIT:,}: make " \
+              "room (reasons into the docs) before the next addition"
 
 
 class InstanceTypeChange(UserWarning):

@@ -13,6 +13,7 @@ from templates.templates_kit import (
     ENDPOINT,
     PIPELINE,
     TEMPLATES,
+    TRAINING,
     action,
     parameter_accepts,
     substitute,
@@ -77,12 +78,22 @@ def test_taskcat_deploys_each_stage_as_the_pipeline_does(stage: str, deploy_acti
         assert parameter_accepts(declared[name], value), f"{name}={value}"
 
 
+def test_taskcat_deploys_the_training_stack_as_the_pipeline_does():
+    given = TASKCAT["tests"]["training"]["parameters"]
+    overrides = json.loads(substitute(action("DeployTrainingWorkflow").configuration[
+        "ParameterOverrides"], {}))
+    assert set(given) == set(overrides)
+    declared = template(TRAINING)["Parameters"]
+    for name, value in given.items():
+        assert parameter_accepts(declared[name], value), f"{name}={value}"
+
+
 def test_checkov_passes():
     (report,) = checkov_report(REPO)
     summary = report["summary"]
     assert report["results"]["failed_checks"] == []
     assert (summary["failed"], summary["parsing_errors"]) == (0, 0)
-    # Both templates were scanned: every resource of each.
+    # Every template was scanned: every resource of each.
     assert summary["resource_count"] == sum(len(template(path)["Resources"])
                                             for path in TEMPLATES)
 

@@ -7,6 +7,8 @@ import pytest
 
 from .iam_kit import Call, Principal, Stack, Statement, UnsupportedPolicy, decide, role, without
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 BUCKET = "arn:aws:s3:::data"
 
 

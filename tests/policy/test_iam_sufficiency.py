@@ -5,18 +5,31 @@ proven to notice: removing any one permission a listed call needs makes it name 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from .checkers_kit import REPO
 from .iam_kit import Call, Principal, Stack, role, without
 from .rules_kit import load
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 CALLS_FILE = Path(__file__).with_name("iam_calls.yaml")
 DATA = yaml.safe_load(CALLS_FILE.read_text())
 PROJECT = "sagepipe"
+# What the earlier actions give the Build stage's deploy of the training stack.
+PIPELINE_VARIABLES = {"SourceVariables.CommitId": "c0ffee1",
+                      "Image.IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+                                         "sagepipe-model:c0ffee1",
+                      "ProdEndpoint.EndpointName": "sagepipe-prod"}
+# Templates the actions read from a build's output, by the template they were packaged from.
+PACKAGED = {"ApiPackage::batch-inference.packaged.yaml": "CloudFormation/batch-inference.yaml"}
 
 
 @dataclass
@@ -35,23 +48,37 @@ def _call(entry: str | dict, caller: str) -> Call:
     return Call(action, resource.strip('"'), context, caller)
 
 
+def deployed_by(pipeline: Stack, action_name: str) -> Stack:
+    """The stack a CloudFormation action of the pipeline deploys (from the source artifact, or
+    packaged from it), with the parameters the action passes (the pipeline's own variables
+    filled in)."""
+    (action,) = [action for resource in pipeline.template["Resources"].values()
+                 if resource["Type"] == "AWS::CodePipeline::Pipeline"
+                 for stage in resource["Properties"]["Stages"] for action in stage["Actions"]
+                 if action["Name"] == action_name]
+    config: dict[str, Any] = pipeline.resolve(action["Configuration"])
+    overrides = re.sub(r"#\{([^}]+)\}", lambda m: PIPELINE_VARIABLES[m[1]],
+                       config["ParameterOverrides"])
+    path = REPO / PACKAGED.get(config["TemplatePath"],
+                               config["TemplatePath"].removeprefix("SourceOutput::"))
+    return Stack(load(path), json.loads(overrides), config["StackName"])
+
+
 @pytest.fixture(scope="module")
 def stacks(templates: dict[str, Path]) -> dict[str, Stack]:
-    """The pipeline stack, and the API and batch-inference stacks as the pipeline deploys
-    them."""
+    """The pipeline stack, and the training, API and batch-inference stacks as the pipeline
+    deploys them."""
     boundary = DATA["constants"]["boundary"]
-    return {"pipeline": Stack(load(templates["pipeline"]), {
-                "ProjectName": PROJECT, "BranchName": "main",
-                "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/"
-                                     "00000000-0000-0000-0000-000000000000"},
-                f"{PROJECT}-pipeline"),
+    pipeline = Stack(load(templates["pipeline"]), {
+        "ProjectName": PROJECT, "BranchName": "main",
+        "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/"
+                             "00000000-0000-0000-0000-000000000000"}, f"{PROJECT}-pipeline")
+    return {"pipeline": pipeline,
+            "training": deployed_by(pipeline, "DeployTrainingWorkflow"),
             "api": Stack(load(templates["api"]), {"EndpointName": f"{PROJECT}-prod",
                                                   "PermissionsBoundaryArn": boundary},
                          f"{PROJECT}-api"),
-            "batch-inference": Stack(load(templates["batch-inference"]), {
-                "ProjectName": PROJECT, "EndpointName": f"{PROJECT}-prod",
-                "SageMakerRoleArn": DATA["constants"]["sagemaker_role"],
-                "InputPrefix": "incoming/"}, f"{PROJECT}-batch-inference")}
+            "batch-inference": deployed_by(pipeline, "DeployBatchInference")}
 
 
 def principal_of(spec: dict, stacks: dict[str, Stack]) -> Principal:
@@ -137,10 +164,36 @@ def test_the_reviewed_defects_are_named(listed: dict[str, Listed], role_name: st
 
 def test_one_shared_build_role_would_be_refused(listed: dict[str, Listed]):
     """The defect of one role for every build: the unit tests with all builds' permissions
-    may push images, pass the SageMaker role and overwrite artifacts; the check says so."""
+    may push images, start the training and overwrite artifacts; the check says so."""
     builds = [listing for name, listing in listed.items() if name.endswith("Project")]
     shared = Principal("SharedBuildRole", [s for b in builds for s in b.principal.statements])
     unit_tests = listed["UnitTestsProject"]
     granted = {call.action for call in unit_tests.refused if shared.decide(call) == "Allow"}
-    assert {"ecr:PutImage", "iam:PassRole", "s3:PutObject", "sagemaker:CreateTrainingJob",
+    assert {"ecr:PutImage", "s3:PutObject", "states:StartExecution",
             "sagemaker:InvokeEndpoint"} <= granted
+
+
+def test_no_build_passes_a_role_or_runs_a_job(listed: dict[str, Listed]):
+    """The training runs in the state machine: no build may pass the SageMaker role or start
+    a SageMaker job itself, whatever its buildspec is changed to call."""
+    builds = [listing for name, listing in listed.items() if name.endswith("Project")]
+    shared = Principal("SharedBuildRole", [s for b in builds for s in b.principal.statements])
+    for call in (Call("iam:PassRole", DATA["constants"]["sagemaker_role"],
+                      {"iam:PassedToService": "sagemaker.amazonaws.com"}, "any build"),
+                 Call("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:us-east-1:123456789012:"
+                      f"training-job/{PROJECT}-train-1", {}, "any build")):
+        assert shared.decide(call) != "Allow", call
+
+
+@pytest.mark.parametrize("call", [
+    "sagemaker:CreateTrainingJob {sm}:training-job/other-project-train-1",
+    "sagemaker:CreateProcessingJob {sm}:processing-job/other-project-prep-1"])
+def test_the_training_boundary_is_what_keeps_the_state_machine_to_the_projects_jobs(
+        listed: dict[str, Listed], call: str):
+    """The exported workflow's own policy names every job of the account; deployed by the
+    pipeline, its role gets the pipeline's training boundary, which names the project's."""
+    state_machine = listed["StateMachineRole"].principal
+    assert state_machine.boundary is not None
+    refused = _call(call, "refused")
+    assert state_machine.decide(refused) == "ImplicitDeny (permissions boundary)"
+    assert replace(state_machine, boundary=None).decide(refused) == "Allow"

@@ -14,13 +14,21 @@ from .checkers_kit import REPO
 from .plants_kit import PLANTS
 from .rules_kit import (
     RULES,
+    TEMPLATE_BODY_LIMIT,
+    TEMPLATE_BODY_WARNING,
     InstanceTypeChange,
+    TemplateNearSizeLimit,
     as_list,
+    deployable_templates,
     instance_type_change,
     load,
     statements,
+    template_size,
+    template_size_warnings,
     violations,
 )
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 PROD_CONFIG = "CloudFormation/config/prod.json"
 
@@ -96,3 +104,47 @@ def test_the_instance_type_rule_sees_a_change_only_under_auto_scaling():
     unscaled = copy.deepcopy(deployed)
     unscaled["Parameters"]["EnableAutoScaling"] = "false"
     assert list(instance_type_change(unscaled, changed)) == []  # step 2 of the runbook
+
+
+def test_the_size_rule_finds_every_template_the_project_deploys():
+    found = {path.relative_to(REPO).as_posix() for path in deployable_templates(REPO)}
+    assert {"CodePipeline/pipeline.yaml", "CloudFormation/endpoint.yaml",
+            "workflows/templates/titanic_train.yaml"} <= found
+    assert {path.as_posix() for path in (REPO / "workflows" / "templates").glob("*.yaml")} \
+        <= {(REPO / name).as_posix() for name in found}
+    assert not any("buildspecs" in name or name.endswith("qa.json") for name in found)
+
+
+@pytest.mark.parametrize("path", deployable_templates(REPO), ids=lambda path: path.name)
+def test_every_template_fits_cloudformations_template_body(path: Path):
+    assert list(template_size(path)) == []
+    for message in template_size_warnings(path):
+        warnings.warn(TemplateNearSizeLimit(message), stacklevel=1)
+
+
+def _padded(tmp_path: Path, size: int) -> Path:
+    """A template (endpoint.yaml, smaller than every threshold) grown to `size` bytes the way
+    templates grow: comments."""
+    text = (REPO / "CloudFormation" / "endpoint.yaml").read_text()
+    line = "# " + "x" * 97 + "\n"
+    text += line * ((size - len(text.encode())) // len(line))
+    text += "#" * (size - len(text.encode()) - 1) + "\n"
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    assert path.stat().st_size == size
+    return path
+
+
+def test_a_template_over_the_limit_is_refused(tmp_path: Path):
+    planted = _padded(tmp_path, TEMPLATE_BODY_LIMIT + 1)
+    (message,) = template_size(planted)
+    assert message.startswith("template-size: pipeline.yaml: 51,201 bytes, over the 51,200")
+    assert list(template_size(_padded(tmp_path, TEMPLATE_BODY_LIMIT))) == []
+
+
+def test_a_template_near_the_limit_warns_only(tmp_path: Path):
+    near = _padded(tmp_path, TEMPLATE_BODY_WARNING + 1)
+    assert list(template_size(near)) == []
+    (message,) = template_size_warnings(near)
+    assert "46,001 bytes, 5,199 under CloudFormation's TemplateBody limit" in message
+    assert list(template_size_warnings(_padded(tmp_path, TEMPLATE_BODY_WARNING))) == []

@@ -1,5 +1,5 @@
-"""Read pipeline.yaml, endpoint.yaml, batch-inference.yaml, the stage configurations and the
-buildspecs as data."""
+"""Read pipeline.yaml, endpoint.yaml, batch-inference.yaml, the training workflow's template,
+the stage configurations and the buildspecs as data."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 PIPELINE = REPO / "CodePipeline" / "pipeline.yaml"
 ENDPOINT = REPO / "CloudFormation" / "endpoint.yaml"
 BATCH_INFERENCE = REPO / "CloudFormation" / "batch-inference.yaml"
-TEMPLATES = (PIPELINE, ENDPOINT, BATCH_INFERENCE)
+TRAINING = REPO / "workflows" / "templates" / "titanic_train.yaml"  # the Build stage deploys it
+TEMPLATES = (PIPELINE, ENDPOINT, BATCH_INFERENCE, TRAINING)
 
 PIPELINE_VARIABLE = re.compile(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_-]+)\}")
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")

@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 import shlex
 
+import pytest
+
 from .templates_kit import REPO
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 DOCKERFILE = REPO / "model" / "Dockerfile"
 ENTRY_POINTS = ("prepare", "train", "serve")

@@ -6,7 +6,17 @@ from typing import Any
 
 import pytest
 
-from .templates_kit import ENDPOINT, PIPELINE, pipeline_actions, resources, substitute, template
+from .templates_kit import (
+    ENDPOINT,
+    PIPELINE,
+    REPO,
+    pipeline_actions,
+    resources,
+    substitute,
+    template,
+)
+
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 # Longest region code in use (us-isof-south-1), and a 12-digit account id.
 LONGEST_REGION = "us-isof-south-1"
@@ -127,17 +137,52 @@ def test_statement_is_narrow(where: str, statement: dict[str, Any]):
 def test_pass_role_names_the_role_and_the_service_that_trusts_it():
     roles = _roles()
     passes = [(where, s) for where, s in _statements() if "iam:PassRole" in _as_list(s["Action"])]
-    assert len(passes) == 4
+    assert len(passes) == 6
+    # Roles the pipeline's stacks create, which CloudFormation names after the stack: the API's
+    # and the batch-inference functions' roles (passed to Lambda) and the training state
+    # machine's (to Step Functions).
+    stack_roles = {":role/${ProjectName}-api-*": "lambda.amazonaws.com",
+                   ":role/${ProjectName}-batch-inference-*": "lambda.amazonaws.com",
+                   ":role/${ProjectName}-training-*": "states.amazonaws.com"}
     for where, statement in passes:
         assert _as_list(statement["Action"]) == ["iam:PassRole"], where
         service = statement["Condition"]["StringEquals"]["iam:PassedToService"]
-        resource = statement["Resource"]
-        assert resource != "*", where
-        if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-            passed_role = roles[resource["Fn::GetAtt"][0]]
-            trusted = [s["Principal"]["Service"]
-                       for s in passed_role["AssumeRolePolicyDocument"]["Statement"]]
-            assert trusted == [service], where
-        else:  # the API's function role, which CloudFormation names after the API stack
-            assert substitute(resource, {}).endswith(":role/${ProjectName}-api-*"), where
-            assert service == "lambda.amazonaws.com", where
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", where
+            if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                passed_role = roles[resource["Fn::GetAtt"][0]]
+                trusted = [s["Principal"]["Service"]
+                           for s in passed_role["AssumeRolePolicyDocument"]["Statement"]]
+                assert trusted == [service], where
+            else:
+                (suffix,) = [s for s in stack_roles if substitute(resource, {}).endswith(s)]
+                assert service == stack_roles[suffix], where
+
+
+def test_the_training_stack_names_fit_at_the_longest_project_name():
+    """The stack <P>-training names its state machine after itself (at most 80 characters),
+    and CloudFormation names its role <stack>-<logical id>-<up to 13 characters> (at most 64):
+    the CloudFormation role may create and pass only roles named <P>-training-*."""
+    longest = _longest(PIPELINE, "ProjectName")
+    (deploy,) = [a for a in pipeline_actions() if a.name == "DeployTrainingWorkflow"]
+    stack = substitute(deploy.configuration["StackName"], {"ProjectName": longest})
+    assert len(stack) <= 80
+    body = template(REPO / "workflows" / "templates" / "titanic_train.yaml")
+    (role,) = [name for name, r in body["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert "RoleName" not in body["Resources"][role]["Properties"]
+    assert len(f"{stack}-{role}-{'X' * 13}") <= 64
+
+
+def test_the_batch_inference_role_names_keep_the_stack_name():
+    """CloudFormation names a role <stack>-<logical id>-<up to 13 characters> and, past 64
+    characters, shortens the logical id, not the stack name (for example
+    `MyStackDev-MyNestedApplicatio-MyLambdaFunctionName-1U44TLUZ7OR55`): the CloudFormation
+    role may create and pass only roles named <P>-batch-inference-*, so that prefix must fit
+    with room for the suffix at the longest ProjectName."""
+    longest = _longest(PIPELINE, "ProjectName")
+    (deploy,) = [a for a in pipeline_actions() if a.name == "DeployBatchInference"]
+    stack = substitute(deploy.configuration["StackName"], {"ProjectName": longest})
+    body = template(REPO / "CloudFormation" / "batch-inference.yaml")
+    roles = [name for name, r in body["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert roles and all("RoleName" not in body["Resources"][r]["Properties"] for r in roles)
+    assert len(f"{stack}-X-{'X' * 13}") <= 64

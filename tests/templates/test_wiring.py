@@ -32,6 +32,8 @@ from .templates_kit import (
     template,
 )
 
+pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
+
 # Output variables of the CodeStarSourceConnection source action.
 SOURCE_VARIABLES = {"AuthorDate", "BranchName", "CommitId", "CommitMessage", "ConnectionArn",
                     "FullRepositoryName"}
@@ -175,8 +177,7 @@ def test_the_api_gets_the_prod_endpoint_name_and_its_permissions_boundary():
     # The boundary the CloudFormation role requires is the pipeline stack's boundary policy.
     boundary = resources(PIPELINE, "AWS::IAM::ManagedPolicy")["ApiFunctionBoundary"]
     assert substitute(boundary["ManagedPolicyName"], {}) == "${ProjectName}-api-boundary"
-    assert overrides["PermissionsBoundaryArn"] == \
-        "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${ProjectName}-api-boundary"
+    assert overrides["PermissionsBoundaryArn"] == "${ApiFunctionBoundary}"
     # The packaging merges a template that declares those parameters into chalice's SAM
     # template, and gives the function's role that boundary.
     merge = re.search(r"--merge-template\s+(\S+)",
@@ -190,8 +191,14 @@ def test_the_api_gets_the_prod_endpoint_name_and_its_permissions_boundary():
 
 def test_prod_stage_runs_in_the_documented_order():
     prod = [a.name for a in pipeline_actions() if a.stage == "Prod"]
-    assert prod == ["ClearFailedCreate", "DeployProd", "PackageApi", "DeployApi", "SmokeTest",
-                    "TeardownQA"]
+    assert prod == ["ClearFailedCreate", "DeployProd", "PackageApi", "DeployApi",
+                    "DeployBatchInference", "SmokeTest", "TeardownQA"]
+    # The batch inference scores with the prod endpoint: deployed after it, with its name.
+    batch = action("DeployBatchInference")
+    assert action("DeployProd").runs_before(batch)
+    assert batch.configuration["ActionMode"] == "CREATE_UPDATE"
+    assert '"EndpointName": "#{ProdEndpoint.EndpointName}"' in substitute(
+        batch.configuration["ParameterOverrides"], {})
     assert action("TeardownQA").configuration["ActionMode"] == "DELETE_ONLY"
     assert action("TeardownQA").configuration["StackName"] == action("DeployQA").configuration[
         "StackName"]
@@ -199,15 +206,87 @@ def test_prod_stage_runs_in_the_documented_order():
 
 def test_failed_first_creates_of_prod_stacks_are_cleared_before_their_deploys():
     """CREATE_UPDATE cannot update a stack left ROLLBACK_COMPLETE by a failed first create:
-    ClearFailedCreate deletes exactly those stacks, before either prod deploy runs."""
+    ClearFailedCreate deletes exactly those stacks, before any prod deploy runs."""
     clear = action("ClearFailedCreate")
     updated = [a for a in pipeline_actions()
                if a.provider == "CloudFormation" and a.configuration.get("ActionMode")
                == "CREATE_UPDATE"]
-    assert {a.name for a in updated} == {"DeployProd", "DeployApi"}
+    assert {a.name for a in updated} == {"DeployProd", "DeployApi", "DeployBatchInference"}
     assert all(clear.runs_before(a) for a in updated)
     (stacks,) = [v["Value"] for v in clear.project()["Environment"]["EnvironmentVariables"]
                  if v["Name"] == "PROD_STACKS"]
     assert substitute(stacks, {}).split() == [substitute(a.configuration["StackName"], {})
                                               for a in updated]
     assert "clear_failed_create.py ${PROD_STACKS:?" in (REPO / clear.buildspec_path()).read_text()
+
+
+TRAINING_TEMPLATE = "workflows/templates/titanic_train.yaml"
+# Stand-ins for the Build stage's variables, in the deploy action's parameters.
+BUILD_VARIABLES = {"#{SourceVariables.CommitId}": "c0ffee1",
+                   "#{Image.IMAGE_URI}": "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+                                         "sagepipe-model:c0ffee1"}
+
+
+def test_the_train_action_runs_the_state_machine_the_build_stage_deploys_from_the_commit():
+    """DeployTrainingWorkflow deploys the commit's export of the training workflow (after
+    BuildImage, whose image it runs), and Train starts that stack's state machine."""
+    deploy, train = action("DeployTrainingWorkflow"), action("Train")
+    assert deploy.stage == train.stage == "Build" and deploy.provider == "CloudFormation"
+    assert action("BuildImage").runs_before(deploy) and deploy.runs_before(train)
+    assert artifact_path(deploy.configuration["TemplatePath"]) == ("SourceOutput",
+                                                                  TRAINING_TEMPLATE)
+    # A failed first create (ROLLBACK_COMPLETE) is replaced by the next run, not stuck.
+    assert deploy.configuration["ActionMode"] == "REPLACE_ON_FAILURE"
+    assert deploy.configuration["Capabilities"] == "CAPABILITY_IAM"  # its role is unnamed
+    assert {"name": "STATE_MACHINE_ARN", "value": "#{TrainingWorkflow.StateMachineArn}"} in \
+        train.environment_overrides()
+    assert deploy.namespace == "TrainingWorkflow"
+    # The state machine is named after its stack: the name the Train role may start.
+    body = template(REPO / TRAINING_TEMPLATE)
+    machine = body["Resources"]["StateMachineComponent"]["Properties"]
+    assert machine["StateMachineName"] == {"Ref": "AWS::StackName"}
+    stack = substitute(deploy.configuration["StackName"], {})
+    assert stack == "${ProjectName}-training"
+    role = resources(PIPELINE, "AWS::IAM::Role")["TrainRole"]
+    started = [s for s in role["Policies"][0]["PolicyDocument"]["Statement"]
+               if "states:StartExecution" in s["Action"]]
+    assert [substitute(s["Resource"], {}) for s in started] == [
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{stack}"]
+
+
+def test_the_training_stack_gets_valid_parameters_and_its_boundary():
+    deploy = action("DeployTrainingWorkflow")
+    declared = template(REPO / TRAINING_TEMPLATE)["Parameters"]
+    text = substitute(deploy.configuration["ParameterOverrides"], PLACEHOLDERS)
+    for variable, value in BUILD_VARIABLES.items():
+        text = text.replace(variable, value)
+    overrides = json.loads(text)
+    assert set(overrides) <= set(declared), set(overrides) - set(declared)
+    assert {name for name, d in declared.items() if "Default" not in d} <= set(overrides)
+    for name, value in overrides.items():
+        if "${" not in value:  # Refs to the pipeline's resources are checked below
+            assert parameter_accepts(declared[name], value), f"{name}={value}"
+    # Data under <ProjectName>/<commit>/: where the SageMaker role may read and write.
+    assert overrides["Prefix"] == "sagepipe/c0ffee1"
+    # The state machine's role gets the boundary the CloudFormation role requires of it.
+    assert overrides["PermissionsBoundaryArn"] == "${TrainingWorkflowBoundary}"
+    role = resources(PIPELINE, "AWS::IAM::Role")["CloudFormationRole"]
+    statements = {s["Sid"]: s for policy in role["Policies"]
+                  for s in policy["PolicyDocument"]["Statement"]}
+    within = statements["TrainingRoleWithinBoundary"]
+    assert within["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == {
+        "Ref": "TrainingWorkflowBoundary"}
+    assert substitute(within["Resource"], {}).endswith(
+        f":role/{substitute(deploy.configuration['StackName'], {})}-*")
+
+
+def test_the_training_takes_the_commits_hyperparameters():
+    """Hyperparameters are execution input, not baked into the exported definition: the
+    buildspec passes model/hyperparameters.json, so a change of it needs no new template."""
+    body = template(REPO / TRAINING_TEMPLATE)
+    definition = json.loads(body["Resources"]["StateMachineComponent"]["Properties"][
+        "DefinitionString"])
+    train = definition["States"]["TrainStep"]["Parameters"]
+    assert train["HyperParameters.$"] == "$$.Execution.Input['HyperParameters']"
+    assert "HyperParameters" not in train
+    assert "--hyperparameters model/hyperparameters.json" in (REPO / "buildspec.yml").read_text()

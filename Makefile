@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check-templates bench docs lock clean
+.PHONY: run test test-fast check-templates bench docs lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,28 @@ run: $(STAMP)
 	  "$$($(BIN)/sagepipe api url 2>/dev/null)predict"
 	@echo
 
+# The whole suite on two workers (pytest-xdist), each with its own local AWS; the root conftest
+# keeps the tests that share a session fixture (a trained model, a folder's own local AWS) on one
+# worker, so it is built once per run (tests/conftest.py). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+
+# The inner loop (under 30 s): ruff, mypy (incremental, from .mypy_cache), and the tests that
+# need no local AWS nor a slow tool (`-m "not local_aws and not slow"`) in the folders where
+# those are quick (not the model's training, cfn-lint, checkov, moto deployments: `make test`
+# runs them).
+FAST_FOLDERS = protocols stepfunctions ds_stepfunctions docs codebuild edge batch_inference \
+	workflows containers
+FAST_TESTS = $(addprefix tests/,$(FAST_FOLDERS))
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not local_aws and not slow" $(FAST_TESTS)
 
 # The template checks alone (all of them also run in `make test`); ci/checkers.sh builds the
 # taskcat and checkov venvs once.

@@ -3,30 +3,68 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 from botocore.exceptions import ClientError, WaiterError
 
 from sagepipe.clients import SigV4, local_env
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
+from sagepipe.processes import free_port
 from sagepipe.sigv4 import sign
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small committed files, sources in its README
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
+API_DIR = REPO / "chalice-api"
+BIN = Path(sys.executable).parent
 
-__all__ = ["MODEL_IMAGE_URI", "REPO", "TEST_DATA", "aws_cli_v2", "client_for", "free_port",
-           "signed_headers", "signed_http", "tail_command"]
+__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "LocalStacks", "StackFailed",
+           "aws_cli_v2", "chalice_package", "client_for", "free_port", "signed_headers",
+           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until"]
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (`prefix-` and 8 hex digits): tests share a local AWS."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def use_local_aws(patch: Any, settings: Settings, **extra: str) -> None:
+    """Point code that makes its clients with `boto3.client(...)` (the launcher, the Chalice
+    app) at the local AWS of `settings`, as `sagepipe env` would in a new shell: its variables
+    set with `patch` (a pytest MonkeyPatch), and boto3's default session dropped. That session
+    keeps the credentials it found when first used, so another test of this worker that used
+    `boto3.client` first (with moto's) would otherwise sign these calls with those."""
+    for name, value in {**local_env(settings), **extra}.items():
+        patch.setenv(name, value)
+    patch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def chalice_package(out: Path, *args: str, env: dict[str, str] | None = None) -> Path:
+    """`chalice package ARGS OUT` of chalice-api/, as the PackageApi build runs it: `out`.
+
+    One at a time (a lock on the app's .chalice/config.json): chalice writes its cached
+    deployment.zip under .chalice/deployments/ in place, and reuses any file it finds there, so
+    a second worker packaging meanwhile would ship a half-written zip."""
+    env = env or {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION",
+                                                                     "us-east-1")}
+    with open(API_DIR / ".chalice" / "config.json") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([str(BIN / "chalice"), "package", *args, str(out)], cwd=API_DIR,
+                       env=env, check=True, capture_output=True)
+    return out
 
 
 def signed_http(settings: Settings, service: str = "s3", **options: Any) -> httpx.Client:
@@ -46,12 +84,6 @@ def signed_headers(settings: Settings, method: str, path: str, service: str = "s
     signed = sign(method, settings.endpoint_url + path, b"", credentials.access_key_id,
                   credentials.secret_access_key, settings.region, headers, service=service)
     return {"Host": f"127.0.0.1:{settings.port}", **signed}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def aws_cli_v2() -> str | None:

@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from chalice.test import Client
 from moto import mock_aws
 
-from .deploys import ACCOUNT, BUCKET, REGION, REPO
+from .deploy_kit import ACCOUNT, BUCKET, REGION, REPO
 
 ENDPOINT = "sagepipe-prod"
 JSON = "application/json"

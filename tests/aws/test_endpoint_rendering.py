@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from templates.cfn import ENDPOINT
+from templates.templates_kit import ENDPOINT
 
 from sagepipe.cloudformation.template import load, render
 
-from .deploys import deploy
+from .deploy_kit import deploy
 
 ALARMS = {"Invocation5XXErrorsAlarm": ("invocation-5xx-errors", "Invocation5XXErrorsThreshold"),
           "ModelLatencyAlarm": ("model-latency", "ModelLatencyThresholdMicroseconds")}

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sagemaker.models import FakeEndpoint
 
-from .deploys import ACCOUNT, REGION, Deploy, deploy
+from .deploy_kit import ACCOUNT, REGION, Deploy, deploy
 
 SAGEMAKER_RESOURCES = {"Model": "AWS::SageMaker::Model",
                        "EndpointConfig": "AWS::SageMaker::EndpointConfig",

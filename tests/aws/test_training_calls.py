@@ -23,7 +23,7 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from .deploys import ACCOUNT, BUCKET, REGION, REPO
+from .deploy_kit import ACCOUNT, BUCKET, REGION, REPO
 
 SCRIPTS = REPO / "CodePipeline" / "scripts"
 TEMPLATE = REPO / "workflows" / "templates" / "titanic_train.yaml"

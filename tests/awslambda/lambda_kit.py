@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from typing import Any
+
+from testkit import unique
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-tests"
 
@@ -82,13 +83,10 @@ def zip_of(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def unique(prefix: str = "fn") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
 
 def create(lam: Any, files: dict[str, str] | None = None, **settings: Any) -> str:
     """A function of `files` (the test handler by default), Active: its name."""
-    name = settings.pop("FunctionName", unique())
+    name = settings.pop("FunctionName", unique("fn"))
     lam.create_function(**{"FunctionName": name, "Runtime": "python3.12", "Role": ROLE,
                            "Handler": "app.handler", "Timeout": 10,
                            "Code": {"ZipFile": zip_of(files or {"app.py": HANDLER})},

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from awslambda.lambda_kit import create, invoke, unique
+from awslambda.lambda_kit import create, invoke
 from botocore.exceptions import ClientError
-from testkit import client_for, free_port
+from testkit import client_for, free_port, unique
 
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 
 def start_quick(settings: Settings) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from awslambda.lambda_kit import HANDLER, invoke, unique, zip_of
+from awslambda.lambda_kit import HANDLER, invoke, zip_of
 from botocore.exceptions import ClientError
-from testkit import LocalStacks, StackFailed
+from testkit import LocalStacks, StackFailed, unique
 
 from sagepipe.server import log_file
 

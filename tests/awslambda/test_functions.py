@@ -12,8 +12,9 @@ import zipfile
 
 import httpx
 import pytest
-from awslambda.lambda_kit import HANDLER, ROLE, create, invoke, unique, zip_of
+from awslambda.lambda_kit import HANDLER, ROLE, create, invoke, zip_of
 from botocore.exceptions import ClientError
+from testkit import unique
 
 WAIT = {"Delay": 1, "MaxAttempts": 30}
 
@@ -70,7 +71,7 @@ def test_a_function_from_the_local_s3(lam, s3):
     bucket = unique("code")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="fn.zip", Body=zip_of({"app.py": HANDLER}))
-    name = unique()
+    name = unique("fn")
     lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE,
                         Handler="app.handler", Code={"S3Bucket": bucket, "S3Key": "fn.zip"})
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAIT)
@@ -188,7 +189,7 @@ def test_a_deleted_function_is_gone(lam):
      "PackageType Image is not emulated"),
 ])
 def test_what_lambda_refuses_is_refused_with_its_error(lam, settings, code, message):
-    params = {"FunctionName": unique(), "Runtime": "python3.12", "Role": ROLE,
+    params = {"FunctionName": unique("fn"), "Runtime": "python3.12", "Role": ROLE,
               "Handler": "app.handler", "Code": {"ZipFile": zip_of({"app.py": HANDLER})},
               **settings}
     got_code, got_message, status = error_of(lam.create_function, **params)

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from awslambda.lambda_kit import create, invoke, unique
+from awslambda.lambda_kit import create, invoke
 from botocore.exceptions import ClientError
-from testkit import client_for, tail_command
+from testkit import client_for, tail_command, unique
 
 from sagepipe.clients import local_env
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api.serving_kit import BUCKET, ROLE, ensure_bucket, train
 from botocore.exceptions import ClientError
+from serving_kit import BUCKET, ROLE, ensure_bucket, train
 from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, client_for, free_port
 
 from sagepipe.clients import local_env

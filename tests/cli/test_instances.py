@@ -20,6 +20,8 @@ from testkit import REPO, free_port
 
 from sagepipe.processes import alive, start_ticks
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 BIN = Path(sys.executable).parent
 ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 SCRUBBED = ("AWS_ENDPOINT_URL", "SAGEPIPE_HOME", "SAGEPIPE_PORT")

@@ -19,6 +19,8 @@ from sagepipe.config import Settings
 from sagepipe.gateway import LocalAWS
 from sagepipe.internal import InternalService
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 BIN = Path(sys.executable).parent
 ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 

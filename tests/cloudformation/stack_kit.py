@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,6 @@ ECHO_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/echo:cfn-api"
 MODELS_BUCKET = "cfn-api-models"
 FAST = {"Delay": 1, "MaxAttempts": 300}
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def aws_cli(settings: Settings, *args: str, check: bool = True,

@@ -10,7 +10,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from stack_kit import parameters, statuses, unique, wait
+from stack_kit import parameters, statuses, wait
+from testkit import unique
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from stack_kit import parameters, statuses, unique, wait
+from stack_kit import parameters, statuses, wait
+from testkit import unique
 
 TEMPLATE = """
 Parameters:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stack_kit import unique, wait
+from stack_kit import wait
+from testkit import unique
 
 BIN = Path(sys.executable).parent
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from stack_kit import aws_cli, parameters, unique, wait
+from stack_kit import aws_cli, parameters, wait
+from testkit import unique
 
 PARAMETERIZED = """
 Parameters:

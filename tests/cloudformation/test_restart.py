@@ -8,12 +8,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from stack_kit import model_data, unique, wait
-from testkit import client_for, free_port
+from stack_kit import model_data, wait
+from testkit import client_for, free_port, unique
 
 from sagepipe.clients import internal
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 SLOW_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/slow:restart"
 TEMPLATE = f"""

@@ -14,6 +14,8 @@ from sagepipe.clients import client, internal
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 TRAIN = """#!/usr/bin/env python3

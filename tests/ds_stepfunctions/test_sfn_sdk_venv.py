@@ -9,11 +9,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from testkit import REPO
 
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow  # the SDK's 1 GB venv (built on first use)
 def test_the_sdk_v3_tests_pass_in_the_sdks_own_venv(tmp_path):
     done = subprocess.run(
         [str(REPO / "ci/checkers.sh"), "sagemaker", "-m", "pytest", "-q", "--noconftest",

@@ -297,6 +297,7 @@ def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
                            *argv], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.local_aws
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root and setpriv to act as another user")
 def test_another_user_can_neither_read_the_home_nor_call_unsigned(private_home):

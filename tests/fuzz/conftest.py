@@ -1,8 +1,8 @@
 """Fixtures of the fuzz suite: a local AWS of its own for the protocol fuzzers (what they create,
 such as buckets with generated names, stays out of the session's), and the example model's own
-server started on the model that tests/api's session fixtures train with real jobs (the
-serving modules load those as the `api.serving_fixtures` plugin, which also gives the endpoint
-serving that model, `model_endpoint`)."""
+server started on the model that serving_kit's session fixtures train with real jobs (the
+serving modules load those as the `serving_kit` plugin, which also gives the endpoint serving
+that model, `model_endpoint`)."""
 
 from __future__ import annotations
 

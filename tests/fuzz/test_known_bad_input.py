@@ -1,7 +1,7 @@
 """The bad input issue 12 found outside S3 (S3's own are in tests/s3/test_bad_input.py), each
 pinned: SageMaker List* NextToken and time filters, a training channel named `..`, and
 InvokeEndpoint headers with surrounding whitespace and large bodies the model refuses unread
-(tests/api's session endpoint serves the example model)."""
+(serving_kit's session endpoint serves the example model)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from testkit import MODEL_IMAGE_URI
 from sagepipe.clients import SigV4, client
 from sagepipe.sigv4 import sign
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 
 
 def list_jobs(settings, body: str) -> httpx.Response:

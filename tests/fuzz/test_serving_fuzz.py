@@ -1,6 +1,6 @@
 """Serving under generated bad input: the example model's server itself, InvokeEndpoint in front
 of it (the local SageMaker Runtime), and the Chalice API in front of that: the example model
-trained once with real jobs and served once as an endpoint (tests/api's session fixtures),
+trained once with real jobs and served once as an endpoint (serving_kit's session fixtures),
 and by its own server (conftest.py).
 Every answer is a 4xx (a model's refusal comes back as InvokeEndpoint's ModelError, 424), and
 every request gets one."""
@@ -16,11 +16,11 @@ import pytest
 from fuzz_kit import FUZZ, assert_client_error, header_text, json_values, send, text
 from hypothesis import given
 from hypothesis import strategies as st
-from testkit import REPO
+from testkit import REPO, use_local_aws
 
-from sagepipe.clients import SigV4, local_env
+from sagepipe.clients import SigV4
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 CONTENT_TYPES = ["text/csv", "application/json", "text/csv; charset=utf-8", "text/plain",
@@ -81,8 +81,7 @@ def api(images, model_endpoint):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO / "chalice-api"))
-        for name, value in {**local_env(images), "ENDPOINT_NAME": model_endpoint}.items():
-            patch.setenv(name, value)
+        use_local_aws(patch, images, ENDPOINT_NAME=model_endpoint)
         app_module = importlib.import_module("app")
         app_module.aws.cache_clear()
         yield Client(app_module.app, stage_name="prod", project_dir=str(REPO / "chalice-api"))

@@ -5,10 +5,10 @@ SageMaker SDK checks its execution role so, through the paginator, before traini
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from testkit import unique
 
 TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
@@ -18,9 +18,6 @@ TRUST = {"Version": "2012-10-17", "Statement": [{
 def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def code(caught: pytest.ExceptionInfo[ClientError]) -> str:

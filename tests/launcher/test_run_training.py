@@ -8,7 +8,7 @@ import json
 import subprocess
 
 import pytest
-from api.serving_kit import run_training, training_state_machine
+from serving_kit import run_training, training_state_machine
 from testkit import REPO, TEST_DATA
 
 

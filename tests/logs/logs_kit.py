@@ -3,8 +3,9 @@ numbered lines, slowly enough for a follower to see them arrive."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
+
+from testkit import unique
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -23,9 +24,6 @@ for i in range(1, int(hps.get("ticks", "5")) + 1):
 print("done ticking")
 '''
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def register_ticker(settings: Settings) -> str:

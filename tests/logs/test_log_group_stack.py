@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logs_kit import unique
+from testkit import unique
 
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import Stacks

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from logs_kit import unique
+from testkit import unique
 
 
 def error_code(caught: pytest.ExceptionInfo[ClientError]) -> str:

@@ -1,6 +1,8 @@
 """Helpers for the example model's tests: its entry points run as plain subprocesses with the
 SageMaker toolkit's `SM_*` variables pointing into temp dirs, as a container runs them under
-/opt/ml. The session fixtures built on them are in model_fixtures.py.
+/opt/ml; and the session fixtures built on them (one prepared dataset, one trained model, one
+server), which test modules load with `pytest_plugins = ["model_kit"]`: as a plugin they run once
+per session (a conftest.py here would shadow tests/conftest.py for `from testkit import`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from testkit import REPO, free_port
+import pytest
+from testkit import REPO, TEST_DATA, free_port
 
 from sagepipe.processes import terminate
 
@@ -83,3 +88,42 @@ def start_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes]
         stop(process)
         log.seek(0)
         raise AssertionError(f"serve did not come up:\n{log.read().decode()}")
+
+
+# The session fixtures (pytest_plugins = ["model_kit"]).
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`prepare` run once on the Titanic training rows: its output directory."""
+    tmp = tmp_path_factory.mktemp("prepared")
+    done = run_prepare(raw_dir(tmp, TEST_DATA / "titanic_train.csv"), tmp / "output")
+    assert done.returncode == 0, done.stderr
+    return tmp / "output"
+
+
+@dataclass(frozen=True)
+class Trained:
+    model_dir: Path
+    output_dir: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Trained:
+    """`train` run once with default hyperparameters (given as SageMaker gives them: {})."""
+    root = tmp_path_factory.mktemp("trained")
+    env = training_env(root, prepared)
+    (root / "config/hyperparameters.json").write_text("{}")
+    done = run("train", **env)
+    assert done.returncode == 0, done.stderr
+    return Trained(root / "model", root / "output", done.stdout)
+
+
+@pytest.fixture(scope="session")
+def server(trained: Trained) -> Iterator[httpx.Client]:
+    """One `serve` of the session's model, two workers; an HTTP client for it."""
+    process, url = start_server(trained.model_dir, workers=2)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        yield client
+    stop(process)

@@ -14,7 +14,7 @@ import pytest
 from model_kit import run
 from testkit import TEST_DATA
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["model_kit"]
 
 EXTRA = ("PassengerId,Name,Pclass,Sex,Age\n"
          "7,\"Allen, Miss E\",1,Female,29\n"    # kept: Sex is normalised for the model

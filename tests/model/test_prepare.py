@@ -13,7 +13,7 @@ import pytest
 from model_kit import raw_dir, run_prepare
 from testkit import TEST_DATA
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["model_kit"]
 
 SPLITS = ("train", "validation", "test")
 

@@ -20,7 +20,7 @@ from model_kit import MODEL_DIR, run
 from sklearn.ensemble import RandomForestClassifier
 from testkit import TEST_DATA, free_port
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["model_kit"]
 
 CSV, JSON = "text/csv", "application/json"
 MAX_BODY = 6 * 1024 * 1024

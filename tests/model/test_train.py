@@ -11,7 +11,7 @@ import pytest
 from model_kit import raw_dir, run, run_prepare, training_env
 from testkit import REPO
 
-pytest_plugins = ["model_fixtures"]
+pytest_plugins = ["model_kit"]
 
 # As a SageMaker MetricDefinitions list would scrape them from the job's log.
 METRIC_REGEXES = {name: rf"{name}=([0-9.]+);" for name in (

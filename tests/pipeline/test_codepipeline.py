@@ -14,7 +14,7 @@ import time
 
 import pytest
 from testkit import client_for, free_port
-from tiny import Tiny, commit, make_repo
+from tiny_kit import Tiny, commit, make_repo
 
 from sagepipe import instances
 from sagepipe.config import Settings

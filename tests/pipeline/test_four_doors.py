@@ -25,6 +25,8 @@ from sagepipe.clients import local_env
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 BIN = Path(sys.executable).parent
 STACK, PIPELINE, PROD = "sagepipe-pipeline", "sagepipe-pipeline", "sagepipe-prod"
 PARAMETERS = json.loads((REPO / "CodePipeline" / "local-parameters.json").read_text())

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from testkit import REPO
-from tiny import Tiny, make_repo
+from tiny_kit import Tiny, make_repo
 
 SAGEPIPE = str(Path(sys.executable).parent / "sagepipe")
 

@@ -18,6 +18,8 @@ from testkit import REPO, client_for, free_port
 from sagepipe.config import Settings
 from sagepipe.server import stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 PIPELINE, PROD = "sagepipe-pipeline", "sagepipe-prod"
 
 

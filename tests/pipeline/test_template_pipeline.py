@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 from testkit import client_for, free_port
-from tiny import MAKE, STACK, VERIFY, commit, git
+from tiny_kit import MAKE, STACK, VERIFY, commit, git
 
 from sagepipe.config import Settings
 from sagepipe.server import stop
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

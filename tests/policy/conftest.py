@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from testkit import chalice_package
 
-from .checkers import REPO
-
-CHALICE = Path(sys.executable).parent / "chalice"
+from .checkers_kit import REPO
 
 
 @pytest.fixture(scope="session")
 def packaged_api(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """chalice-api/ packaged as the PackageApi build does (CodePipeline/buildspecs/api.yml)."""
-    out = tmp_path_factory.mktemp("api") / "package"
-    result = subprocess.run(
-        [str(CHALICE), "package", "--stage", "prod",
-         "--merge-template", "../CodePipeline/api-parameters.json", str(out)],
-        cwd=REPO / "chalice-api", capture_output=True, text=True, check=False,
-        env={**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")})
-    assert result.returncode == 0, result.stderr
+    out = chalice_package(tmp_path_factory.mktemp("api") / "package", "--stage", "prod",
+                          "--merge-template", "../CodePipeline/api-parameters.json")
     return out / "sam.json"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from templates.cfn import (
+from templates.templates_kit import (
     ENDPOINT,
     PIPELINE,
     TEMPLATES,
@@ -20,7 +20,7 @@ from templates.cfn import (
     template,
 )
 
-from .checkers import REPO, checkov_report, run_checker
+from .checkers_kit import REPO, checkov_report, run_checker
 
 TASKCAT = yaml.safe_load((REPO / ".taskcat.yml").read_text())
 

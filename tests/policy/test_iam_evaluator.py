@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .iam import Call, Principal, Stack, Statement, UnsupportedPolicy, decide, role, without
+from .iam_kit import Call, Principal, Stack, Statement, UnsupportedPolicy, decide, role, without
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .checkers import REPO
-from .iam import Call, Principal, Stack, role, without
-from .rules import load
+from .checkers_kit import REPO
+from .iam_kit import Call, Principal, Stack, role, without
+from .rules_kit import load
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .checkers import REPO, cfn_lint_rules, checkov_failures
-from .plants import PLANTS, Plant
-from .rules import load, violations
+from .checkers_kit import REPO, cfn_lint_rules, checkov_failures
+from .plants_kit import PLANTS, Plant
+from .rules_kit import load, violations
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def test_clean_copies_are_clean(findings: Findings, template: str):
     clean = findings.copies["clean", template]
     assert violations(load(clean)) == []
     assert findings.cfn_lint.get(clean, set()) == set()
-    if template != "api":  # checkov's view of the packaged API is tests/api's business
+    if template != "api":  # checkov's view of the packaged API is tests/chalice_api's business
         assert findings.checkov.get(clean, set()) == set()
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .checkers import REPO
-from .plants import PLANTS
-from .rules import (
+from .checkers_kit import REPO
+from .plants_kit import PLANTS
+from .rules_kit import (
     RULES,
     TEMPLATE_BODY_LIMIT,
     TEMPLATE_BODY_WARNING,

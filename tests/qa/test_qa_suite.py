@@ -12,16 +12,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from api.serving_kit import (
+from serving_kit import (
     STUB_IMAGE,
     api_parameters,
     create_endpoint,
     local_process_env,
     package_api,
     train,
-    unique,
 )
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, unique
 
 from sagepipe.clients import client
 from sagepipe.cloudformation.providers import Context
@@ -30,7 +29,7 @@ from sagepipe.cloudformation.template import load
 from sagepipe.config import Settings
 from sagepipe.store import Store
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 
 SHIPPED = json.loads((REPO / "qa-tests" / "config" / "qa.json").read_text())
 

@@ -25,6 +25,8 @@ from sagepipe.s3.models import S3Backend
 from sagepipe.server import running_pid, start_background, stop
 from sagepipe.store import Store
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 PART = 5 * 1024 * 1024
 
 

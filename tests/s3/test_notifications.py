@@ -38,6 +38,8 @@ from sagepipe.s3.notifications import DeliveryFailed, LambdaNotifier, Notificati
 from sagepipe.s3.responses import S3Service
 from sagepipe.store import Store
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:score-csv"
 OTHER = "arn:aws:lambda:us-east-1:000000000000:function:audit"
 

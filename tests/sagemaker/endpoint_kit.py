@@ -8,7 +8,8 @@ import tarfile
 import time
 from pathlib import Path
 
-from jobs_support import process_alive, unique
+from jobs_kit import process_alive
+from testkit import unique
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry

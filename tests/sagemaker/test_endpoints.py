@@ -21,7 +21,7 @@ from endpoint_kit import (
     wait_for_pid,
     wait_until_gone,
 )
-from jobs_support import process_alive
+from jobs_kit import process_alive
 from testkit import wait_until
 
 from sagepipe.logs.streams import streams_of

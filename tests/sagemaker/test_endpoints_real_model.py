@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
 from endpoint_kit import Deployer
-from jobs_support import unique
-from testkit import MODEL_IMAGE_URI
+from testkit import MODEL_IMAGE_URI, unique
 
 
-def test_example_model_serves_predictions(aws, tmp_path):
+def test_example_model_serves_predictions(aws, model_archive):
     sm, s3, runtime = aws("sagemaker"), aws("s3"), aws("sagemaker-runtime")
     deployer = Deployer(sm, s3)
     key = f"{unique('titanic')}/model.tar.gz"
-    s3.upload_file(str(trained_model_archive(tmp_path)), "endpoint-models", key)
+    s3.upload_file(str(model_archive), "endpoint-models", key)
     model = unique("titanic")
     sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::000000000000:role/x",
                     PrimaryContainer={"Image": MODEL_IMAGE_URI,

@@ -7,13 +7,16 @@ import json
 import os
 import signal
 
+import pytest
 from endpoint_kit import Deployer, register_test_images, wait_for_pid, wait_until_gone
-from jobs_support import process_alive
+from jobs_kit import process_alive
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
 from sagepipe.processes import free_port
 from sagepipe.server import running_pid, start_background, stop
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 
 def served_by(runtime, endpoint: str) -> dict:

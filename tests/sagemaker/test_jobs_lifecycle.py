@@ -8,15 +8,14 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from jobs_support import (
+from jobs_kit import (
     log_text,
     new_bucket,
     process_alive,
     register_toy_image,
     training_request,
-    unique,
 )
-from testkit import wait_until
+from testkit import unique, wait_until
 from transform_kit import (
     new_probe_dir,
     probe_model,
@@ -29,6 +28,8 @@ from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
 from sagepipe.processes import free_port
 from sagepipe.server import running_pid, start_background, stop
+
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 
 @pytest.fixture

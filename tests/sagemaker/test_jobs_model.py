@@ -6,8 +6,8 @@ import json
 
 import pytest
 from botocore.exceptions import WaiterError
-from jobs_support import ROLE, channel, new_bucket, training_request, unique, untar
-from testkit import TEST_DATA
+from jobs_kit import ROLE, channel, new_bucket, training_request, untar
+from testkit import TEST_DATA, unique
 
 from sagepipe.clients import client
 from sagepipe.images import ImageRegistry

@@ -6,13 +6,12 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from jobs_support import (
+from jobs_kit import (
     log_text,
     new_bucket,
     processing_request,
-    unique,
 )
-from testkit import wait_until
+from testkit import unique, wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 

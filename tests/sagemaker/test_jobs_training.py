@@ -6,17 +6,16 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from jobs_support import (
+from jobs_kit import (
     TERMINAL,
     TOY_URI,
     channel,
     log_text,
     new_bucket,
     training_request,
-    unique,
     untar,
 )
-from testkit import wait_until
+from testkit import unique, wait_until
 
 WAIT = {"Delay": 1, "MaxAttempts": 120}
 METRICS = [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"},

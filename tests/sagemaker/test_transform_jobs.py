@@ -7,10 +7,9 @@ import csv
 import json
 
 import pytest
-from archive_kit import trained_model_archive
 from botocore.exceptions import ClientError
-from jobs_support import ROLE, log_text, new_bucket, process_alive, unique
-from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, wait_until
+from jobs_kit import ROLE, log_text, new_bucket, process_alive
+from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, unique, wait_until
 from transform_kit import (
     abalone_libsvm,
     new_probe_dir,
@@ -44,12 +43,11 @@ def bucket(s3) -> str:
 
 
 @pytest.fixture(scope="module")
-def titanic(local_aws, tmp_path_factory) -> str:
+def titanic(local_aws, model_archive) -> str:
     """The example model trained on the Titanic training rows, as a SageMaker model."""
     s3, sm = client_for(local_aws, "s3"), client_for(local_aws, "sagemaker")
     bucket = new_bucket(s3)
-    archive = trained_model_archive(tmp_path_factory.mktemp("titanic"))
-    s3.upload_file(str(archive), bucket, "model/model.tar.gz")
+    s3.upload_file(str(model_archive), bucket, "model/model.tar.gz")
     name = unique("titanic")
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
         "Image": MODEL_IMAGE_URI, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import WaiterError
-from jobs_support import ROLE, unique
-from testkit import REPO
+from jobs_kit import ROLE
+from testkit import REPO, unique
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from testkit import unique
 
 from sagepipe.clients import local_env
 
 BIN = Path(sys.executable).parent
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def emails(home: Path, topic: str, kind: str = "") -> list:

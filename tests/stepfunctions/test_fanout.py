@@ -77,11 +77,14 @@ def test_legacy_iterator_and_parameters():
     assert run(definition, [1, 2])[0].output == [{"v": 1}, {"v": 2}]
 
 
-@pytest.mark.parametrize(("fields", "most"), [({"MaxConcurrency": 2}, 2),
-                                              ({"MaxConcurrencyPath": "$.limit"}, 3),
-                                              ({}, 8)])
-def test_map_runs_max_concurrency_iterations_at_once(fields, most):
-    """Each task waits until `most` run together: fewer at once would never get there."""
+@pytest.mark.parametrize(("fields", "most", "count"), [({"MaxConcurrency": 2}, 2, 4),
+                                                       ({"MaxConcurrencyPath": "$.limit"}, 3, 6),
+                                                       ({}, 12, 12)])
+def test_map_runs_max_concurrency_iterations_at_once(fields, most, count):
+    """Each task waits until `most` run together: fewer at once would never get there. With a
+    limit, more than `most` at once would break it; without one (AWS's 40), all `count` run
+    together, so `count` is `most` (with more items than that, how many overlap while one round
+    leaves the barrier would depend on the threads' timing)."""
     lock, running, peak = threading.Lock(), [0], [0]
     together = threading.Barrier(most, timeout=10)
 
@@ -96,7 +99,7 @@ def test_map_runs_max_concurrency_iterations_at_once(fields, most):
 
     outcome, _ = run(items_map(processor={"StartAt": "T", "States": {"T": task()}},
                                ItemsPath="$.items", **fields),
-                     {"items": list(range(2 * most)), "limit": 3}, runner=Script(work))
+                     {"items": list(range(count)), "limit": 3}, runner=Script(work))
     assert outcome.status == "SUCCEEDED", outcome
     assert peak[0] == most
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 
 import pytest
 from asl_kit import details, info, machine, types, wait_for
 from botocore.exceptions import EndpointConnectionError
-from testkit import MODEL_IMAGE_URI, REPO
+from testkit import MODEL_IMAGE_URI, REPO, unique
 
 from sagepipe.stepfunctions.asl import Execution, Outcome, parse_definition
 from sagepipe.stepfunctions.integrations import AwsIntegrations, local_clients, unsupported_reason
@@ -23,9 +22,6 @@ ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 SAGEMAKER = "arn:aws:states:::sagemaker:"
 RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def s3_uri(suffix: str) -> dict:

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from .cfn import REPO
+from .templates_kit import REPO
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .cfn import PIPELINE, REPO, TEMPLATES, pipeline_actions, resources, template
+from .templates_kit import PIPELINE, REPO, TEMPLATES, pipeline_actions, resources, template
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

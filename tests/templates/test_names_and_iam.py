@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from .cfn import ENDPOINT, PIPELINE, REPO, pipeline_actions, resources, substitute, template
+from .templates_kit import (
+    ENDPOINT,
+    PIPELINE,
+    REPO,
+    pipeline_actions,
+    resources,
+    substitute,
+    template,
+)
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

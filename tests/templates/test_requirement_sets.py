@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from .cfn import REPO
+from .templates_kit import REPO
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .cfn import (
+from .templates_kit import (
     ENDPOINT,
     PIPELINE,
     PIPELINE_VARIABLE,

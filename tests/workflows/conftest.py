@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from testkit import unique
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "workflows" / "lambdas"
 if str(LAMBDAS) not in sys.path:
     sys.path.insert(0, str(LAMBDAS))
 
-from workflows_kit import LocalWorkflows, unique  # noqa: E402 - after the path above
+from workflows_kit import LocalWorkflows  # noqa: E402 - after the path above
 
 
 @pytest.fixture(scope="session")

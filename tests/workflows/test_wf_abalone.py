@@ -8,7 +8,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from workflows_kit import LocalWorkflows, entered, output, unique
+from testkit import unique
+from workflows_kit import LocalWorkflows, entered, output
 
 from workflows import abalone
 

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from workflows_kit import LocalWorkflows, entered, output, unique
+from testkit import unique
+from workflows_kit import LocalWorkflows, entered, output
 
 from workflows import abalone, experiments
 from workflows.states import FAILED

@@ -13,7 +13,8 @@ import json
 import time
 
 import pytest
-from workflows_kit import LocalWorkflows, entered, history, output, scheduled, unique
+from testkit import unique
+from workflows_kit import LocalWorkflows, entered, history, output, scheduled
 
 from workflows.retail.data import generate, to_csv
 from workflows.retail.workflow import HYPERPARAMETERS

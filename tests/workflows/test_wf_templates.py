@@ -1,5 +1,5 @@
 """The workflows' CloudFormation stacks: generated files up to date, cfn-lint clean, the
-project's policy rules (tests/policy/rules.py) and least privilege: the state machine may pass
+project's policy rules (tests/policy/rules_kit.py) and least privilege: the state machine may pass
 only the SageMaker execution role, invoke only its own functions, and call only what its
 Task states call; the definition, once CloudFormation has substituted the parameters, is valid."""
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from policy.rules import as_list, load, statements, violations
+from policy.rules_kit import as_list, load, statements, violations
 
 from sagepipe.stepfunctions.asl import validate_definition
 from sagepipe.stepfunctions.integrations import unsupported_reason
@@ -34,6 +34,7 @@ def test_generated_templates_and_pictures_are_up_to_date():
     assert export.stale() == [], "run: python -m workflows.export"
 
 
+@pytest.mark.slow  # cfn-lint: seconds
 def test_cfn_lint_reports_nothing():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run([str(cfn_lint), "--format", "parseable", "--",

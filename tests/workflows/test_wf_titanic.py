@@ -10,7 +10,8 @@ import io
 import json
 
 import pytest
-from workflows_kit import LocalWorkflows, entered, output, unique
+from testkit import unique
+from workflows_kit import LocalWorkflows, entered, output
 
 from workflows.states import FAILED
 

@@ -18,14 +18,13 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.stub import Stubber
-from testkit import REPO, LocalStacks, client_for
+from testkit import REPO, LocalStacks, client_for, unique
 
 from sagepipe.clients import internal, local_env
 from sagepipe.cloudformation.template import load
@@ -41,9 +40,6 @@ STACK_IMAGES = {"TitanicImageUri": aws.local_image("sagepipe-model"),
                 "XGBoostImageUri": aws.local_image("sagepipe-xgboost")}
 EXECUTION = re.compile(r"^execution (arn:\S+)$", re.MULTILINE)
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from service_kit import prepare, unique
-from testkit import REPO, client_for
+from service_kit import prepare
+from testkit import REPO, client_for, unique
 
 sys.path.insert(0, str(REPO / "CodePipeline" / "scripts"))
 from default_data import export_titanic  # the pipeline's own default data

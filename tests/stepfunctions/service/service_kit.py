@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
-from testkit import MODEL_IMAGE_URI
+from testkit import MODEL_IMAGE_URI, unique
 
 ROLE = "arn:aws:iam::000000000000:role/StepFunctionsRole"
 SAGEMAKER_ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
@@ -15,9 +14,6 @@ SAGEMAKER = "arn:aws:states:::sagemaker:"
 S3_SDK = "arn:aws:states:::aws-sdk:s3:"
 RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def machine(states: dict, start: str | None = None, **top: Any) -> str:

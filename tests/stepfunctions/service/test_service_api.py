@@ -18,10 +18,10 @@ from service_kit import (
     machine,
     passes,
     types,
-    unique,
     wait_for_event,
     wait_until_done,
 )
+from testkit import unique
 
 ARN = "arn:aws:states:us-east-1:000000000000:"
 

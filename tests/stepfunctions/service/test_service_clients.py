@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service_kit import ROLE, WAITING, create, machine, unique, wait_until_done
-from testkit import client_for
+from service_kit import ROLE, WAITING, create, machine, wait_until_done
+from testkit import client_for, unique
 
 from ds_stepfunctions.inputs import ExecutionInput
 from ds_stepfunctions.steps import Chain, Map, Parallel, Pass, Succeed, Wait

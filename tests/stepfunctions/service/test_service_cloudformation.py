@@ -9,8 +9,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from service_kit import ROLE, unique, wait_until_done
-from testkit import REPO, LocalStacks, StackFailed
+from service_kit import ROLE, wait_until_done
+from testkit import REPO, LocalStacks, StackFailed, unique
 
 from sagepipe.cloudformation.providers import Context, provider_for
 

@@ -18,10 +18,9 @@ from service_kit import (
     machine,
     training_pipeline,
     types,
-    unique,
     wait_until_done,
 )
-from testkit import client_for
+from testkit import client_for, unique
 
 LAMBDA = "arn:aws:states:::lambda:invoke"
 HANDLER = '''

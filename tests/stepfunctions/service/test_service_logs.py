@@ -9,7 +9,8 @@ import json
 import re
 
 import pytest
-from service_kit import create, history, machine, unique, wait_until_done
+from service_kit import create, history, machine, wait_until_done
+from testkit import unique
 
 HELLO = machine({"Hello": {"Type": "Pass", "Parameters": {"greeting.$": "$.who"},
                            "End": True}})

@@ -16,6 +16,8 @@ from testkit import client_for, free_port
 from sagepipe.config import Settings
 from sagepipe.server import running_pid, start_background, stop
 
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
 
 @pytest.fixture
 def gateway(tmp_path) -> Iterator[Settings]:

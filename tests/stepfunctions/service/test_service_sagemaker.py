@@ -16,11 +16,10 @@ from service_kit import (
     history,
     training_pipeline,
     types,
-    unique,
     wait_for_event,
     wait_until_done,
 )
-from testkit import client_for
+from testkit import client_for, unique
 
 
 @pytest.fixture(scope="module")

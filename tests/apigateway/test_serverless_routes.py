@@ -10,13 +10,13 @@ import base64
 
 import httpx
 import pytest
-from api.serving_kit import unique
 from awslambda.lambda_kit import create
+from testkit import unique
 
 from sagepipe.clients import SigV4, client
 from sagepipe.config import Settings
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 
 # A function that answers with the event it received, or misbehaves as the path says.
 ECHO = r'''

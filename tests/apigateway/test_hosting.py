@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from api.serving_kit import api_parameters, package_api, unique
+from serving_kit import api_parameters, package_api
+from testkit import unique
 
 from sagepipe.clients import internal
 from sagepipe.cloudformation.providers import Context
@@ -31,7 +32,9 @@ from sagepipe.server import running_pid, start_background, stop
 from sagepipe.sigv4 import sign
 from sagepipe.store import Store
 
-pytest_plugins = ["api.serving_fixtures"]
+pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
+
+pytest_plugins = ["serving_kit"]
 
 ONE = {"records": [{"Pclass": 1, "Sex": "female", "Age": 29}]}
 LOCAL_URL = re.compile(r"^http://127\.0\.0\.1:\d+/api/$")

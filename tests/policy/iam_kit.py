@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from templates.cfn import SUB_VARIABLE
+from templates.templates_kit import SUB_VARIABLE
 
 from sagepipe.iam.policy import (
     Call,
@@ -27,7 +27,7 @@ from sagepipe.iam.policy import (
     statements_of,
 )
 
-from .rules import Template
+from .rules_kit import Template
 
 __all__ = ["Call", "Principal", "Stack", "Statement", "UnsupportedPolicy", "decide", "role",
            "without"]

@@ -12,17 +12,17 @@ import signal
 import time
 
 import pytest
-from api.serving_kit import API_DIR, STUB_IMAGE, create_endpoint, local_process_env
 from botocore.config import Config
 from chalice.test import Client
-from testkit import wait_until
+from serving_kit import STUB_IMAGE, create_endpoint
+from testkit import API_DIR, use_local_aws, wait_until
 
 from sagepipe.clients import client
 from sagepipe.config import Settings
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
-pytest_plugins = ["api.serving_fixtures"]
+pytest_plugins = ["serving_kit"]
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 RECORDS = [{"Pclass": 1, "Sex": "female", "Age": 29}, {"Pclass": 3, "Sex": "male", "Age": None},
@@ -40,8 +40,7 @@ def app_module():
 def api(app_module, images: Settings, monkeypatch):
     """`api(endpoint)` -> a chalice test client of the app configured for `endpoint`, its AWS
     clients pointed at the local AWS."""
-    for name, value in local_process_env(images).items():
-        monkeypatch.setenv(name, value)
+    use_local_aws(monkeypatch, images)
     app_module.aws.cache_clear()
 
     def configured(endpoint: str | None) -> Client:

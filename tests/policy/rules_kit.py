@@ -2,8 +2,8 @@
 
 `violations(template)` returns one message per breach, each starting with the rule's name
 (`"<rule>: <where>: <what>"`), and nothing when the template complies. A template is read as
-cfn-lint reads it (`load`, tests/templates/cfn.py's reader): intrinsic functions in long form,
-`{"Fn::Sub": ...}`.
+cfn-lint reads it (`load`, tests/templates/templates_kit.py's reader): intrinsic functions in
+long form, `{"Fn::Sub": ...}`.
 
 The same functions check the real templates (test_rules.py: no violation) and copies of them
 with one planted defect each (test_planted.py: the defect is named), so a rule that stops
@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from templates.cfn import SUB_VARIABLE, template
+from templates.templates_kit import SUB_VARIABLE, template
 
 Template = dict[str, Any]
 

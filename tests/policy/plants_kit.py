@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .rules import Template
+from .rules_kit import Template
 
 REPO = Path(__file__).resolve().parents[2]
 

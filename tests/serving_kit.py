@@ -1,8 +1,13 @@
-"""Helpers shared by tests/api, tests/qa and tests/launcher (import them as `api.serving_kit`):
-the example model trained by real SageMaker jobs on the local AWS as the pipeline trains it (its
-training workflow's stack, run by its training script), endpoints through boto3, the chalice
-API packaged as the PackageApi build packages it, and a stub model server for the ways an
-endpoint fails (SageMaker's hosting contract, misbehaving on purpose).
+"""What the serving tests share (tests/apigateway, tests/chalice_api, tests/qa, tests/fuzz): the
+example model trained by real SageMaker jobs on the local AWS as the pipeline trains it (its
+training workflow's stack, run by its training script), endpoints through boto3, the chalice API
+packaged as the PackageApi build packages it, and a stub model server for the ways an endpoint
+fails (SageMaker's hosting contract, misbehaving on purpose).
+
+The session fixtures at the end (`images`, `training`, `model_endpoint`: the model trained once
+and one endpoint serving it) are loaded by the test modules that use them with
+`pytest_plugins = ["serving_kit"]`: a plugin, so they are built once per session (per worker)
+for all those folders, and the root conftest keeps those modules on one worker.
 """
 
 from __future__ import annotations
@@ -11,12 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
-from testkit import MODEL_IMAGE_URI, REPO
+from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique
 
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
@@ -26,8 +31,6 @@ from sagepipe.store import Store
 TRAINER = REPO / "CodePipeline" / "scripts" / "run_training.py"
 TRAINING_TEMPLATE = REPO / "workflows" / "templates" / "titanic_train.yaml"
 TRAINING_STACK = "serving-training"
-API_DIR = REPO / "chalice-api"
-BIN = Path(sys.executable).parent
 BUCKET = "serving-tests"
 ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
 STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
@@ -89,10 +92,6 @@ PERMISSIONS_BOUNDARY = "arn:aws:iam::000000000000:policy/sagepipe-api-boundary"
 def api_parameters(endpoint: str) -> dict[str, str]:
     """The API stack's parameters, as DeployApi sets them for `endpoint`."""
     return {"EndpointName": endpoint, "PermissionsBoundaryArn": PERMISSIONS_BOUNDARY}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def local_process_env(settings: Settings) -> dict[str, str]:
@@ -181,10 +180,8 @@ def package_api(settings: Settings, out: Path) -> Path:
     """`chalice package` + `aws cloudformation package` as CodePipeline/buildspecs/api.yml runs
     them (the code lands in the local S3): the packaged template."""
     env = local_process_env(settings)
-    merge = REPO / "CodePipeline" / "api-parameters.json"
-    subprocess.run([str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template",
-                    str(merge), str(out)], cwd=API_DIR, env=env, check=True,
-                   capture_output=True)
+    chalice_package(out, "--stage", "prod", "--merge-template",
+                    str(REPO / "CodePipeline" / "api-parameters.json"), env=env)
     ensure_bucket(settings)
     packaged = out / "packaged.yaml"
     subprocess.run([str(BIN / "aws"), "cloudformation", "package", "--template-file",
@@ -192,3 +189,24 @@ def package_api(settings: Settings, out: Path) -> Path:
                     "--output-template-file", str(packaged)], env=env, check=True,
                    capture_output=True)
     return packaged
+
+
+# The session fixtures (pytest_plugins = ["serving_kit"]).
+
+@pytest.fixture(scope="session")
+def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's local AWS (the example model registered), with the stub model server."""
+    register_stub_image(local_aws, tmp_path_factory.mktemp("images"))
+    return local_aws
+
+
+@pytest.fixture(scope="session")
+def training(images: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """training.json of the example model trained with its default hyperparameters."""
+    return train(images, TEST_DATA / "titanic_train.csv", tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture(scope="session")
+def model_endpoint(images: Settings, training: dict) -> str:
+    """An InService endpoint serving the trained example model."""
+    return create_endpoint(client(images, "sagemaker"), MODEL_IMAGE_URI, training["ModelDataUrl"])

@@ -5,7 +5,6 @@ ignored), with IAM auth on every route and a role that can only reach the endpoi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -13,19 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from api.serving_kit import API_DIR
-from testkit import REPO
+from testkit import REPO, chalice_package
 
 pytestmark = pytest.mark.aws_unit  # needs no local AWS: the UnitTests action runs it
 
 BIN = Path(sys.executable).parent
-
-
-def chalice_package(out: Path, *args: str) -> Path:
-    subprocess.run([str(BIN / "chalice"), "package", *args, str(out)], cwd=API_DIR,
-                   env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, check=True,
-                   capture_output=True)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import tarfile
-import uuid
 from pathlib import Path
 from typing import Any
+
+from testkit import unique
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -110,9 +111,6 @@ def register_toy_image(settings: Settings) -> str:
     ImageRegistry(Store(settings.db_path)).register(image, TOY_URI)
     return TOY_URI
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def new_bucket(s3: Any) -> str:

@@ -11,7 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from templates.cfn import ENDPOINT, PIPELINE_VARIABLE, REPO, action, artifact_path, substitute
+from templates.templates_kit import (
+    ENDPOINT,
+    PIPELINE_VARIABLE,
+    REPO,
+    action,
+    artifact_path,
+    substitute,
+)
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's default account
 BUCKET = f"sagepipe-artifacts-{ACCOUNT}-{REGION}"

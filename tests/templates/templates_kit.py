@@ -4,10 +4,7 @@ the stage configurations and the buildspecs as data."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +13,7 @@ from typing import Any
 
 import yaml
 from cfnlint.decode import cfn_yaml
+from testkit import chalice_package
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE = REPO / "CodePipeline" / "pipeline.yaml"
@@ -33,10 +31,8 @@ def packaged_api() -> dict[str, Any]:
     """chalice-api/ packaged as the PackageApi build packages it (the DeployApi template before
     `aws cloudformation package` rewrites its code location)."""
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", "prod",
-                        "--merge-template", "../CodePipeline/api-parameters.json", out],
-                       cwd=REPO / "chalice-api", check=True, capture_output=True,
-                       env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+        chalice_package(Path(out), "--stage", "prod", "--merge-template",
+                        "../CodePipeline/api-parameters.json")
         return json.loads((Path(out) / "sam.json").read_text())
 
 

@@ -275,6 +275,9 @@ def test_the_aws_cli_and_boto3_work_with_what_sagepipe_env_exports(local_aws, bu
                    capture_output=True)
     for name, value in exports.items():
         monkeypatch.setenv(name, value)
+    # As in a new shell: boto3's default session keeps the credentials it first found (moto's,
+    # if another test of this worker called boto3.client before).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     assert bucket in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
     assert "Endpoints" in boto3.client("sagemaker").list_endpoints()
 

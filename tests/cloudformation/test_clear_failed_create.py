@@ -5,15 +5,14 @@ creates it; a stack that serves, even one whose last update failed, is left as i
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from stack_kit import model_data
 from testkit import REPO
 
 from sagepipe.clients import local_env
@@ -48,7 +47,6 @@ Resources:
       EndpointName: !Ref EndpointName
       EndpointConfigName: !GetAtt Config.EndpointConfigName
 """.replace("IMAGE_URI", IMAGE_URI)
-BUCKET = "clear-failed-models"
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +55,6 @@ def template(local_aws, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("clear-failed") / "endpoint.yaml"
     path.write_text(TEMPLATE)
     return path
-
-
-def model_data(aws, version: str) -> str:
-    """A model.tar.gz the echo image serves (`crash` makes its server fail to start)."""
-    s3 = aws("s3")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("version.txt")
-        info.size = len(version)
-        tar.addfile(info, io.BytesIO(version.encode()))
-    s3.put_object(Bucket=BUCKET, Key=f"{version}/model.tar.gz", Body=buffer.getvalue())
-    return f"s3://{BUCKET}/{version}/model.tar.gz"
 
 
 def invoke(aws, endpoint: str) -> str:
@@ -91,17 +75,17 @@ def test_a_failed_first_create_is_cleared_and_a_serving_stack_is_kept(local_aws,
     # prod's first create fails: ROLLBACK_COMPLETE, which CREATE_UPDATE cannot update.
     with pytest.raises(StackError, match="failed to create"):
         stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
-                                               "ModelDataUrl": model_data(aws, "crash")})
+                                               "ModelDataUrl": model_data(aws("s3"), "crash")})
     assert stacks.describe("clear-prod")["Status"] == "ROLLBACK_COMPLETE"
     with pytest.raises(StackError, match="cannot be updated"):
         stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
-                                               "ModelDataUrl": model_data(aws, "v1")})
+                                               "ModelDataUrl": model_data(aws("s3"), "v1")})
     # A stack that serves, and whose last update failed: it must survive.
-    serving = {"EndpointName": "clear-serving", "ModelDataUrl": model_data(aws, "v1")}
+    serving = {"EndpointName": "clear-serving", "ModelDataUrl": model_data(aws("s3"), "v1")}
     stacks.deploy("clear-serving", load(template), serving)
     with pytest.raises(StackError, match="failed to update"):
         stacks.deploy("clear-serving", load(template), {**serving,
-                                                  "ModelDataUrl": model_data(aws, "crash")})
+                                                  "ModelDataUrl": model_data(aws("s3"), "crash")})
     assert stacks.describe("clear-serving")["Status"] == "UPDATE_ROLLBACK_COMPLETE"
 
     done = clear_failed_create(local_aws, "clear-prod", "clear-serving", "clear-never-made")
@@ -117,7 +101,7 @@ def test_a_failed_first_create_is_cleared_and_a_serving_stack_is_kept(local_aws,
 
     # The next run's CREATE_UPDATE deploy now creates prod.
     outputs = stacks.deploy("clear-prod", load(template), {"EndpointName": "clear-prod",
-                                                     "ModelDataUrl": model_data(aws, "v1")})
+                                                     "ModelDataUrl": model_data(aws("s3"), "v1")})
     assert outputs == {}
     assert stacks.describe("clear-prod")["Status"] == "CREATE_COMPLETE"
     assert invoke(aws, "clear-prod") == "v1:x"

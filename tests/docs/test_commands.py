@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from testkit import REPO
 
+# The repository's own documents: not a README a tool writes into a hidden folder (.pytest_cache)
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "Docs").glob("*.md")),
-             *sorted(REPO.glob("*/README.md"))]
+             *sorted(p for p in REPO.glob("*/README.md") if not p.parent.name.startswith("."))]
 BLOCK = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 ASSIGNED = re.compile(r"(?:^|[\s;(&|])(?:export\s+|local\s+)?([A-Za-z_]\w*)=|"
                       r"\bfor\s+([A-Za-z_]\w*)\s+in\b|\bread\s+(?:-\w+\s+)*([A-Za-z_]\w*)")

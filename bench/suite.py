@@ -2,18 +2,22 @@
 suite, what CI runs), each timed end to end with the machine's load average before and after,
 since on a shared machine the load moves the figure more than anything in the suite does.
 
-    .venv/bin/python bench/suite.py [--only fast|full] [--workers N]
+    .venv/bin/python bench/suite.py [--only fast|full] [--workers N] [--repeat N] [--busy N]
 
-`--workers 0` runs the suite in one process (the figure before pytest-xdist).
+`--workers 0` runs the suite in one process (the figure before pytest-xdist). `--repeat 5
+--busy 2 --only full` is the flakiness check: the suite five times in a row while two busy loops
+(one per core here) compete with it for the CPU; every run must pass.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,23 +41,41 @@ def timed(command: list[str], workers: int | None) -> tuple[float, int, str, str
     return seconds, done.returncode, before, load()
 
 
+@contextlib.contextmanager
+def busy_loops(count: int) -> Iterator[None]:
+    """`count` processes spinning on a core each for as long as the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=sorted(COMMANDS), help="one command instead of both")
     p.add_argument("--workers", type=int, help="pytest workers for `make test` (default: its own)")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each command, in a row")
+    p.add_argument("--busy", type=int, default=0,
+                   help="busy-loop processes competing for the CPU during the runs")
     args = p.parse_args()
-    print(f"{os.cpu_count()} cores\n")
-    print("| command | wall time | exit | load (1/5/15 min) before | after |")
-    print("|---|---|---|---|---|")
+    print(f"{os.cpu_count()} cores, {args.busy} busy loops\n")
+    print("| command | run | wall time | exit | load (1/5/15 min) before | after |")
+    print("|---|---|---|---|---|---|")
     failed = 0
-    for name, command in COMMANDS.items():
-        if args.only and name != args.only:
-            continue
-        seconds, status, before, after = timed(command, args.workers if name == "full" else None)
-        minutes, rest = divmod(seconds, 60)
-        print(f"| `{' '.join(command)}` | {int(minutes)} min {rest:.1f} s | {status} | {before} "
-              f"| {after} |", flush=True)
-        failed |= status
+    with busy_loops(args.busy):
+        for name, command in COMMANDS.items():
+            if args.only and name != args.only:
+                continue
+            for run in range(1, args.repeat + 1):
+                seconds, status, before, after = timed(
+                    command, args.workers if name == "full" else None)
+                minutes, rest = divmod(seconds, 60)
+                print(f"| `{' '.join(command)}` | {run} | {int(minutes)} min {rest:.1f} s "
+                      f"| {status} | {before} | {after} |", flush=True)
+                failed |= status
     return 1 if failed else 0
 
 

@@ -6,6 +6,8 @@ release is rejected, that an approved model change reaches prod, and what `statu
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import subprocess
 import sys
 import time
@@ -164,19 +166,33 @@ def test_a_failing_training_job_stops_before_qa(clone, first_release):
     assert clone.prod_version() == before
 
 
+def printed_until(process: subprocess.Popen[bytes], text: str, bound: float = 900) -> str:
+    """What `process` printed, read until it prints `text`: the test answers what the user was
+    shown, as a user does (answering before `sagepipe run` polls would leave it unshown)."""
+    seen = b""
+    deadline = time.monotonic() + bound
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while text.encode() not in seen:
+            assert time.monotonic() < deadline and process.poll() is None, \
+                f"it never printed {text!r}:\n{seen.decode()}"
+            if selector.select(timeout=1):
+                seen += os.read(process.stdout.fileno(), 65536)
+    return seen.decode()
+
+
 def test_a_rejected_release_leaves_prod_and_an_approved_one_updates_it(clone, first_release):
     before = clone.prod_version()
     clone.commit_hyperparameters("more trees", n_estimators="120")
     waiting = subprocess.Popen(clone.sagepipe("run"), cwd=clone.path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 900
-    while subprocess.run(clone.sagepipe("reject", "--comment", "not this week"),
-                         capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline and waiting.poll() is None, "no approval waited"
-        time.sleep(2)
-    out, _ = waiting.communicate(timeout=120)
+                               stderr=subprocess.STDOUT)
+    asked = printed_until(waiting, "waits for approval")
+    rejecting = clone.run("reject", "--comment", "not this week")
+    assert rejecting.returncode == 0, rejecting.stderr
+    out = asked + waiting.communicate(timeout=120)[0].decode()
     assert waiting.returncode == 1
-    assert "waits for approval" in out and "Rejected: not this week" in out
+    assert "Rejected: not this week" in out
+    deadline = time.monotonic() + 900
     rejected = clone.latest()
     statuses = clone.statuses(rejected["pipelineExecutionId"])
     assert statuses["Approval.ManualApproval"] == "Failed"

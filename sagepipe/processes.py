@@ -172,6 +172,26 @@ def command_line(pid: int) -> list[str]:
         return []
 
 
+# What a process the local AWS runs as if in a container of its own (a build, a job, a model
+# server) keeps of the environment the local AWS was started in: where programs and the user's
+# files are, the locale, and how this machine reaches package indexes (proxies, certificates,
+# pip's settings), which an image would carry in its own configuration. The rest of the
+# starting shell stays out, as a developer's shell stays out of CodeBuild and `docker run`: its
+# AWS credentials and profile, PYTHONPATH, a virtualenv, PYTEST_ADDOPTS (which once made the
+# pipeline's UnitTests delete the test folders of the suite that started the local AWS).
+HOST_VARIABLES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"})
+HOST_PREFIXES = ("LC_", "PIP_")
+
+
+def host_environment() -> dict[str, str]:
+    """This machine's part of a contained process's environment (HOST_VARIABLES)."""
+    return {name: value for name, value in os.environ.items()
+            if name in HOST_VARIABLES or name.startswith(HOST_PREFIXES)}
+
+
 def ended(code: int) -> str:
     """A process's end from its Popen return code (negative: killed by that signal)."""
     if code < 0:

@@ -44,7 +44,7 @@ from sagepipe.codebuild.exceptions import InvalidInputException
 from sagepipe.config import Settings, arn
 from sagepipe.documents import Documents
 from sagepipe.logs.streams import open_stream
-from sagepipe.processes import kill_stale
+from sagepipe.processes import host_environment, kill_stale
 
 log = logging.getLogger(__name__)
 Params = dict[str, Any]
@@ -252,7 +252,7 @@ class BuildRun(threading.Thread):
                        "not emulate: pass them as PLAINTEXT")
             return None
         build, project = self.build, self.plan.project
-        environment = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
+        environment = host_environment()
         environment.update(local_env(self.settings))
         environment.update({v["name"]: str(v["value"]) for v in self.plan.variables})
         environment.update({

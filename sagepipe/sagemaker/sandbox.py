@@ -20,7 +20,7 @@ from pathlib import Path
 from sagepipe.images import Image
 from sagepipe.images.build import with_python
 from sagepipe.namespaces import CONTAINER_ML_ROOT, init_argv, isolation
-from sagepipe.processes import Output, Process, spawn
+from sagepipe.processes import Output, Process, host_environment, spawn
 from sagepipe.sagemaker.relay import Broker
 
 # One thread per process: the host runs several processes on few cores (oversubscription
@@ -97,8 +97,8 @@ class Sandbox:
             path = with_python(path, str(image.interpreter_bin))
             if not contained:
                 cwd, command = image.host_path(cwd), [image.host_path(command[0]), *command[1:]]
-        full_env = {**os.environ, **SINGLE_THREADED, **image.env, **self.toolkit_env(), **env,
-                    "PATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
+        full_env = {**host_environment(), **SINGLE_THREADED, **image.env, **self.toolkit_env(),
+                    **env, "PATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
         if not ns.mount:
             return spawn(command, log, env=full_env, cwd=Path(cwd))
         spec = {"ml": str(self.root), "layer": str(image.layer) if image.layer else None,

@@ -4,12 +4,17 @@ phases, logs, exported variables and artifacts, StopBuild, and what it refuses."
 from __future__ import annotations
 
 import io
+import os
 import time
 import uuid
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
+from testkit import client_for, free_port
+
+from sagepipe.config import Settings
+from sagepipe.server import start_background, stop
 
 BUILDSPEC = """version: 0.2
 env:
@@ -27,6 +32,16 @@ artifacts:
 """
 
 
+ENV_BUILDSPEC = """version: 0.2
+phases:
+  build:
+    commands:
+      - env -0 > env.txt
+artifacts:
+  files: [env.txt]
+"""
+
+
 def source_zip(buildspec: str = BUILDSPEC) -> bytes:
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w") as zipped:
@@ -37,13 +52,13 @@ def source_zip(buildspec: str = BUILDSPEC) -> bytes:
     return data.getvalue()
 
 
-@pytest.fixture
-def project(aws, s3) -> str:
+def create_project(codebuild, s3, buildspec: str = BUILDSPEC) -> str:
+    """A project building `buildspec` from an S3 zip into `<its bucket>/out.zip`."""
     name = f"cb-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="src.zip", Body=source_zip(),
+    s3.put_object(Bucket=name, Key="src.zip", Body=source_zip(buildspec),
                   Metadata={"source-revision": "0123abcd"})
-    aws("codebuild").create_project(
+    codebuild.create_project(
         name=name, source={"type": "S3", "location": f"{name}/src.zip"},
         artifacts={"type": "S3", "location": name, "name": "out.zip", "packaging": "ZIP"},
         environment={"type": "LINUX_CONTAINER", "computeType": "BUILD_GENERAL1_SMALL",
@@ -53,6 +68,11 @@ def project(aws, s3) -> str:
         logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": "/aws/codebuild/t",
                                        "streamName": "unit"}})
     return name
+
+
+@pytest.fixture
+def project(aws, s3) -> str:
+    return create_project(aws("codebuild"), s3)
 
 
 def wait(codebuild, build_id: str, timeout: float = 60) -> dict:
@@ -93,6 +113,35 @@ def test_a_build_runs_the_buildspec_of_its_source_and_uploads_its_artifact(aws, 
     assert "built by tool" not in messages  # its output went to out.txt, not the log
     assert build["buildNumber"] == 1
     assert codebuild.list_builds_for_project(projectName=project)["ids"] == [build["id"]]
+
+
+def test_a_build_gets_the_projects_environment_not_the_shell_that_started_the_local_aws(
+        tmp_path, monkeypatch):
+    """CodeBuild never sees the developer's shell: what the shell that started the local AWS
+    set stays out of its builds (a PYTEST_ADDOPTS there once made the pipeline's UnitTests
+    delete the folders of the test suite that started it); the machine's PATH and HOME, the
+    project's variables and CodeBuild's own are in."""
+    shell_only = {"PYTEST_ADDOPTS": "--basetemp=/nowhere", "PYTHONPATH": "/shell/only",
+                  "VIRTUAL_ENV": "/shell/venv", "DEPLOY_TOKEN": "a secret of the shell"}
+    for name, value in shell_only.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(home=tmp_path / "home", port=free_port())
+    start_background(settings)
+    try:
+        s3, codebuild = client_for(settings, "s3"), client_for(settings, "codebuild")
+        name = create_project(codebuild, s3, ENV_BUILDSPEC)
+        build = wait(codebuild, codebuild.start_build(projectName=name)["build"]["id"])
+        archive = s3.get_object(Bucket=name, Key="out.zip")["Body"].read()
+    finally:
+        stop(settings)
+    assert build["buildStatus"] == "SUCCEEDED", build["phases"]
+    listed = zipfile.ZipFile(io.BytesIO(archive)).read("env.txt").decode().split("\0")
+    seen = dict(entry.split("=", 1) for entry in listed if entry)
+    assert not shell_only.keys() & seen.keys()
+    assert seen["NAME"] == "world" and seen["CODEBUILD_BUILD_ID"] == build["id"]
+    assert seen["AWS_ENDPOINT_URL"] == settings.endpoint_url
+    assert seen["HOME"] == os.environ["HOME"]
+    assert set(os.environ["PATH"].split(os.pathsep)) <= set(seen["PATH"].split(os.pathsep))
 
 
 def test_a_failing_command_fails_its_phase_with_codebuilds_reason(aws, project):

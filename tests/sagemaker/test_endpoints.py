@@ -141,8 +141,8 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
         for path in held:  # the held calls have reached v1's server
             wait_for_file(path.with_name(f"{path.name}.started"))
         sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config2)
-        assert deployer.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == (
-            "Updating")
+        updating = deployer.sm.describe_endpoint(EndpointName=endpoint)
+        assert updating["EndpointStatus"] == "Updating", updating.get("FailureReason")
         gate.touch()
         updated = deployer.wait(endpoint)  # InService on v2: traffic has moved
         deadline = time.monotonic() + 60

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique
+from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique, write_image
 
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
@@ -107,11 +107,8 @@ def ensure_bucket(settings: Settings) -> None:
 
 def register_stub_image(settings: Settings, workdir: Path) -> None:
     """The stub model server as the local image STUB_IMAGE."""
-    stub = workdir / "stub-image"
-    stub.mkdir(parents=True, exist_ok=True)
-    (stub / "serve").write_text(STUB_SERVE)
-    (stub / "serve").chmod(0o755)
-    ImageRegistry(Store(settings.db_path)).register(stub, STUB_IMAGE)
+    ImageRegistry(Store(settings.db_path)).register(write_image(workdir / "stub-image", STUB_SERVE),
+                                                    STUB_IMAGE)
 
 
 def training_state_machine(settings: Settings) -> str:

@@ -33,7 +33,16 @@ BIN = Path(sys.executable).parent
 
 __all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "LocalStacks", "StackFailed",
            "aws_cli_v2", "chalice_package", "client_for", "free_port", "signed_headers",
-           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until"]
+           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until", "write_image"]
+
+
+def write_image(directory: Path, serve: str) -> Path:
+    """An image directory whose `serve` entry point is the script `serve` (a test model server)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "serve"
+    script.write_text(serve)
+    script.chmod(0o755)
+    return directory
 
 
 def unique(prefix: str) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from jobs_kit import process_alive
-from testkit import unique
+from testkit import unique, write_image
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -97,14 +97,6 @@ import sys
 print("loading model: cannot unpickle /opt/ml/model/model.pkl", flush=True)
 sys.exit(3)
 """
-
-
-def write_image(directory: Path, serve: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "serve"
-    script.write_text(serve)
-    script.chmod(0o755)
-    return directory
 
 
 def register_test_images(settings: Settings, root: Path) -> None:

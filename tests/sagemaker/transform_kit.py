@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 from jobs_kit import ROLE
-from testkit import REPO, unique
+from testkit import REPO, unique, write_image
 
 from sagepipe.config import Settings
 from sagepipe.images import ImageRegistry
@@ -115,11 +115,8 @@ ThreadingHTTPServer(address, Handler).serve_forever()
 
 
 def register_probe_image(settings: Settings, root: Path) -> str:
-    image = root / "probe"
-    image.mkdir(parents=True, exist_ok=True)
-    (image / "serve").write_text(PROBE_SERVE)
-    (image / "serve").chmod(0o755)
-    ImageRegistry(Store(settings.db_path)).register(image, PROBE_IMAGE)
+    ImageRegistry(Store(settings.db_path)).register(write_image(root / "probe", PROBE_SERVE),
+                                                    PROBE_IMAGE)
     return PROBE_IMAGE
 
 

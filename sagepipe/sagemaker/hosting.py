@@ -131,18 +131,20 @@ class Replica:
     def launch(self, sandbox: Sandbox, region: str) -> None:
         assert self.image is not None
         relay.detach(self.port)  # the broker of its previous process, if any
-        self.port = free_port()
+        self.port = 0
         self.namespaced = network_namespaces()
-        # In its own namespace it binds 8080 on any address, as in SageMaker; on the host, the
-        # free port on 127.0.0.1 only.
-        bind = {"SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST}
-        if self.namespaced:
+        # In its own namespace it binds 8080 on any address, as in SageMaker, and its broker
+        # gets a host port once it runs; on the host, a free port on 127.0.0.1 only.
+        broker = relay.Broker() if self.namespaced else None
+        if broker is not None:
             bind = {"SAGEMAKER_BIND_TO_PORT": str(SERVING_PORT),
                     "MODEL_SERVER_HOST": "0.0.0.0"}  # noqa: S104 - its own network
+        else:
+            self.port = free_port()
+            bind = {"SAGEMAKER_BIND_TO_PORT": str(self.port), "MODEL_SERVER_HOST": HOST}
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(os.cpu_count() or 1),
                **self.spec.environment, **local_env(self.settings), **bind,
                "AWS_REGION": region}
-        broker = relay.Broker() if self.namespaced else None
         try:
             self.proc = sandbox.launch(self.image, ["serve"], env, self.log, broker=broker)
         except BaseException:
@@ -150,7 +152,7 @@ class Replica:
                 broker.close()
             raise
         if broker is not None:
-            relay.attach(self.port, broker)
+            self.port = relay.attach(broker)
         self.ping_outcome = "got no answer"
         self.deadline = time.monotonic() + self.spec.startup_timeout
 

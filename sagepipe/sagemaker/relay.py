@@ -24,6 +24,7 @@ from httpcore._backends.base import SOCKET_OPTION
 from httpcore._backends.sync import SyncStream
 
 from sagepipe.config import HOST
+from sagepipe.processes import free_port
 
 CONNECT_TIMEOUT = 5.0
 
@@ -66,13 +67,16 @@ _brokers: dict[int, Broker] = {}
 _brokers_lock = threading.Lock()
 
 
-def attach(port: int, broker: Broker) -> None:
-    """Route connections to 127.0.0.1:`port` through `broker` (replacing any before it)."""
+def attach(broker: Broker) -> int:
+    """Reserve a host port for `broker`'s server and route connections to 127.0.0.1:<port>
+    through it. The port is one no broker holds: the kernel hands a released free port out
+    again, and two servers behind one address would take each other's traffic."""
     with _brokers_lock:
-        old = _brokers.pop(port, None)
+        port = free_port()
+        while port in _brokers:
+            port = free_port()
         _brokers[port] = broker
-    if old is not None:
-        old.close()
+    return port
 
 
 def detach(port: int) -> None:

@@ -57,6 +57,28 @@ def test_stop_reaches_a_running_task_through_its_cancellation_event():
     assert types(events)[-3:] == ["TaskStarted", "TaskStateAborted", "ExecutionAborted"]
 
 
+def ends_as_stopped(request) -> None:
+    """A .sync job's task: once stopped, its job reports Stopped, which is a task failure."""
+    if not request.cancelled.wait(30):
+        raise AssertionError("the task was never cancelled")
+    raise fails("States.TaskFailed", '{"TrainingJobStatus": "Stopped"}')
+
+
+def test_a_task_that_fails_because_it_was_stopped_still_ends_the_execution_aborted():
+    # StopExecution is final: the failure the stop itself causes (often in the same instant)
+    # is neither caught nor the execution's end. Repeated, as the two race.
+    for _ in range(20):
+        runner = Script(ends_as_stopped)
+        execution, events = start(machine({
+            "T": {"Type": "Task", "Resource": LAMBDA, "End": True,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]},
+            "Failed": {"Type": "Fail", "Error": "Training.Failed"}}), runner=runner)
+        wait_for(lambda started=runner.requests: started, "the task to start")
+        execution.stop("User.Stop", "stopped")
+        assert execution.wait(10) == Outcome("ABORTED", error="User.Stop", cause="stopped")
+        assert types(events)[-2:] == ["TaskStateAborted", "ExecutionAborted"]
+
+
 def test_stop_reaches_every_branch_and_iteration():
     runner = Script(block_until_cancelled)
     def branch(name: str) -> dict:

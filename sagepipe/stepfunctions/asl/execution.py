@@ -91,7 +91,11 @@ class Execution:
             outcome = Outcome("SUCCEEDED", output=output)
             self.history.emit(trace, "ExecutionSucceeded", with_payload("output", output))
         except StatesError as error:
-            outcome = self._close(trace, "FAILED", "ExecutionFailed", error.error, error.cause)
+            if self._cancel.cancelled:  # stopped or timed out as it failed: that is its end
+                outcome = self._aborted(trace)
+            else:
+                outcome = self._close(trace, "FAILED", "ExecutionFailed", error.error,
+                                      error.cause)
         except Aborted:
             outcome = self._aborted(trace)
         except Exception as error:  # a defect of the engine: end the execution, say why

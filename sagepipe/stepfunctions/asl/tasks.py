@@ -203,9 +203,13 @@ class _Watch:
         return box.get("result")
 
     def wait(self, done: threading.Event) -> None:
-        while not done.is_set():
+        """Return once `done`; a stop wins over a task that ended in the same instant (the
+        failure of a job that was stopped is the stop's doing, not the task's)."""
+        while True:
             if self.cancel.cancelled:
                 raise Aborted(self.cancel.reason)
+            if done.is_set():
+                return
             now = time.monotonic()
             limits = [(self.deadline, TIMEOUT)] if self.deadline else []
             if self.heartbeat:

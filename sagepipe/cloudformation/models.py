@@ -491,7 +491,11 @@ class CloudFormation:
         return doc
 
     def _check_updatable(self, doc: Document) -> None:
-        if doc["Status"] not in UPDATABLE_STATES or self.busy(doc["StackId"]):
+        """AWS's rule: the stack's status says whether it takes an update. Its worker may still
+        be finishing the operation that set that status (the update then queues behind it);
+        an operation queued behind that one (a delete) refuses it."""
+        if doc["Status"] not in UPDATABLE_STATES or len(self._queues.get(doc["StackId"],
+                                                                         ())) > 1:
             raise ValidationError(f"Stack:{doc['StackId']} is in {doc['Status']} state and can "
                                   "not be updated.")
 

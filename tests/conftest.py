@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from testkit import MODEL_IMAGE_URI, REPO, aws_cli_v2, client_for, free_port
+from testkit import MODEL_IMAGE_URI, REPO, aws_cli_v2, client_for, free_port, register_image
 
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
 from sagepipe.server import start_background, stop
-from sagepipe.store import Store
 
 # Credentials for moto and the Stubber only: the local AWS refuses them, so every test that
 # reaches it must use the credentials of its home (`client_for`, `local_env`, `signed_http`).
@@ -184,7 +182,7 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """One local AWS for the whole session, with the example model registered as an image."""
     settings = Settings(home=tmp_path_factory.mktemp("sagepipe-home"), port=free_port())
     start_background(settings)
-    ImageRegistry(Store(settings.db_path)).register(REPO / "model", MODEL_IMAGE_URI)
+    register_image(settings, REPO / "model", MODEL_IMAGE_URI)
     yield settings
     stop(settings)
 

@@ -1,8 +1,10 @@
 """What the serving tests share (tests/apigateway, tests/chalice_api, tests/qa, tests/fuzz): the
 example model trained by real SageMaker jobs on the local AWS as the pipeline trains it (its
 training workflow's stack, run by its training script), endpoints through boto3, the chalice API
-packaged as the PackageApi build packages it, and a stub model server for the ways an endpoint
-fails (SageMaker's hosting contract, misbehaving on purpose).
+packaged as the PackageApi build packages it, and the stub model server (testkit.STUB_IMAGE) for
+the ways an endpoint fails: its STUB_MODE `error` answers 500, `garbage` an answer that is not
+the model's, `slow` answers after STUB_SLEEP seconds, `crash` never starts; with STUB_GATE set,
+/ping answers 503 while that file is missing.
 
 The session fixtures at the end (`images`, `training`, `model_endpoint`: the model trained once
 and one endpoint serving it) are loaded by the test modules that use them with
@@ -21,68 +23,24 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from testkit import BIN, MODEL_IMAGE_URI, REPO, TEST_DATA, chalice_package, unique, write_image
+from testkit import (
+    BIN,
+    MODEL_IMAGE_URI,
+    REPO,
+    TEST_DATA,
+    chalice_package,
+    register_stub_image,
+    unique,
+)
 
 from sagepipe.clients import client, local_env
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
-from sagepipe.store import Store
 
 TRAINER = REPO / "CodePipeline" / "scripts" / "run_training.py"
 TRAINING_TEMPLATE = REPO / "workflows" / "templates" / "titanic_train.yaml"
 TRAINING_STACK = "serving-training"
 BUCKET = "serving-tests"
 ROLE = "arn:aws:iam::000000000000:role/sagepipe-sagemaker-role"
-STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:serving-tests"
-
-# STUB_MODE (the model's environment) picks the failure: `error` answers 500, `garbage` an
-# answer that is not the model's, `slow` answers after STUB_SLEEP seconds, `crash` never starts;
-# with STUB_GATE set, /ping answers 503 while that file is missing.
-STUB_SERVE = r'''#!/usr/bin/env python3
-import json
-import os
-import sys
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-MODE = os.environ["STUB_MODE"]
-if MODE == "crash":
-    sys.exit("stub: cannot load the model")
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def reply(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):  # /ping fails while STUB_GATE names a file that does not exist
-        gate = os.environ.get("STUB_GATE")
-        self.reply(503 if gate and not os.path.exists(gate) else 200, b"{}")
-
-    def do_POST(self):
-        count = len(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["instances"])
-        if MODE == "error":
-            return self.reply(500, b"model exploded: division by zero")
-        if MODE == "garbage":
-            return self.reply(200, b'{"predictions": "none"}')
-        time.sleep(float(os.environ.get("STUB_SLEEP", "0")))
-        predictions = [{"survived": 1, "probability": 0.9}] * count
-        self.reply(200, json.dumps({"predictions": predictions, "model_version": "stub",
-                                    "pid": os.getpid()}).encode())
-
-    def log_message(self, *args):
-        pass
-
-
-address = (os.environ["MODEL_SERVER_HOST"], int(os.environ["SAGEMAKER_BIND_TO_PORT"]))
-ThreadingHTTPServer(address, Handler).serve_forever()
-'''
-
 
 # What the pipeline's DeployApi action passes with the endpoint name (the pipeline stack's
 # boundary policy for the function's role; locally the role is recorded, not created).
@@ -103,12 +61,6 @@ def ensure_bucket(settings: Settings) -> None:
     s3 = client(settings, "s3")
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
-
-
-def register_stub_image(settings: Settings, workdir: Path) -> None:
-    """The stub model server as the local image STUB_IMAGE."""
-    ImageRegistry(Store(settings.db_path)).register(write_image(workdir / "stub-image", STUB_SERVE),
-                                                    STUB_IMAGE)
 
 
 def training_state_machine(settings: Settings) -> str:
@@ -191,9 +143,9 @@ def package_api(settings: Settings, out: Path) -> Path:
 # The session fixtures (pytest_plugins = ["serving_kit"]).
 
 @pytest.fixture(scope="session")
-def images(local_aws: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def images(local_aws: Settings) -> Settings:
     """The session's local AWS (the example model registered), with the stub model server."""
-    register_stub_image(local_aws, tmp_path_factory.mktemp("images"))
+    register_stub_image(local_aws)
     return local_aws
 
 

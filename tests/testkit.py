@@ -19,7 +19,7 @@ import boto3
 import httpx
 from botocore.exceptions import ClientError, WaiterError
 
-from sagepipe.clients import SigV4, local_env
+from sagepipe.clients import SigV4, internal, local_env
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
 from sagepipe.processes import free_port
@@ -28,21 +28,30 @@ from sagepipe.sigv4 import sign
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small committed files, sources in its README
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:test"
+STUB_IMAGE_DIR = REPO / "tests" / "images" / "stub"  # the one stub model server
+STUB_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stub-model:test"
 API_DIR = REPO / "chalice-api"
 BIN = Path(sys.executable).parent
 
-__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "TEST_DATA", "LocalStacks", "StackFailed",
-           "aws_cli_v2", "chalice_package", "client_for", "free_port", "signed_headers",
-           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until", "write_image"]
+__all__ = ["API_DIR", "BIN", "MODEL_IMAGE_URI", "REPO", "STUB_IMAGE", "STUB_IMAGE_DIR",
+           "TEST_DATA", "LocalStacks", "StackFailed", "aws_cli_v2", "chalice_package",
+           "client_for", "free_port", "register_image", "register_stub_image", "signed_headers",
+           "signed_http", "tail_command", "unique", "use_local_aws", "wait_until"]
 
 
-def write_image(directory: Path, serve: str) -> Path:
-    """An image directory whose `serve` entry point is the script `serve` (a test model server)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "serve"
-    script.write_text(serve)
-    script.chmod(0o755)
-    return directory
+def register_image(settings: Settings, directory: Path, uri: str) -> str:
+    """Register `directory` as the image `uri` with the running local AWS of `settings`, as
+    `sagepipe image register DIRECTORY --uri URI` does (through its gateway: the running local
+    AWS owns its state); returns `uri`."""
+    internal(settings, "PUT", "images", {"uri": uri, "directory": str(directory.resolve())},
+             timeout=1800)
+    return uri
+
+
+def register_stub_image(settings: Settings) -> str:
+    """The stub model server (tests/images/stub/serve: its docstring says how a model makes it
+    behave) registered as STUB_IMAGE; returns STUB_IMAGE."""
+    return register_image(settings, STUB_IMAGE_DIR, STUB_IMAGE)
 
 
 def unique(prefix: str) -> str:

@@ -14,8 +14,8 @@ import time
 import pytest
 from botocore.config import Config
 from chalice.test import Client
-from serving_kit import STUB_IMAGE, create_endpoint
-from testkit import API_DIR, use_local_aws, wait_until
+from serving_kit import create_endpoint
+from testkit import API_DIR, STUB_IMAGE, use_local_aws, wait_until
 
 from sagepipe.clients import client
 from sagepipe.config import Settings

@@ -16,14 +16,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from testkit import REPO, free_port
+from testkit import REPO, STUB_IMAGE_DIR, free_port
 
 from sagepipe.processes import alive, start_ticks
 
 pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 BIN = Path(sys.executable).parent
-ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 SCRUBBED = ("AWS_ENDPOINT_URL", "SAGEPIPE_HOME", "SAGEPIPE_PORT")
 
 
@@ -59,7 +58,7 @@ def user(tmp_path):
 def test_a_command_without_home_finds_the_running_instance_and_says_so(user, tmp_path):
     home, port = tmp_path / "elsewhere", free_port()
     user("up", "--home", str(home), "--port", str(port))
-    registered = user("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:found")
+    registered = user("image", "register", str(STUB_IMAGE_DIR), "--uri", "local/echo:found")
     assert f"local AWS: http://127.0.0.1:{port} (home {home})" in registered.stderr
     assert "registered local/echo:found" in registered.stdout
     listed = user("--home", str(home), "image", "list")
@@ -83,7 +82,7 @@ def test_with_two_instances_running_a_command_asks_which(user, tmp_path):
 
 
 def test_registering_an_image_with_the_local_aws_down_fails_and_writes_nothing(user):
-    refused = user("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1", check=False)
+    refused = user("image", "register", str(STUB_IMAGE_DIR), "--uri", "local/echo:1", check=False)
     assert refused.returncode == 1
     assert "the local AWS is not running" in refused.stderr and "sagepipe up" in refused.stderr
     assert not (user.cwd / ".sagepipe").exists()
@@ -92,7 +91,7 @@ def test_registering_an_image_with_the_local_aws_down_fails_and_writes_nothing(u
 def test_the_build_docker_goes_through_the_local_aws_too(user, tmp_path):
     home, port = tmp_path / "build-home", free_port()
     image = tmp_path / "image"
-    shutil.copytree(ECHO_IMAGE, image)
+    shutil.copytree(STUB_IMAGE_DIR, image)
     (image / "Dockerfile").write_text("FROM scratch\n")
     docker = [sys.executable, str(REPO / "sagepipe" / "codebuild" / "bin" / "docker")]
     env = {**user.env, "SAGEPIPE_HOME": str(home), "SAGEPIPE_PORT": str(port)}

@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from testkit import REPO, free_port
+from testkit import REPO, STUB_IMAGE_DIR, free_port, register_image
 
 from sagepipe.clients import local_env
 from sagepipe.config import Settings
@@ -22,7 +22,6 @@ from sagepipe.internal import InternalService
 pytestmark = pytest.mark.local_aws  # its tests start a local AWS of their own
 
 BIN = Path(sys.executable).parent
-ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 
 
 def run(*args: str, env: dict[str, str] | None = None, check: bool = True):
@@ -57,7 +56,7 @@ def test_up_prints_the_exports_and_down_stops_everything(home_cli, tmp_path):
 
 def test_images_jobs_endpoints_and_logs(home_cli):
     home_cli("up")
-    registered = home_cli("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1")
+    registered = home_cli("image", "register", str(STUB_IMAGE_DIR), "--uri", "local/echo:1")
     assert "registered local/echo:1" in registered.stdout
     assert "local/echo:1" in home_cli("image", "list").stdout
     bad = home_cli("image", "register", str(REPO / "sagepipe"), "--uri", "local/x:1", check=False)
@@ -74,7 +73,7 @@ def test_a_transform_job_by_the_aws_cli_shows_in_jobs_and_logs(home_cli, tmp_pat
     endpoint of the same model in `sagepipe endpoints`."""
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in home_cli("up").stdout.splitlines() if line.startswith("export "))
-    home_cli("image", "register", str(ECHO_IMAGE), "--uri", "local/echo:1")
+    home_cli("image", "register", str(STUB_IMAGE_DIR), "--uri", "local/echo:1")
     archive = tmp_path / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         info = tarfile.TarInfo("version.txt")
@@ -120,11 +119,8 @@ def test_a_transform_job_by_the_aws_cli_shows_in_jobs_and_logs(home_cli, tmp_pat
 
 
 def test_the_aws_cli_drives_local_sagemaker_and_runtime(local_aws, aws, tmp_path):
-    from sagepipe.images import ImageRegistry
-    from sagepipe.store import Store
-
     env = local_env(local_aws)  # what `eval "$(sagepipe env)"` exports
-    ImageRegistry(Store(local_aws.db_path)).register(ECHO_IMAGE, "local/echo:cli")
+    register_image(local_aws, STUB_IMAGE_DIR, "local/echo:cli")
     s3 = aws("s3")
     s3.create_bucket(Bucket="cli-models")
     archive = io.BytesIO()

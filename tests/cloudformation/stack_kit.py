@@ -1,5 +1,5 @@
 """Helpers of the CloudFormation API tests: the AWS CLI against the local AWS, waiters that poll
-each second, model artifacts for the echo image, unique names."""
+each second, model artifacts for the stub model server, unique names."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sagepipe.clients import local_env
 from sagepipe.config import Settings
 
 BIN = Path(sys.executable).parent
-ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 ECHO_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/echo:cfn-api"
 MODELS_BUCKET = "cfn-api-models"
 FAST = {"Delay": 1, "MaxAttempts": 300}
@@ -41,7 +40,7 @@ def wait(cfn: Any, waiter: str, **params: Any) -> None:
 
 
 def model_data(s3: Any, version: str) -> str:
-    """A model.tar.gz the echo image serves as `<version>:<body>` (`crash`: its server exits)."""
+    """A model.tar.gz the stub model server serves as `<version>:<body>` (`crash`: it exits)."""
     if MODELS_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=MODELS_BUCKET)
     buffer = io.BytesIO()

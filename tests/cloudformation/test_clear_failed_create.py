@@ -13,17 +13,15 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from stack_kit import model_data
-from testkit import REPO
+from testkit import REPO, STUB_IMAGE_DIR, register_image
 
 from sagepipe.clients import local_env
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.cloudformation.template import load
-from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
 SCRIPT = REPO / "CodePipeline" / "scripts" / "clear_failed_create.py"
-ECHO_IMAGE = REPO / "tests" / "images" / "echo"
 IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/echo:clear-failed"
 TEMPLATE = """
 Parameters:
@@ -51,7 +49,7 @@ Resources:
 
 @pytest.fixture(scope="module")
 def template(local_aws, tmp_path_factory) -> Path:
-    ImageRegistry(Store(local_aws.db_path)).register(ECHO_IMAGE, IMAGE_URI)
+    register_image(local_aws, STUB_IMAGE_DIR, IMAGE_URI)
     path = tmp_path_factory.mktemp("clear-failed") / "endpoint.yaml"
     path.write_text(TEMPLATE)
     return path

@@ -14,10 +14,8 @@ import json
 import random
 import string
 
-from stack_kit import ECHO_IMAGE, ECHO_URI, aws_cli, invoke, model_data, wait
-from testkit import REPO
-
-from sagepipe.clients import internal
+from stack_kit import ECHO_URI, aws_cli, invoke, model_data, wait
+from testkit import REPO, STUB_IMAGE_DIR, register_image
 
 QA = json.loads((REPO / "CloudFormation" / "config" / "qa.json").read_text())
 
@@ -30,7 +28,7 @@ def overrides(project: str, model: str) -> list[str]:
 
 
 def test_deploy_change_and_delete_the_endpoint_stack_with_the_aws_cli(local_aws, aws):
-    internal(local_aws, "PUT", "images", {"uri": ECHO_URI, "directory": str(ECHO_IMAGE)})
+    register_image(local_aws, STUB_IMAGE_DIR, ECHO_URI)
     project = "cfn" + "".join(random.choices(string.ascii_lowercase, k=8))
     stack, endpoint = f"{project}-endpoint-qa", f"{project}-qa"
     tags = [f"{key}={value}" for key, value in QA["Tags"].items()]

@@ -6,18 +6,16 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from testkit import STUB_IMAGE_DIR, register_image
 
 from sagepipe.cloudformation.providers import Context
 from sagepipe.cloudformation.stacks import StackError, Stacks
 from sagepipe.cloudformation.template import TemplateError, load
-from sagepipe.images import ImageRegistry
 from sagepipe.store import Store
 
-ECHO_IMAGE = Path(__file__).resolve().parents[1] / "images" / "echo"
 IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/echo:cfn"
 TEMPLATE = """
 Parameters:
@@ -52,7 +50,7 @@ Outputs:
 
 @pytest.fixture(scope="module")
 def setup(local_aws, tmp_path_factory):
-    ImageRegistry(Store(local_aws.db_path)).register(ECHO_IMAGE, IMAGE_URI)
+    register_image(local_aws, STUB_IMAGE_DIR, IMAGE_URI)
     path = tmp_path_factory.mktemp("cfn") / "endpoint.yaml"
     path.write_text(TEMPLATE)
     return path

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from serving_kit import (
-    STUB_IMAGE,
     api_parameters,
     create_endpoint,
     local_process_env,
     package_api,
     train,
 )
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, unique
+from testkit import MODEL_IMAGE_URI, REPO, STUB_IMAGE, TEST_DATA, unique
 
 from sagepipe.clients import client
 from sagepipe.cloudformation.providers import Context

@@ -7,12 +7,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from testkit import unique
+from testkit import register_image, unique
 
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
 from sagepipe.logs.streams import streams_of
-from sagepipe.store import Store
 
 TOY_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-toy:test"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
@@ -108,8 +106,7 @@ def register_toy_image(settings: Settings) -> str:
     for name, text in (("train", TRAIN), ("process", PROCESS)):
         (image / name).write_text(text)
         (image / name).chmod(0o755)
-    ImageRegistry(Store(settings.db_path)).register(image, TOY_URI)
-    return TOY_URI
+    return register_image(settings, image, TOY_URI)
 
 
 

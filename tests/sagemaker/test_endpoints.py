@@ -12,28 +12,20 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
-from endpoint_kit import (
-    BUCKET,
-    CRASH_IMAGE,
-    ECHO_IMAGE,
-    Deployer,
-    register_test_images,
-    wait_for_pid,
-    wait_until_gone,
-)
+from endpoint_kit import BUCKET, Deployer, wait_for_pid, wait_until_gone
 from jobs_kit import process_alive
-from testkit import wait_until
+from testkit import STUB_IMAGE, register_stub_image, wait_until
 
 from sagepipe.logs.streams import streams_of
 
 
 @pytest.fixture(scope="module")
-def test_images(local_aws, tmp_path_factory) -> None:
-    register_test_images(local_aws, tmp_path_factory.mktemp("images"))
+def stub_image(local_aws) -> None:
+    register_stub_image(local_aws)
 
 
 @pytest.fixture
-def deployer(aws, test_images) -> Deployer:
+def deployer(aws, stub_image) -> Deployer:
     return Deployer(aws("sagemaker"), aws("s3"))
 
 
@@ -44,7 +36,7 @@ def runtime(aws):
 
 def ask(runtime, endpoint: str, body: bytes = b"1,female,29", content_type: str = "text/csv",
         **extra) -> tuple[dict, dict]:
-    """Invoke with a JSON answer: (the boto3 reply, what the echo server saw)."""
+    """Invoke with a JSON answer: (the boto3 reply, what the stub server saw)."""
     reply = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type,
                                     Accept="application/json", **extra)
     return reply, json.loads(reply["Body"].read())
@@ -86,7 +78,7 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
     [variant] = described["ProductionVariants"]
     assert variant["VariantName"] == "AllTraffic"
     assert (variant["CurrentWeight"], variant["CurrentInstanceCount"]) == (1.0, 1)
-    assert variant["DeployedImages"][0]["SpecifiedImage"] == ECHO_IMAGE
+    assert variant["DeployedImages"][0]["SpecifiedImage"] == STUB_IMAGE
 
     csv = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"1,female,29",
                                   ContentType="text/csv", Accept="text/csv")
@@ -107,7 +99,8 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
     # Blue/green: calls in flight on v1 when traffic moves are answered by v1 (the old fleet
     # drains before it stops); under load no call fails, and once v2 answers v1 never does.
     gate = tmp_path / "v2-ready"  # v2's /ping answers 200 only once this file exists
-    config2 = deployer.config(("AllTraffic", deployer.model("v2", env={"GATE": str(gate)}), 1.0))
+    config2 = deployer.config(("AllTraffic", deployer.model("v2", env={"STUB_GATE": str(gate)}),
+                               1.0))
     client = no_retry_client(local_aws)
     held = [tmp_path / f"held-{i}" for i in range(3)]
     held_answers: dict[str, str] = {}
@@ -181,7 +174,7 @@ def test_serves_then_updates_blue_green_under_load_then_deletes(deployer, runtim
 def test_failed_update_rolls_back_and_keeps_serving(deployer, runtime):
     config1 = deployer.config(("AllTraffic", deployer.model("v1"), 1.0))
     endpoint = deployer.endpoint(config1)
-    broken = deployer.config(("AllTraffic", deployer.model("v9", image=CRASH_IMAGE), 1.0))
+    broken = deployer.config(("AllTraffic", deployer.model("crash"), 1.0))
 
     deployer.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=broken)
     described = deployer.wait(endpoint)
@@ -200,7 +193,8 @@ def test_update_is_refused_while_updating_and_old_fleet_serves_meanwhile(
     config1 = deployer.config(("AllTraffic", deployer.model("v1"), 1.0))
     endpoint = deployer.endpoint(config1)
     gate = tmp_path / "gate"  # v2's /ping answers 200 only once this file exists
-    config2 = deployer.config(("AllTraffic", deployer.model("v2", env={"GATE": str(gate)}), 1.0))
+    config2 = deployer.config(("AllTraffic", deployer.model("v2", env={"STUB_GATE": str(gate)}),
+                               1.0))
 
     deployer.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config2)
     described = deployer.sm.describe_endpoint(EndpointName=endpoint)
@@ -220,9 +214,10 @@ def test_update_is_refused_while_updating_and_old_fleet_serves_meanwhile(
 
 
 def test_delete_while_creating_stops_the_server_being_brought_up(deployer, runtime, tmp_path):
-    pidfile = tmp_path / "pid"
+    pidfile = tmp_path / "pid"  # the server reports into tmp_path
     config = deployer.config(("AllTraffic", deployer.model(
-        "v1", env={"GATE": str(tmp_path / "never"), "PIDFILE": str(pidfile)}), 1.0))
+        "v1", env={"STUB_GATE": str(tmp_path / "never"), "STUB_REPORT_DIR": str(tmp_path)}),
+        1.0))
     endpoint = deployer.endpoint(config, wait=False)
     pid = wait_for_pid(pidfile)
     assert deployer.sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating"
@@ -240,7 +235,7 @@ def test_a_killed_model_server_is_restarted_and_serves_again(deployer, runtime, 
     gate = tmp_path / "ready"  # the server's /ping answers 200 only while this file exists
     gate.touch()
     endpoint = deployer.endpoint(deployer.config(
-        ("AllTraffic", deployer.model("v1", env={"GATE": str(gate)}), 1.0)))
+        ("AllTraffic", deployer.model("v1", env={"STUB_GATE": str(gate)}), 1.0)))
     pid = ask(runtime, endpoint)[1]["pid"]
     gate.unlink()  # the restarted server will wait for it: the outage lasts until the test says
     os.kill(pid, signal.SIGKILL)
@@ -281,7 +276,7 @@ def test_traffic_routes_around_a_variant_being_restarted(deployer, runtime, tmp_
                                                          local_aws):
     gate = tmp_path / "a-ready"
     gate.touch()
-    config = deployer.config(("A", deployer.model("va", env={"GATE": str(gate)}), 1.0),
+    config = deployer.config(("A", deployer.model("va", env={"STUB_GATE": str(gate)}), 1.0),
                              ("B", deployer.model("vb"), 1.0))
     endpoint = deployer.endpoint(config)
     a_pid = ask(runtime, endpoint, TargetVariant="A")[1]["pid"]
@@ -332,7 +327,7 @@ def test_retain_all_variant_properties_keeps_weights_unless_excluded(deployer, r
 
 
 def test_endpoint_whose_server_exits_fails_with_its_log(deployer, runtime):
-    config = deployer.config(("AllTraffic", deployer.model("v1", image=CRASH_IMAGE), 1.0))
+    config = deployer.config(("AllTraffic", deployer.model("crash"), 1.0))
     endpoint = deployer.endpoint(config, wait=False)
     with pytest.raises(WaiterError):
         deployer.wait(endpoint)
@@ -424,15 +419,15 @@ def test_models_and_configs_are_validated(deployer, aws):
 
     missing = f"s3://{BUCKET}/nothing/here/model.tar.gz"
     refused = error_of(sm.create_model, ModelName="m-no-data", ExecutionRoleArn=role,
-                       PrimaryContainer={"Image": ECHO_IMAGE, "ModelDataUrl": missing})
+                       PrimaryContainer={"Image": STUB_IMAGE, "ModelDataUrl": missing})
     assert refused["Error"]["Message"].startswith(f"Could not access model data at {missing}.")
 
     model = deployer.model("v1")
     again = error_of(sm.create_model, ModelName=model, ExecutionRoleArn=role,
-                     PrimaryContainer={"Image": ECHO_IMAGE})
+                     PrimaryContainer={"Image": STUB_IMAGE})
     assert "Cannot create already existing model" in again["Error"]["Message"]
     described = sm.describe_model(ModelName=model)
-    assert described["PrimaryContainer"]["Image"] == ECHO_IMAGE
+    assert described["PrimaryContainer"]["Image"] == STUB_IMAGE
     assert described["ModelArn"].endswith(f":model/{model}")
     assert error_of(sm.describe_model, ModelName="no-such-model")["Error"]["Code"] == (
         "ValidationException")

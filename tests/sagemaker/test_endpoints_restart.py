@@ -8,8 +8,9 @@ import os
 import signal
 
 import pytest
-from endpoint_kit import Deployer, register_test_images, wait_for_pid, wait_until_gone
+from endpoint_kit import Deployer, wait_for_pid, wait_until_gone
 from jobs_kit import process_alive
+from testkit import register_stub_image
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
@@ -29,7 +30,7 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
     settings = Settings(home=tmp_path / "home", port=free_port())
     start_background(settings)
     try:
-        register_test_images(settings, tmp_path / "images")
+        register_stub_image(settings)
         deployer = Deployer(client_for(settings, "sagemaker"), client_for(settings, "s3"))
         config = deployer.config(("AllTraffic", deployer.model("v1"), 1.0))
         endpoint = deployer.endpoint(config)
@@ -43,11 +44,12 @@ def test_endpoint_is_restored_after_stop_and_after_a_crash(tmp_path):
         assert second["version"] == "v1" and second["pid"] != first["pid"]
 
         # A crash in the middle of an update whose new server never gets healthy.
-        pidfile = tmp_path / "pending.pid"
+        reports = tmp_path / "pending"
         gated = deployer.config(("AllTraffic", deployer.model(
-            "v2", env={"GATE": str(tmp_path / "never"), "PIDFILE": str(pidfile)}), 1.0))
+            "v2", env={"STUB_GATE": str(tmp_path / "never"), "STUB_REPORT_DIR": str(reports)}),
+            1.0))
         deployer.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=gated)
-        pending = wait_for_pid(pidfile)
+        pending = wait_for_pid(reports / "pid")
         gateway = running_pid(settings)
         assert gateway is not None
         os.kill(gateway, signal.SIGKILL)  # the model servers are left running

@@ -15,14 +15,8 @@ from jobs_kit import (
     register_toy_image,
     training_request,
 )
-from testkit import unique, wait_until
-from transform_kit import (
-    new_probe_dir,
-    probe_model,
-    register_probe_image,
-    requests_seen,
-    transform_request,
-)
+from testkit import register_stub_image, unique, wait_until
+from transform_kit import new_probe_dir, probe_model, requests_seen, transform_request
 
 from sagepipe.clients import client as client_for
 from sagepipe.config import Settings
@@ -86,7 +80,7 @@ def test_killed_gateway_leaves_no_job_in_progress_nor_its_process(gateway):
 def start_held_transform(settings: Settings, tmp_path) -> tuple[str, int]:
     """A transform job whose model server holds its one record; returns its name and the
     server's pid."""
-    register_probe_image(settings, tmp_path / "images")
+    register_stub_image(settings)
     sm, s3 = client_for(settings, "sagemaker"), client_for(settings, "s3")
     bucket = new_bucket(s3)
     s3.put_object(Bucket=bucket, Key="in/rows.csv", Body=b"hold\n")

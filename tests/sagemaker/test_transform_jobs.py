@@ -9,13 +9,19 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 from jobs_kit import ROLE, log_text, new_bucket, process_alive
-from testkit import MODEL_IMAGE_URI, TEST_DATA, client_for, unique, wait_until
+from testkit import (
+    MODEL_IMAGE_URI,
+    TEST_DATA,
+    client_for,
+    register_stub_image,
+    unique,
+    wait_until,
+)
 from transform_kit import (
     abalone_libsvm,
     new_probe_dir,
     probe_model,
     read_lines,
-    register_probe_image,
     register_xgboost_image,
     requests_seen,
     run_transform,
@@ -28,8 +34,9 @@ HEADER, ROWS = TEST_ROWS[0], TEST_ROWS[1:]
 
 
 @pytest.fixture(scope="module")
-def probe(local_aws, tmp_path_factory) -> None:
-    register_probe_image(local_aws, tmp_path_factory.mktemp("images"))
+def probe(local_aws) -> None:
+    """The stub model server registered: probe_model's image."""
+    register_stub_image(local_aws)
 
 
 @pytest.fixture
@@ -157,7 +164,7 @@ def test_a_rejected_record_fails_the_job_naming_the_object(sm, s3, bucket, titan
 
 def test_probe_sees_the_batch_contract_and_concurrency(sm, s3, bucket, probe, tmp_path):
     probe_dir = new_probe_dir(tmp_path)
-    model = probe_model(sm, probe_dir, PROBE_CONCURRENCY="4")
+    model = probe_model(sm, probe_dir, STUB_CONCURRENCY="4")
     lines = [f"row-{i},{'x' * 20}" for i in range(40)]
     source = put(s3, bucket, "in/rows.csv", lines)
     job = run_transform(sm, transform_request(
@@ -179,7 +186,7 @@ def test_probe_sees_the_batch_contract_and_concurrency(sm, s3, bucket, probe, tm
 def test_multi_record_batches_fill_max_payload_with_whole_lines(sm, s3, bucket, probe,
                                                                tmp_path, local_aws):
     probe_dir = new_probe_dir(tmp_path)
-    model = probe_model(sm, probe_dir, PROBE_EXECUTION_PARAMETERS=json.dumps(
+    model = probe_model(sm, probe_dir, STUB_EXECUTION_PARAMETERS=json.dumps(
         {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 1}))
     lines = [f"{i:06d},{'abcdefgh' * 12}" for i in range(30_000)]  # 104 bytes each: 2.98 MiB
     source = put(s3, bucket, "big/rows.csv", lines)

@@ -1,15 +1,6 @@
-"""Helpers for the batch transform tests: a probe model server that reports what SageMaker's
-batch contract gave it, requests, and waiting.
-
-The probe (`serve`) answers /ping, and /execution-parameters with PROBE_EXECUTION_PARAMETERS
-when its model's environment sets it. /invocations answers text/csv bodies with every line
-upper-cased and JSON lines with `{"echo": <record>}` per line; a line starting with `bad`
-gets a 400 naming it, a line starting with `hold` waits until the file `<PROBE_DIR>/release`
-exists. The first PROBE_CONCURRENCY requests wait until that many are in flight together (a
-500 after 60 s if they never are), so a job that sends fewer at once fails. Into PROBE_DIR it
-writes its pid, its SAGEMAKER_* environment, the peak number of requests in flight and one
-line per request (records, bytes).
-"""
+"""Helpers for the batch transform tests: probe models (the stub model server answering
+records, testkit.STUB_IMAGE with STUB_MODE=records) that report what SageMaker's batch contract
+gave them into a folder of the test's, requests, and waiting."""
 
 from __future__ import annotations
 
@@ -24,107 +15,20 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 from jobs_kit import ROLE
-from testkit import REPO, unique, write_image
+from testkit import REPO, STUB_IMAGE, register_image, unique
 
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
-from sagepipe.store import Store
 
-PROBE_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/transform-probe:test"
 XGBOOST_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/xgboost-transform:test"
-
-PROBE_SERVE = r'''#!/usr/bin/env python3
-import json
-import os
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-STATE = Path(os.environ["PROBE_DIR"])
-STATE.mkdir(parents=True, exist_ok=True)
-(STATE / "pid").write_text(str(os.getpid()))
-(STATE / "env.json").write_text(json.dumps(
-    {k: v for k, v in os.environ.items() if k.startswith("SAGEMAKER_")}))
-WANT = int(os.environ.get("PROBE_CONCURRENCY", "1"))
-TOGETHER = threading.Barrier(WANT)
-LOCK = threading.Lock()
-COUNTS = {"started": 0, "inflight": 0, "peak": 0}
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def reply(self, status, body, content_type="text/plain"):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        if self.path == "/ping":
-            return self.reply(200, b"")
-        parameters = os.environ.get("PROBE_EXECUTION_PARAMETERS")
-        if self.path == "/execution-parameters" and parameters:
-            return self.reply(200, parameters.encode(), "application/json")
-        self.reply(404, b"no such path")
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with LOCK:
-            number = COUNTS["started"]
-            COUNTS["started"] += 1
-            COUNTS["inflight"] += 1
-            COUNTS["peak"] = max(COUNTS["peak"], COUNTS["inflight"])
-            (STATE / "peak").write_text(str(COUNTS["peak"]))
-        try:
-            self.answer(number, body)
-        finally:
-            with LOCK:
-                COUNTS["inflight"] -= 1
-
-    def answer(self, number, body):
-        lines = body.decode().splitlines()
-        with LOCK, open(STATE / "requests.jsonl", "a") as log:
-            log.write(json.dumps({"records": len(lines), "bytes": len(body)}) + "\n")
-        if number < WANT:
-            try:
-                TOGETHER.wait(timeout=60)
-            except threading.BrokenBarrierError:
-                return self.reply(500, f"only some of {WANT} requests came together".encode())
-        for index, line in enumerate(lines, 1):
-            if line.startswith("bad"):
-                return self.reply(400, f"line {index}: {line!r} is not a record I know".encode())
-            if line.startswith("hold"):
-                while not (STATE / "release").exists():
-                    time.sleep(0.05)
-        if self.headers.get("Content-Type", "").startswith("application/json"):
-            answer = "".join(json.dumps({"echo": json.loads(line)}) + "\n" for line in lines)
-            return self.reply(200, answer.encode(), "application/jsonlines")
-        self.reply(200, "".join(line.upper() + "\n" for line in lines).encode(), "text/csv")
-
-    def log_message(self, *args):
-        pass
-
-
-print("probe ready", flush=True)
-address = (os.environ["MODEL_SERVER_HOST"], int(os.environ["SAGEMAKER_BIND_TO_PORT"]))
-ThreadingHTTPServer(address, Handler).serve_forever()
-'''
-
-
-def register_probe_image(settings: Settings, root: Path) -> str:
-    ImageRegistry(Store(settings.db_path)).register(write_image(root / "probe", PROBE_SERVE),
-                                                    PROBE_IMAGE)
-    return PROBE_IMAGE
 
 
 def probe_model(sm: Any, probe_dir: Path, **env: str) -> str:
-    """A model of the probe image reporting into `probe_dir` (no model data: it needs none)."""
+    """A model of the stub model server answering records and reporting into `probe_dir`, with
+    more of its STUB_* settings in `env` (no model data: it needs none)."""
     name = unique("probe")
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": PROBE_IMAGE, "Environment": {"PROBE_DIR": str(probe_dir), **env}})
+        "Image": STUB_IMAGE, "Environment": {"STUB_MODE": "records",
+                                             "STUB_REPORT_DIR": str(probe_dir), **env}})
     return name
 
 
@@ -181,9 +85,7 @@ def new_probe_dir(root: Path) -> Path:
 
 
 def register_xgboost_image(settings: Settings) -> str:
-    ImageRegistry(Store(settings.db_path)).register(REPO / "workflows" / "images" / "xgboost",
-                                                    XGBOOST_IMAGE)
-    return XGBOOST_IMAGE
+    return register_image(settings, REPO / "workflows" / "images" / "xgboost", XGBOOST_IMAGE)
 
 
 def abalone_libsvm(test_share: float = 0.2) -> tuple[list[str], list[str]]:

@@ -21,6 +21,11 @@ from testkit import MODEL_IMAGE_URI, REPO, aws_cli_v2, client_for, free_port, re
 from sagepipe.config import Settings
 from sagepipe.server import start_background, stop
 
+# Helper modules with asserts that test modules load as plugins (`pytest_plugins = [...]`) and
+# also import by name: marked here, before any test module imports them, so their asserts are
+# rewritten (pytest warned "Module already imported so cannot be rewritten" otherwise).
+pytest.register_assert_rewrite("serving_kit", "model_kit")
+
 # Credentials for moto and the Stubber only: the local AWS refuses them, so every test that
 # reaches it must use the credentials of its home (`client_for`, `local_env`, `signed_http`).
 os.environ.update({"AWS_ACCESS_KEY_ID": "AKIAMOTOONLY00000000", "AWS_SECRET_ACCESS_KEY": "moto",

@@ -17,7 +17,6 @@ FailureReason in the cause.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -96,26 +95,15 @@ def get_cloudformation_template() -> str:
                           "least-privileged", stack.Stack((*stack.COMMON, IMAGE)))
 
 
-def default_data(directory: Path) -> Path:
-    """The pipeline's default training rows (the Titanic list in bokeh-sampledata), written by
-    its own exporter so that both train on the same data."""
-    script = REPO / "CodePipeline" / "scripts" / "default_data.py"
-    spec = importlib.util.spec_from_file_location("default_data", script)
+def pipeline_script(name: str) -> Any:
+    """A module of the release pipeline's scripts (CodePipeline/scripts/NAME.py): this workflow
+    trains on the same data and reads hyperparameters by the same rules as the pipeline's run."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "CodePipeline" / "scripts"
+                                                  / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.export_titanic(directory / "titanic.csv")
-
-
-def hyperparameters(path: Path) -> dict[str, str]:
-    """The file's values as SageMaker takes them: strings."""
-    try:
-        values = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"--hyperparameters {path}: {exc}") from None
-    if not isinstance(values, dict):
-        raise SystemExit(f"--hyperparameters {path} must hold a JSON object")
-    return {str(k): str(v) for k, v in values.items()}
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,12 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = aws.settings(args)
     base = args.job_name or aws.job_name("titanic")
     inputs = {"PreprocessingJobName": f"{base}-prepare", "TrainingJobName": f"{base}-train",
-              "HyperParameters": hyperparameters(args.hyperparameters)}
+              "HyperParameters": pipeline_script("run_training").read_hyperparameters(
+                  args.hyperparameters, [])}
     aws.check_image(aws.client("ecr", settings.region), args.image_uri, MODEL_DIR)
     s3 = aws.client("s3", settings.region)
     aws.ensure_bucket(s3, settings.place.bucket, settings.region)
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data or default_data(Path(tmp))
+        data = args.data or pipeline_script("default_data").export_titanic(
+            Path(tmp) / "titanic.csv")
         # One file under the prefix: `prepare` reads every CSV there.
         aws.put(s3, f"{settings.place.uri('titanic', 'raw')}/titanic.csv", data.read_bytes())
     output = aws.run(build(settings.place, args.image_uri, settings.name), inputs, settings,

@@ -22,13 +22,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from serving_kit import BUCKET, ROLE, ensure_bucket, train
-from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, client_for, free_port
+from testkit import MODEL_IMAGE_URI, REPO, TEST_DATA, client_for, free_port, register_image
 
 from sagepipe.clients import local_env
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
 from sagepipe.server import start_background
-from sagepipe.store import Store
 
 AWS = Path(sys.executable).parent / "aws"
 FAST = {"Delay": 1, "MaxAttempts": 300}
@@ -104,7 +102,7 @@ def start(home: Path) -> Settings:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAGEPIPE_LAMBDA_RETRY_DELAYS", "0.2,0.2")
         start_background(settings)
-    ImageRegistry(Store(settings.db_path)).register(REPO / "model", MODEL_IMAGE_URI)
+    register_image(settings, REPO / "model", MODEL_IMAGE_URI)
     return settings
 
 

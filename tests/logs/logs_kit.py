@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testkit import unique
+from testkit import register_image, unique
 
 from sagepipe.config import Settings
-from sagepipe.images import ImageRegistry
-from sagepipe.store import Store
 
 TICKER_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-ticker:test"
 # `train`: prints `tick 1` ... `tick N` (N: the `ticks` hyperparameter), one every 0.2 s.
@@ -32,8 +30,7 @@ def register_ticker(settings: Settings) -> str:
     image.mkdir(exist_ok=True)
     (image / "train").write_text(TRAIN)
     (image / "train").chmod(0o755)
-    ImageRegistry(Store(settings.db_path)).register(image, TICKER_URI)
-    return TICKER_URI
+    return register_image(settings, image, TICKER_URI)
 
 
 def training_job(sm, s3, image: str, ticks: int) -> str:

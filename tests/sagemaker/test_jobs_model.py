@@ -7,11 +7,9 @@ import json
 import pytest
 from botocore.exceptions import WaiterError
 from jobs_kit import ROLE, channel, new_bucket, training_request, untar
-from testkit import TEST_DATA, unique
+from testkit import TEST_DATA, register_image, unique
 
 from sagepipe.clients import client
-from sagepipe.images import ImageRegistry
-from sagepipe.store import Store
 
 # The repository's model/ directory, registered by these tests under an image URI of their own.
 MODEL_IMAGE_URI = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-model:jobs-test"
@@ -26,7 +24,7 @@ METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.]+);"}
 def prepared(local_aws, pytestconfig):
     """The Titanic training CSV uploaded and run through `prepare` as a processing job."""
     repo = pytestconfig.rootpath
-    ImageRegistry(Store(local_aws.db_path)).register(repo / "model", MODEL_IMAGE_URI)
+    register_image(local_aws, repo / "model", MODEL_IMAGE_URI)
     sm, s3 = client(local_aws, "sagemaker"), client(local_aws, "s3")
     bucket = new_bucket(s3)
     titanic = TEST_DATA / "titanic_train.csv"

@@ -14,10 +14,8 @@ import httpx
 import numpy as np
 import pytest
 import xgboost
+from testkit import register_image
 from xgboost_kit import IMAGE_DIR, Job, Split, abalone_splits, start_server, stop, train
-
-from sagepipe.images import ImageRegistry
-from sagepipe.store import Store
 
 CSV, LIBSVM, JSON = "text/csv", "text/libsvm", "application/json"
 # As the DS SDK's abalone notebook sets them (num_round lower, to keep the tests quick).
@@ -274,7 +272,7 @@ def test_a_training_job_reports_the_metrics_and_its_endpoint_answers(aws, local_
     """The built-in's metric definitions find the values; the model serves behind a real
     endpoint (image registered as a workflow registers it)."""
     uri = "000000000000.dkr.ecr.us-east-1.amazonaws.com/sagepipe-xgboost:test"
-    ImageRegistry(Store(local_aws.db_path)).register(IMAGE_DIR, uri)
+    register_image(local_aws, IMAGE_DIR, uri)
     s3, sm = aws("s3"), aws("sagemaker")
     name = f"abalone-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=name)

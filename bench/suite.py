@@ -2,6 +2,11 @@
 suite, what CI runs), each timed end to end with the machine's load average before and after,
 since on a shared machine the load moves the figure more than anything in the suite does.
 
+It also prints the CPU time the machine spent during the run (/proc/stat: every process, so run
+it with nothing else busy; not printed with `--busy`) and that time divided by the cores: the
+wall time no scheduling can beat, since the suite's processes (local AWS gateways, training
+jobs, model servers, the AWS CLI, cfn-lint, whole pipeline runs) need that much CPU.
+
     .venv/bin/python bench/suite.py [--only fast|full] [--workers N] [--repeat N] [--busy N]
 
 `--workers 0` runs the suite in one process (the figure before pytest-xdist). `--repeat 5
@@ -28,17 +33,31 @@ def load() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def timed(command: list[str], workers: int | None) -> tuple[float, int, str, str]:
-    """Seconds, exit status and the load before and after one run of `command`."""
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (user, nice, system, irq, softirq),
+    from /proc/stat's first line."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(command: list[str], workers: int | None) -> tuple[float, float, int, str, str]:
+    """Seconds, the machine's CPU seconds, exit status and the load before and after one run
+    of `command`."""
     extra = [] if workers is None else [f"PYTEST_WORKERS={workers}"]
     before = load()
-    start = time.monotonic()
+    start, cpu = time.monotonic(), busy_cpu_seconds()
     done = subprocess.run([*command, *extra], cwd=REPO, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=False)
-    seconds = time.monotonic() - start
+    seconds, cpu = time.monotonic() - start, busy_cpu_seconds() - cpu
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
-    return seconds, done.returncode, before, load()
+    return seconds, cpu, done.returncode, before, load()
+
+
+def minutes(seconds: float) -> str:
+    whole, rest = divmod(seconds, 60)
+    return f"{int(whole)} min {rest:.1f} s"
 
 
 @contextlib.contextmanager
@@ -62,19 +81,21 @@ def main() -> int:
                    help="busy-loop processes competing for the CPU during the runs")
     args = p.parse_args()
     print(f"{os.cpu_count()} cores, {args.busy} busy loops\n")
-    print("| command | run | wall time | exit | load (1/5/15 min) before | after |")
-    print("|---|---|---|---|---|---|")
+    print("| command | run | wall time | exit | CPU time | CPU time / cores "
+          "| load (1/5/15 min) before | after |")
+    print("|---|---|---|---|---|---|---|---|")
     failed = 0
     with busy_loops(args.busy):
         for name, command in COMMANDS.items():
             if args.only and name != args.only:
                 continue
             for run in range(1, args.repeat + 1):
-                seconds, status, before, after = timed(
+                seconds, cpu, status, before, after = timed(
                     command, args.workers if name == "full" else None)
-                minutes, rest = divmod(seconds, 60)
-                print(f"| `{' '.join(command)}` | {run} | {int(minutes)} min {rest:.1f} s "
-                      f"| {status} | {before} | {after} |", flush=True)
+                cpu_cells = (f"{minutes(cpu)} | {minutes(cpu / (os.cpu_count() or 1))}"
+                             if not args.busy else "- | -")
+                print(f"| `{' '.join(command)}` | {run} | {minutes(seconds)} | {status} "
+                      f"| {cpu_cells} | {before} | {after} |", flush=True)
                 failed |= status
     return 1 if failed else 0
 

@@ -1,5 +1,5 @@
 """Fixtures that start a real local AWS (a gateway process) and real boto3 clients for it, and
-how the suite is spread over parallel workers (`pytest -n 2`, pytest-xdist).
+how the suite is spread over parallel workers (`pytest -n 4`, pytest-xdist).
 
 Each worker is a pytest session of its own: its own basetemp (`<basetemp>/gw0`, ...), its own
 `local_aws` on its own free port and home, its own session fixtures. The tests that share an

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import botocore.session
 import pytest
@@ -10,7 +11,10 @@ from asl_kit import FUNCTION, LAMBDA, Script, echo, fails, machine, run, types
 from botocore.parsers import create_parser
 from botocore.validate import ParamValidator
 
+from sagepipe.protocols.values import format_timestamp
 from sagepipe.stepfunctions.asl import interrupted_event
+from sagepipe.stepfunctions.asl.history import History, Trace
+from sagepipe.stepfunctions.runs import log_record
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 HISTORY = MODEL.operation_model("GetExecutionHistory").output_shape
@@ -113,3 +117,20 @@ def test_the_event_that_ends_an_execution_cut_short_by_a_restart(history):
     assert event["executionAbortedEventDetails"]["error"] == "LocalAws.Restarted"
     report = ParamValidator().validate({"events": [*history, event]}, HISTORY)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_event_times_are_whole_milliseconds_so_the_log_and_the_api_say_the_same_time():
+    """The logged record's event_timestamp (epoch ms) and the time GetExecutionHistory answers
+    (epoch seconds to the millisecond) are one number, whatever the clock's microseconds: the
+    two roundings of a time in the middle of a millisecond disagreed (found by a suite run)."""
+    start = datetime(2026, 12, 2, 8, 4, 29, tzinfo=UTC)
+    disagree = []
+    for micros in range(500, 1_000_000, 1000):  # every half millisecond of a second
+        events: list[dict] = []
+        History(events.append, lambda m=micros: start.replace(microsecond=m)).emit(
+            Trace(), "ExecutionStarted", {})
+        logged = int(json.loads(log_record(events[0], "arn"))["event_timestamp"])
+        answered = format_timestamp(events[0]["timestamp"].timestamp(), "unixTimestamp")
+        if logged != round(float(answered) * 1000):
+            disagree.append(micros)
+    assert disagree == []

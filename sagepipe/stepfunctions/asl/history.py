@@ -48,6 +48,10 @@ def error_details(error: str | None, cause: str | None, **details: Any) -> dict[
 
 def make_event(event_id: int, previous_id: int, event_type: str, timestamp: datetime,
                details: dict[str, Any] | None = None) -> Event:
+    """An event at `timestamp` cut to the millisecond, as AWS keeps history times: the log's
+    event_timestamp (epoch ms) and the API's time (epoch seconds) are then one number, where
+    two roundings of a time between two milliseconds could differ by one."""
+    timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
     event = {"timestamp": timestamp, "type": event_type, "id": event_id,
              "previousEventId": previous_id}
     if details is not None:

@@ -96,7 +96,7 @@ def _escaped_size(text: str) -> int:
 
 
 def _ms(when: datetime) -> int:
-    return round(when.timestamp() * 1000)  # as the API rounds it, to the millisecond
+    return round(when.timestamp() * 1000)  # whole ms (make_event): round absorbs float error
 
 
 class Runs:
